@@ -1,0 +1,243 @@
+"""Runtime configuration, read once at start-up from the environment (and `.env`).
+
+Every setting's environment variable is its field name in upper case (`PERSONA_API_KEY`,
+`REDIS_URL`, ...). Bad values stop the process at start-up with a message that names the
+variable, never its secret value: see `load_settings`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    RedisDsn,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from jobs.errors import ConfigError
+
+__all__ = [
+    "DECISION_STATUSES",
+    "DEFAULT_TERMINAL_STATUSES",
+    "PERSONA_VERSIONS",
+    "Settings",
+    "load_settings",
+]
+
+#: API versions Persona accepts in `Persona-Version` (components/schemas/api-version.yaml).
+PERSONA_VERSIONS = frozenset(
+    {
+        "2025-12-08",
+        "2025-10-27",
+        "2023-01-05",
+        "2022-09-01",
+        "2021-08-18",
+        "2021-07-05",
+        "2021-02-21",
+        "2020-05-18",
+    }
+)
+#: Where polling stops by default: the person is done, or a decision exists.
+DEFAULT_TERMINAL_STATUSES = ("completed", "failed", "expired", "approved", "declined")
+#: The final decisions; `POLL_WAIT_FOR_DECISION=true` follows inquiries until one of these.
+DECISION_STATUSES = ("approved", "declined")
+_KNOWN_STATUSES = frozenset(
+    {"created", "pending", "completed", "failed", "expired", "needs_review", "approved", "declined"}
+)
+_TEMPLATE_PREFIXES = ("itmpl_", "itmplv_", "tmpl_")
+_KEY_PREFIXES = ("persona_sandbox_", "persona_production_")
+_STREAM_NAME = re.compile(r"^[A-Za-z0-9:_.\-]{1,200}$")
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+def _split_csv(value: Any) -> Any:
+    """Accept `a,b,c` (or a JSON-free list) for list settings given as env strings."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """All settings of the worker, the web receiver, the CLI and the sandbox client side."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    # --- Persona -------------------------------------------------------------------------
+    persona_api_key: SecretStr
+    """API key; `persona_sandbox_...` or `persona_production_...`. Never logged."""
+    persona_api_url: AnyHttpUrl = AnyHttpUrl("https://api.withpersona.com/api/v1")
+    """Base URL of the API, or of the local sandbox emulator."""
+    persona_version: str = "2025-12-08"
+    """Pinned `Persona-Version`; responses are read in this version's shapes."""
+    persona_template_id: str | None = None
+    """Default template for `create_inquiry`: `itmpl_...`, `itmplv_...` or `tmpl_...`."""
+    persona_webhook_secrets: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    """Webhook secrets (`wbhsec_...`), comma-separated; several during a rotation."""
+    persona_allow_simulate: bool = True
+    """Whether simulate actions may be sent; always refused with a production key."""
+
+    # --- HTTP ----------------------------------------------------------------------------
+    http_timeout_s: PositiveFloat = 10.0
+    """Per-request timeout towards Persona (connect, read, write and pool)."""
+    http_max_connections: PositiveInt = 50
+    """Connection pool size of the one shared HTTP client."""
+
+    # --- Redis and results ---------------------------------------------------------------
+    redis_url: RedisDsn = RedisDsn("redis://localhost:6379/0")
+    """Redis holding the queue, inquiry records, the rate limiter and the results stream."""
+    queue_name: str = "persona:queue"
+    """arq queue (sorted set) the jobs are enqueued on."""
+    results_stream: str = "persona:results"
+    """Redis stream that receives one result event per request."""
+    results_stream_maxlen: PositiveInt = 100_000
+    """Approximate length the results stream is trimmed to."""
+    publish_fields: Annotated[tuple[str, ...], NoDecode] = ()
+    """Inquiry `fields` keys allowed into result events (PII is opt-in), comma-separated."""
+    record_ttl_s: PositiveInt = 30 * 86_400
+    """How long an inquiry's record is kept after its last change."""
+
+    # --- Polling -------------------------------------------------------------------------
+    poll_min_interval_s: PositiveFloat = 5.0
+    """First wait between status checks; backoff grows from here."""
+    poll_max_interval_s: PositiveFloat = 300.0
+    """Cap of the backoff between status checks."""
+    poll_review_interval_s: PositiveFloat = 1_800.0
+    """Wait between status checks while an inquiry is `needs_review`."""
+    poll_deadline_grace_s: PositiveFloat = 3_600.0
+    """Polling stops this long after the inquiry's `expires-at` (or 24 h after start if unknown)."""
+    poll_terminal_statuses: Annotated[tuple[str, ...], NoDecode] = DEFAULT_TERMINAL_STATUSES
+    """Statuses that end polling, comma-separated."""
+    poll_wait_for_decision: bool = False
+    """When true, follow inquiries until `approved`/`declined` (overrides the terminal set)."""
+    poll_batch_size: Annotated[int, Field(ge=1, le=100)] = 100
+    """Inquiry ids per batched status check (Persona allows 100)."""
+
+    # --- Rate limit ----------------------------------------------------------------------
+    rate_limit_per_minute: PositiveInt = 240
+    """Requests per minute shared by every worker; Persona allows 300 per environment."""
+
+    # --- Webhooks ------------------------------------------------------------------------
+    webhook_tolerance_s: Annotated[int, Field(ge=0)] = 0
+    """Reject signatures older than this many seconds; 0 turns the check off."""
+    webhook_max_body_bytes: PositiveInt = 1_048_576
+    """Larger webhook bodies are refused with 413."""
+    webhook_dedupe_ttl_s: PositiveInt = 30 * 86_400
+    """How long webhook event ids are remembered for deduplication."""
+
+    # --- Operations ----------------------------------------------------------------------
+    log_format: Literal["json", "text"] = "text"
+    """`json` lines for production, readable `text` for development."""
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """Minimum level logged."""
+    metrics_port: Annotated[int, Field(ge=0, le=65_535)] = 0
+    """Port of the worker's Prometheus endpoint; 0 turns it off."""
+    worker_max_jobs: PositiveInt = 50
+    """Jobs one worker process runs at once."""
+    job_timeout_s: PositiveFloat = 60.0
+    """Longest a single job attempt may run; also how soon a killed worker's jobs come back."""
+
+    @field_validator(
+        "persona_webhook_secrets", "publish_fields", "poll_terminal_statuses", mode="before"
+    )
+    @classmethod
+    def _split_lists(cls, value: Any) -> Any:
+        return _split_csv(value)
+
+    @field_validator("persona_api_key")
+    @classmethod
+    def _check_key(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(_KEY_PREFIXES):
+            raise ValueError("must start with persona_sandbox_ or persona_production_")
+        return value
+
+    @field_validator("persona_template_id")
+    @classmethod
+    def _check_template(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(_TEMPLATE_PREFIXES):
+            raise ValueError("must start with itmpl_, itmplv_ or tmpl_")
+        return value
+
+    @field_validator("persona_version")
+    @classmethod
+    def _check_version(cls, value: str) -> str:
+        if value not in PERSONA_VERSIONS:
+            raise ValueError(f"must be one of {', '.join(sorted(PERSONA_VERSIONS))}")
+        return value
+
+    @field_validator("poll_terminal_statuses")
+    @classmethod
+    def _check_statuses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - _KNOWN_STATUSES)
+        if unknown:
+            raise ValueError(f"unknown inquiry statuses: {', '.join(unknown)}")
+        if not value:
+            raise ValueError("must name at least one status")
+        return value
+
+    @field_validator("results_stream", "queue_name")
+    @classmethod
+    def _check_key_name(cls, value: str) -> str:
+        if not _STREAM_NAME.match(value):
+            raise ValueError("must be 1-200 characters of letters, digits and : _ . -")
+        return value
+
+    @model_validator(mode="after")
+    def _check_intervals(self) -> Self:
+        if self.poll_min_interval_s > self.poll_max_interval_s:
+            raise ValueError("POLL_MIN_INTERVAL_S must not exceed POLL_MAX_INTERVAL_S")
+        return self
+
+    @property
+    def is_production_key(self) -> bool:
+        """Whether the key talks to a production environment."""
+        return self.persona_api_key.get_secret_value().startswith("persona_production_")
+
+    @property
+    def simulate_allowed(self) -> bool:
+        """Simulate actions are for sandbox inquiries only, whatever the setting says."""
+        return self.persona_allow_simulate and not self.is_production_key
+
+    @property
+    def terminal_statuses(self) -> frozenset[str]:
+        """The statuses that end polling, after `POLL_WAIT_FOR_DECISION`."""
+        if self.poll_wait_for_decision:
+            return frozenset(DECISION_STATUSES)
+        return frozenset(self.poll_terminal_statuses)
+
+    @property
+    def api_base_url(self) -> str:
+        """The API base URL without a trailing slash."""
+        return str(self.persona_api_url).rstrip("/")
+
+
+def _describe(error: ValidationError) -> str:
+    """Turn pydantic's errors into lines that name env variables and never echo values."""
+    lines = []
+    for item in error.errors(include_input=False, include_url=False):
+        where = ".".join(str(part) for part in item["loc"]) or "settings"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{where.upper()}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, raising `ConfigError` naming each bad variable.
+
+    Args:
+        **overrides: values that take precedence over the environment (tests, the demo).
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None

@@ -1,0 +1,71 @@
+"""Shared fixtures: isolated settings, a real redis-server per run, a clean Redis per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from settings import Settings, load_settings
+from worker.embedded_redis import RedisServer
+
+TEST_API_KEY = "persona_sandbox_test0key0for0tests"
+TEST_TEMPLATE_ID = "itmpl_TestTemplate000000000000"
+TEST_WEBHOOK_SECRET = "wbhsec_test_secret"
+
+_SETTINGS_ENV = {name.upper() for name in Settings.model_fields}
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep a developer's environment and `.env` out of every test."""
+    for name in list(os.environ):
+        if name in _SETTINGS_ENV:
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def make_settings() -> Any:
+    """Build settings for a test from overrides, ignoring any `.env` file."""
+
+    def build(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "persona_api_key": TEST_API_KEY,
+            "persona_api_url": "http://persona.test/api/v1",
+            "persona_template_id": TEST_TEMPLATE_ID,
+            "persona_webhook_secrets": TEST_WEBHOOK_SECRET,
+            "_env_file": None,
+        }
+        values.update(overrides)
+        return load_settings(**values)
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the whole run, on a free loopback port."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """A client on the run's redis-server, flushed before each test."""
+    client: Redis = Redis.from_url(redis_server.url)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def decoded_redis(redis: Redis, redis_server: RedisServer) -> AsyncIterator[Redis]:
+    """A client on the same (already flushed) server that decodes answers to str."""
+    client: Redis = Redis.from_url(redis_server.url, decode_responses=True)
+    yield client
+    await client.aclose()
