@@ -1,0 +1,151 @@
+"""The job contract: names, argument models and the JSON wire format.
+
+Producers in any language enqueue a job by writing arq's two keys themselves (see README,
+"Job wire format"); everything on the wire is JSON, never pickle, because pickle would let
+anyone who can write to Redis run code in the worker. Arguments are keyword-only JSON values,
+validated here at the job boundary; a job whose arguments do not validate fails once with a
+`job.failed` event and is never retried.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from typing import Annotated, Any, Final, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from jobs.errors import JobArgumentsError, WorkerError
+
+__all__ = [
+    "CREATE_INQUIRY",
+    "FETCH_VERIFICATION",
+    "POLL_INQUIRY",
+    "CreateInquiryArgs",
+    "InquiryArgs",
+    "JobArgs",
+    "describe_validation_error",
+    "json_deserializer",
+    "json_serializer",
+    "parse_args",
+]
+
+CREATE_INQUIRY: Final = "create_inquiry"
+POLL_INQUIRY: Final = "poll_inquiry"
+FETCH_VERIFICATION: Final = "fetch_verification"
+
+# Persona ids are opaque and have changed length and prefix before: only keep them printable,
+# short and free of separators that would break our Redis keys or URLs.
+_ID = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
+_TEMPLATE_PREFIXES = ("itmpl_", "itmplv_", "tmpl_")
+_MAX_FIELDS = 50
+_MAX_FIELD_VALUE = 2_000
+
+Identifier = Annotated[str, Field(pattern=_ID.pattern)]
+FieldScalar = str | int | float | bool | None
+
+
+class JobArgs(BaseModel):
+    """Base of every job's arguments: strict JSON types, no unknown keys."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class InquiryArgs(JobArgs):
+    """Arguments of jobs that act on one existing inquiry."""
+
+    inquiry_id: Identifier
+
+
+class CreateInquiryArgs(JobArgs):
+    """Arguments of `create_inquiry`."""
+
+    reference_id: Annotated[str, Field(min_length=1, max_length=255)]
+    template_id: str | None = None
+    fields: dict[str, FieldScalar] | None = None
+    account_id: Identifier | None = None
+    note: Annotated[str, Field(max_length=2_000)] | None = None
+    tags: (
+        Annotated[list[Annotated[str, Field(min_length=1, max_length=255)]], Field(max_length=20)]
+        | None
+    ) = None
+    redirect_uri: Annotated[str, Field(max_length=2_000, pattern=r"^https?://\S+$")] | None = None
+
+    @field_validator("reference_id")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if not value.isprintable() or value != value.strip():
+            raise ValueError("must be printable with no surrounding whitespace")
+        return value
+
+    @field_validator("template_id")
+    @classmethod
+    def _template_kind(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith(_TEMPLATE_PREFIXES) and _ID.match(value)):
+            raise ValueError("must be an itmpl_, itmplv_ or tmpl_ id")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _bounded_fields(cls, value: dict[str, FieldScalar] | None) -> dict[str, FieldScalar] | None:
+        if value is None:
+            return None
+        if len(value) > _MAX_FIELDS:
+            raise ValueError(f"at most {_MAX_FIELDS} fields")
+        for key, item in value.items():
+            if not _ID.match(key):
+                raise ValueError("field names are letters, digits, '-' and '_'")
+            if isinstance(item, str) and len(item) > _MAX_FIELD_VALUE:
+                raise ValueError(f"field values are at most {_MAX_FIELD_VALUE} characters")
+        return value
+
+
+ArgsT = TypeVar("ArgsT", bound=JobArgs)
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Say what is wrong with each argument without echoing the values (they may be PII)."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False, include_context=False):
+        where = ".".join(str(part) for part in item["loc"]) or "arguments"
+        parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
+
+
+def parse_args(model: type[ArgsT], args: tuple[Any, ...], kwargs: dict[str, Any]) -> ArgsT:
+    """Validate a job's arguments, raising `JobArgumentsError` with a value-free message."""
+    if args:
+        raise JobArgumentsError(f"arguments must be keyword-only; got {len(args)} positional")
+    try:
+        return model.model_validate(kwargs)
+    except ValidationError as exc:
+        raise JobArgumentsError(describe_validation_error(exc)) from None
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, WorkerError):
+        return {"error": value.to_dict()}
+    if isinstance(value, BaseException):
+        # Foreign exceptions (arq's own, cancellations) keep their type and a short message.
+        return {"error": {"type": type(value).__name__, "message": str(value)[:500]}}
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def json_serializer(data: dict[str, Any]) -> bytes:
+    """arq's `job_serializer`: compact JSON, exceptions described rather than pickled."""
+    return json.dumps(data, default=_to_json, separators=(",", ":")).encode()
+
+
+def json_deserializer(raw: bytes) -> dict[str, Any]:
+    """arq's `job_deserializer`: JSON only; anything else fails the one job, nothing more."""
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise ValueError("a job must be a JSON object")
+    return value

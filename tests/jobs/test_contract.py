@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from jobs.contract import (
+    CreateInquiryArgs,
+    InquiryArgs,
+    json_deserializer,
+    json_serializer,
+    parse_args,
+)
+from jobs.errors import ApiTimeoutError, JobArgumentsError
+
+
+def test_valid_create_arguments_parse() -> None:
+    args = parse_args(
+        CreateInquiryArgs,
+        (),
+        {"reference_id": "user-1", "template_id": "itmplv_abc", "fields": {"name-first": "A"}},
+    )
+    assert args.template_id == "itmplv_abc"
+    assert args.fields == {"name-first": "A"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({}, "reference_id: Field required"),
+        ({"reference_id": 12}, "reference_id: Input should be a valid string"),
+        ({"reference_id": ""}, "reference_id: String should have at least 1 character"),
+        ({"reference_id": " padded"}, "reference_id: must be printable"),
+        ({"reference_id": "u", "template_id": "tpl_1"}, "template_id: must be an itmpl_"),
+        ({"reference_id": "u", "surprise": 1}, "surprise: Extra inputs are not permitted"),
+        ({"reference_id": "u", "fields": {"a b": "x"}}, "fields: field names are"),
+        ({"reference_id": "u", "fields": {"a": "x" * 3000}}, "fields: field values are at most"),
+        ({"reference_id": "u", "fields": {"a": {"nested": 1}}}, "fields.a"),
+        ({"reference_id": "u", "tags": ["x"] * 21}, "tags: List should have at most 20"),
+        ({"reference_id": "u", "redirect_uri": "javascript:alert(1)"}, "redirect_uri"),
+        ({"reference_id": "u", "account_id": "act/../x"}, "account_id: String should match"),
+    ],
+)
+def test_bad_create_arguments_are_refused_clearly(kwargs: dict[str, Any], message: str) -> None:
+    with pytest.raises(JobArgumentsError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        parse_args(CreateInquiryArgs, (), kwargs)
+
+
+def test_positional_arguments_are_refused() -> None:
+    with pytest.raises(JobArgumentsError, match="keyword-only"):
+        parse_args(InquiryArgs, ("inq_1",), {})
+
+
+def test_error_messages_never_echo_values() -> None:
+    with pytest.raises(JobArgumentsError) as caught:
+        parse_args(CreateInquiryArgs, (), {"reference_id": "u", "fields": {"ssn": ["123-45-6789"]}})
+    assert "123-45-6789" not in str(caught.value)
+
+
+def test_inquiry_ids_with_separators_are_refused() -> None:
+    with pytest.raises(JobArgumentsError, match="inquiry_id"):
+        parse_args(InquiryArgs, (), {"inquiry_id": "inq_1:poll"})
+
+
+def test_serializer_round_trips_a_job_as_json() -> None:
+    job = {"t": 1, "f": "create_inquiry", "a": [], "k": {"reference_id": "u"}, "et": 1}
+    raw = json_serializer(job)
+    assert json.loads(raw) == job
+    assert json_deserializer(raw) == job
+
+
+def test_serializer_describes_exceptions_instead_of_pickling() -> None:
+    raw = json_serializer({"r": ApiTimeoutError("slow", path="/inquiries"), "s": False})
+    assert json.loads(raw)["r"]["error"]["type"] == "ApiTimeoutError"
+    foreign = json.loads(json_serializer({"r": KeyError("k")}))
+    assert foreign["r"]["error"]["type"] == "KeyError"
+
+
+@pytest.mark.parametrize("raw", [b"\x80\x04\x95pickle", b"[1,2]", b"not json"])
+def test_deserializer_refuses_anything_but_a_json_object(raw: bytes) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - json.JSONDecodeError is a ValueError
+        json_deserializer(raw)
