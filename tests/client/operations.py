@@ -1,0 +1,140 @@
+"""Every client operation once, with the method and path Persona's OpenAPI gives it."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import NamedTuple
+
+from jobs.client import PersonaClient
+from tests.client.fakes import FakePersona, inquiry_resource, verification_resource
+
+TEMPLATE_ID = "itmpl_TestTemplate000000000000"
+INQUIRY_ID = "inq_seeded0001"
+VERIFICATION_ID = "ver_seeded0001"
+
+
+class Operation(NamedTuple):
+    operation_id: str
+    method: str
+    path: str
+    call: Callable[[PersonaClient, str], Awaitable[object]]
+    """Runs the operation; the string is the idempotency key (ignored by reads)."""
+
+
+def seed(fake: FakePersona) -> None:
+    """Give the fake the objects the operations below address."""
+    fake.verifications[VERIFICATION_ID] = verification_resource(VERIFICATION_ID)
+    fake.add_inquiry(
+        inquiry_resource(
+            INQUIRY_ID, verification_ids=[(VERIFICATION_ID, "verification/government-id")]
+        )
+    )
+
+
+OPERATIONS = [
+    Operation(
+        "create-an-inquiry",
+        "POST",
+        "/inquiries",
+        lambda c, key: c.create_inquiry(template_id=TEMPLATE_ID, idempotency_key=key),
+    ),
+    Operation(
+        "retrieve-an-inquiry",
+        "GET",
+        f"/inquiries/{INQUIRY_ID}",
+        lambda c, key: c.retrieve_inquiry(INQUIRY_ID),
+    ),
+    Operation("list-all-inquiries", "GET", "/inquiries", lambda c, key: c.list_inquiries()),
+    Operation(
+        "resume-an-inquiry",
+        "POST",
+        f"/inquiries/{INQUIRY_ID}/resume",
+        lambda c, key: c.resume_inquiry(INQUIRY_ID, idempotency_key=key),
+    ),
+    Operation(
+        "generate-a-one-time-link",
+        "POST",
+        f"/inquiries/{INQUIRY_ID}/generate-one-time-link",
+        lambda c, key: c.generate_one_time_link(INQUIRY_ID, idempotency_key=key),
+    ),
+    Operation(
+        "approve-an-inquiry",
+        "POST",
+        f"/inquiries/{INQUIRY_ID}/approve",
+        lambda c, key: c.approve_inquiry(INQUIRY_ID, idempotency_key=key),
+    ),
+    Operation(
+        "decline-an-inquiry",
+        "POST",
+        f"/inquiries/{INQUIRY_ID}/decline",
+        lambda c, key: c.decline_inquiry(INQUIRY_ID, idempotency_key=key),
+    ),
+    Operation(
+        "mark-an-inquiry-for-review",
+        "POST",
+        f"/inquiries/{INQUIRY_ID}/mark-for-review",
+        lambda c, key: c.mark_for_review(INQUIRY_ID, idempotency_key=key),
+    ),
+    Operation(
+        "expire-an-inquiry",
+        "POST",
+        f"/inquiries/{INQUIRY_ID}/expire",
+        lambda c, key: c.expire_inquiry(INQUIRY_ID, idempotency_key=key),
+    ),
+    Operation(
+        "redact-an-inquiry",
+        "DELETE",
+        f"/inquiries/{INQUIRY_ID}",
+        lambda c, key: c.redact_inquiry(INQUIRY_ID),
+    ),
+    Operation(
+        "inquiries-perform-simulate-actions",
+        "POST",
+        f"/inquiries/{INQUIRY_ID}/perform-simulate-actions",
+        lambda c, key: c.simulate_actions(
+            INQUIRY_ID, [{"type": "start_inquiry"}], idempotency_key=key
+        ),
+    ),
+    Operation(
+        "retrieve-a-verification",
+        "GET",
+        f"/verifications/{VERIFICATION_ID}",
+        lambda c, key: c.retrieve_verification(VERIFICATION_ID),
+    ),
+    Operation(
+        "set-status-for-a-case",
+        "POST",
+        "/cases/case_seeded01/set-status",
+        lambda c, key: c.set_case_status("case_seeded01", "Approved", idempotency_key=key),
+    ),
+    Operation(
+        "retrieve-case",
+        "GET",
+        "/cases/case_seeded01",
+        lambda c, key: c.retrieve_case("case_seeded01"),
+    ),
+    Operation(
+        "accounts-list-all-relations",
+        "GET",
+        "/accounts/act_seeded01/relations",
+        lambda c, key: c.list_account_relations("act_seeded01", key="beneficial_owners"),
+    ),
+    Operation(
+        "accounts-add-relation",
+        "POST",
+        "/accounts/act_seeded01/add-relation",
+        lambda c, key: c.add_account_relation(
+            "act_seeded01",
+            relation_key="beneficial_owners",
+            target_id="act_target01",
+            idempotency_key=key,
+        ),
+    ),
+]
+
+POSTS = [op for op in OPERATIONS if op.method == "POST"]
+NOT_POSTS = [op for op in OPERATIONS if op.method != "POST"]
+
+
+def op_id(op: Operation) -> str:
+    return op.operation_id
