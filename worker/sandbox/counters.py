@@ -1,0 +1,62 @@
+"""Call counters, the evidence tests and benchmarks use against the worker.
+
+They answer: how often was each operation called and with what status; how often was each
+inquiry touched (single-inquiry operations and its creation, not list filters); how many
+inquiries did each Idempotency-Key create (more than one would be a duplicate); how many 429s
+and injected faults were served.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from typing import Any
+
+__all__ = ["Counters"]
+
+
+class Counters:
+    """Mutable tallies of one sandbox."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Zero every counter."""
+        self.requests = 0
+        self.rate_limited = 0
+        self.operations: defaultdict[str, Counter[int]] = defaultdict(Counter)
+        self.inquiries: Counter[str] = Counter()
+        self.creates_by_key: Counter[str] = Counter()
+        self.creates_without_key = 0
+        self.faults: Counter[str] = Counter()
+
+    def call(self, operation: str, status: int, inquiry_id: str | None) -> None:
+        """Count one answered API request."""
+        self.requests += 1
+        self.operations[operation][status] += 1
+        if status == 429:
+            self.rate_limited += 1
+        if inquiry_id is not None:
+            self.inquiries[inquiry_id] += 1
+
+    def created(self, idempotency_key: str | None) -> None:
+        """Count one inquiry actually created (not a replay)."""
+        if idempotency_key is None:
+            self.creates_without_key += 1
+        else:
+            self.creates_by_key[idempotency_key] += 1
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready tallies (what `GET /_sandbox/counters` shows)."""
+        return {
+            "requests": self.requests,
+            "rate_limited": self.rate_limited,
+            "operations": {
+                operation: {str(status): count for status, count in sorted(statuses.items())}
+                for operation, statuses in sorted(self.operations.items())
+            },
+            "inquiries": dict(self.inquiries),
+            "creates_by_idempotency_key": dict(self.creates_by_key),
+            "creates_without_key": self.creates_without_key,
+            "faults": dict(self.faults),
+        }
