@@ -1,0 +1,1 @@
+"""Contract tests: our client and our sandbox against Persona's official OpenAPI subsets."""
