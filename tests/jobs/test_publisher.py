@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from redis.asyncio import Redis
+
+from jobs import keys
+from jobs.errors import AuthenticationError
+from jobs.publisher import Publisher
+from jobs.redis_typing import resolved
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def decoded(decoded_redis: Redis) -> Redis:
+    return decoded_redis
+
+
+@pytest.fixture
+def publisher(decoded: Redis) -> Publisher:
+    return Publisher(decoded, stream="test:results", maxlen=1000, marker_ttl_s=60)
+
+
+async def test_publishes_an_entry_with_event_inquiry_and_json_data(
+    publisher: Publisher, decoded: Redis
+) -> None:
+    publication = await publisher.publish(
+        dedupe_id="inq_1:0", event="inquiry.approved", inquiry_id="inq_1", data={"status": "ok"}
+    )
+    assert publication.new
+    entries = await decoded.xrange("test:results")
+    assert entries == [
+        (
+            publication.entry_id,
+            {"event": "inquiry.approved", "inquiry_id": "inq_1", "data": '{"status":"ok"}'},
+        )
+    ]
+
+
+async def test_second_publication_of_the_same_outcome_writes_nothing(
+    publisher: Publisher, decoded: Redis
+) -> None:
+    first = await publisher.publish(dedupe_id="d", event="e", inquiry_id="inq_1", data={})
+    second = await publisher.publish(dedupe_id="d", event="e", inquiry_id="inq_1", data={"x": 1})
+    assert not second.new
+    assert second.entry_id == first.entry_id
+    assert await decoded.xlen("test:results") == 1
+
+
+async def test_concurrent_publications_produce_one_entry(
+    publisher: Publisher, decoded: Redis
+) -> None:
+    results = await asyncio.gather(
+        *(
+            publisher.publish(dedupe_id="same", event="e", inquiry_id="i", data={})
+            for _ in range(50)
+        )
+    )
+    assert sum(result.new for result in results) == 1
+    assert await decoded.xlen("test:results") == 1
+
+
+async def test_publication_marks_the_record_and_leaves_the_inflight_index(
+    publisher: Publisher, decoded: Redis
+) -> None:
+    await resolved(
+        decoded.hset(keys.inquiry_key("inq_9"), mapping={"followed_since": "1", "status": "x"})
+    )
+    await decoded.zadd(keys.INFLIGHT, {"inq_9": 1})
+    await publisher.publish(
+        dedupe_id="inq_9:0", event="inquiry.declined", inquiry_id="inq_9", data={}
+    )
+    assert await decoded.zscore(keys.INFLIGHT, "inq_9") is None
+    assert await resolved(decoded.hget(keys.inquiry_key("inq_9"), "published")) == "1"
+
+
+async def test_stream_is_trimmed_approximately(decoded: Redis) -> None:
+    small = Publisher(decoded, stream="test:small", maxlen=10, marker_ttl_s=60)
+    for index in range(500):
+        await small.publish(dedupe_id=f"d{index}", event="e", inquiry_id="", data={})
+    assert await decoded.xlen("test:small") < 200
+
+
+async def test_failure_event_carries_the_error_description(
+    publisher: Publisher, decoded: Redis
+) -> None:
+    await publisher.publish_failure(
+        dedupe_id="job:j1",
+        job="create_inquiry",
+        job_id="j1",
+        error=AuthenticationError("Persona refused the API key", status_code=401),
+        reference_id="user-1",
+    )
+    ((_, fields),) = await decoded.xrange("test:results")
+    data = json.loads(fields["data"])
+    assert fields["event"] == "job.failed"
+    assert data["error"]["type"] == "AuthenticationError"
+    assert data["error"]["status_code"] == 401
+    assert data["reference_id"] == "user-1"
