@@ -1,0 +1,77 @@
+"""The process context every job runs with: one typed object instead of loose `ctx` keys.
+
+`worker.lifecycle` builds it at start-up (one HTTP client, one Redis pool, one Persona client)
+and closes it at shutdown; jobs narrow arq's `ctx` dict to it with `JobContext.from_ctx`.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+from arq.connections import ArqRedis
+from redis.asyncio import Redis
+
+from jobs.backoff import PollPolicy
+from jobs.client import PersonaClient
+from jobs.publisher import Publisher
+from jobs.store import Store
+from settings import Settings
+
+__all__ = ["CTX_KEY", "JobContext"]
+
+#: Where the context lives in arq's ctx dict.
+CTX_KEY = "persona"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobContext:
+    """Process-wide singletons shared by every job of one worker process."""
+
+    settings: Settings
+    persona: PersonaClient
+    redis: Redis
+    """Our own state (decoded responses)."""
+    queue: ArqRedis
+    """arq's pool, for enqueueing follow-up jobs with the JSON serializer."""
+    store: Store
+    publisher: Publisher
+    policy: PollPolicy
+    rng: random.Random = field(default_factory=random.Random)
+    clock: Callable[[], float] = time.time
+
+    @classmethod
+    def from_ctx(cls, ctx: Mapping[str, Any]) -> Self:
+        """The context arq's on_startup stored in `ctx`."""
+        found = ctx.get(CTX_KEY)
+        if not isinstance(found, cls):
+            raise TypeError("worker ctx has no JobContext; did on_startup run?")
+        return found
+
+    @classmethod
+    def build(
+        cls, settings: Settings, *, persona: PersonaClient, redis: Redis, queue: ArqRedis
+    ) -> Self:
+        """Wire the stores and policies from settings around the given connections."""
+        return cls(
+            settings=settings,
+            persona=persona,
+            redis=redis,
+            queue=queue,
+            store=Store(redis, record_ttl_s=settings.record_ttl_s),
+            publisher=Publisher(
+                redis,
+                stream=settings.results_stream,
+                maxlen=settings.results_stream_maxlen,
+                marker_ttl_s=settings.record_ttl_s,
+            ),
+            policy=PollPolicy(
+                min_interval_s=settings.poll_min_interval_s,
+                max_interval_s=settings.poll_max_interval_s,
+                review_interval_s=settings.poll_review_interval_s,
+                deadline_grace_s=settings.poll_deadline_grace_s,
+            ),
+        )

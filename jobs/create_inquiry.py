@@ -1,0 +1,221 @@
+"""`create_inquiry(reference_id, ...)`: create one Persona inquiry per request, then follow it.
+
+However often the job runs (arq retries, a crash and re-run, a duplicate enqueue), it creates
+at most one inquiry: the `Idempotency-Key` is derived from the job id, and after an attempt
+whose outcome is unknown (a timeout, a 5xx) the next attempt first looks for an inquiry that
+attempt may have created (same reference id, created since the first attempt, same template
+and note, not claimed by another request). A 5xx may be cached by Persona under its key, so
+the attempt after one uses the next key generation; a timeout retries with the same key, as
+Persona advises. The job's result holds the inquiry id, its status and the one-time link.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import Retry
+
+from jobs import keys
+from jobs.backoff import full_jitter
+from jobs.context import JobContext
+from jobs.contract import CREATE_INQUIRY, CreateInquiryArgs, parse_args
+from jobs.errors import (
+    ApiError,
+    ConflictError,
+    IdempotencyError,
+    JobArgumentsError,
+    PermanentApiError,
+    RateLimitedError,
+    ServerError,
+    TransientApiError,
+    WorkerError,
+)
+from jobs.models import Inquiry, InquiryDocument
+from jobs.scheduling import enqueue_poll
+from jobs.store import CreateState
+
+__all__ = ["CREATE_MAX_FAILURES", "create_inquiry"]
+
+logger = logging.getLogger(__name__)
+
+#: Failed attempts (not counting 429s) before the request ends with `job.failed`.
+CREATE_MAX_FAILURES = 8
+#: Clock skew tolerated between us and Persona when matching `created-at`.
+_SKEW_S = 120.0
+_TEMPLATE_RELATIONSHIPS = ("inquiry-template", "inquiry-template-version", "template")
+
+
+def _template_matches(inquiry: Inquiry, template_id: str) -> bool:
+    related = [
+        ident
+        for name in _TEMPLATE_RELATIONSHIPS
+        if (relationship := inquiry.relationships.get(name)) is not None
+        for ident in relationship.ids()
+    ]
+    return not related or template_id in related
+
+
+async def _find_created(
+    ctx: JobContext, state: CreateState, args: CreateInquiryArgs, template_id: str
+) -> Inquiry | None:
+    """An inquiry an earlier attempt of this request created, claimed for this request."""
+    page = await ctx.persona.list_inquiries(reference_id=args.reference_id, page_size=100)
+    since = state.first_attempt_at - _SKEW_S
+    for inquiry in reversed(page.data):  # oldest first: earlier attempts created earlier
+        created = inquiry.attributes.created_at
+        if created is not None and created.timestamp() < since:
+            continue
+        if not _template_matches(inquiry, template_id):
+            continue
+        if (inquiry.attributes.note or None) != args.note:
+            continue
+        if await ctx.store.claim_inquiry(inquiry.id, state.job_id):
+            return inquiry
+    return None
+
+
+async def _start_following(
+    ctx: JobContext,
+    job_id: str,
+    inquiry: Inquiry,
+    reference_id: str,
+    answer: dict[str, str | None] | None = None,
+) -> None:
+    now = ctx.clock()
+    delay = ctx.policy.next_delay(0, inquiry.status, ctx.rng)
+    first_job = keys.poll_job_id(inquiry.id, 0)
+    await ctx.store.follow(
+        inquiry.id,
+        request_id=job_id,
+        reference_id=reference_id,
+        status=inquiry.status,
+        now=now,
+        first_due=now + delay,
+        poll_job=first_job,
+    )
+    await enqueue_poll(ctx, inquiry.id, first_job, delay)
+    await ctx.store.finish_create(job_id, inquiry.id, answer=answer)
+
+
+async def _fail(ctx: JobContext, job_id: str, reference_id: str | None, error: WorkerError) -> None:
+    await ctx.publisher.publish_failure(
+        dedupe_id=f"job:{job_id}",
+        job=CREATE_INQUIRY,
+        job_id=job_id,
+        error=error,
+        reference_id=reference_id,
+    )
+    await ctx.store.finish_create(job_id, None)
+    logger.warning("create request %s failed: %s", job_id, error.message)
+
+
+_ANSWER = ("one_time_link", "one_time_link_short", "session_token")
+
+
+def _summary(
+    inquiry: Inquiry, document: InquiryDocument | None, reference_id: str
+) -> dict[str, Any]:
+    meta = document.meta if document is not None else None
+    return {
+        "inquiry_id": inquiry.id,
+        "reference_id": reference_id,
+        "status": inquiry.status,
+        "one_time_link": meta.one_time_link if meta else None,
+        "one_time_link_short": meta.one_time_link_short if meta else None,
+        "session_token": meta.session_token if meta else None,
+    }
+
+
+async def _attempt(
+    ctx: JobContext, state: CreateState, args: CreateInquiryArgs, template_id: str
+) -> dict[str, Any]:
+    if state.outcome_unknown:
+        found = await _find_created(ctx, state, args, template_id)
+        if found is not None:
+            logger.info(
+                "create request %s: adopted %s from an earlier attempt", state.job_id, found.id
+            )
+            await _start_following(ctx, state.job_id, found, args.reference_id)
+            return _summary(found, None, args.reference_id)
+    document = await ctx.persona.create_inquiry(
+        template_id=template_id,
+        idempotency_key=state.idempotency_key,
+        reference_id=args.reference_id,
+        fields=args.fields,
+        account_id=args.account_id,
+        note=args.note,
+        tags=args.tags,
+        redirect_uri=args.redirect_uri,
+        one_time_link=True,
+    )
+    inquiry = document.data
+    if not await ctx.store.claim_inquiry(inquiry.id, state.job_id):
+        # A concurrent request with a lost answer adopted this inquiry; look again and, if
+        # nothing else is ours, create anew under the next key.
+        await ctx.store.note_create_failure(
+            state.job_id, outcome_unknown=True, new_generation=True, counts=True
+        )
+        raise Retry(defer=0)
+    summary = _summary(inquiry, document, args.reference_id)
+    await _start_following(ctx, state.job_id, inquiry, args.reference_id, answer=summary)
+    return summary
+
+
+async def _handle_transient(
+    ctx: JobContext, state: CreateState, args: CreateInquiryArgs, exc: ApiError
+) -> None:
+    if isinstance(exc, RateLimitedError):
+        # Not cached by Persona and not a failure: wait for the window, same key.
+        raise Retry(defer=(exc.retry_after_s or 5.0) + ctx.rng.uniform(0, 1)) from exc
+    cached_error = isinstance(exc, ServerError | ConflictError)
+    await ctx.store.note_create_failure(
+        state.job_id,
+        outcome_unknown=exc.outcome_unknown or isinstance(exc, ConflictError),
+        new_generation=cached_error,
+        counts=True,
+    )
+    if state.failures + 1 >= CREATE_MAX_FAILURES:
+        await _fail(ctx, state.job_id, args.reference_id, exc)
+        return
+    raise Retry(defer=full_jitter(state.failures, base_s=2, cap_s=120, rng=ctx.rng)) from exc
+
+
+async def create_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Create the inquiry of one request (once), start following it, return its link."""
+    context = JobContext.from_ctx(ctx)
+    job_id: str = ctx["job_id"]
+    try:
+        parsed = parse_args(CreateInquiryArgs, args, kwargs)
+        template_id = parsed.template_id or context.settings.persona_template_id
+        if template_id is None:
+            raise JobArgumentsError("template_id: required when PERSONA_TEMPLATE_ID is not set")
+    except JobArgumentsError as exc:
+        reference = kwargs.get("reference_id")
+        await _fail(context, job_id, reference if isinstance(reference, str) else None, exc)
+        raise
+    state = await context.store.begin_create(
+        job_id, context.clock(), reference_id=parsed.reference_id
+    )
+    if state.inquiry_id is not None:
+        record = await context.store.get(state.inquiry_id)
+        status = record.status if record else "created"
+        return {
+            "inquiry_id": state.inquiry_id,
+            "reference_id": parsed.reference_id,
+            "status": status,
+        }
+    try:
+        return await _attempt(context, state, parsed, template_id)
+    except IdempotencyError as exc:
+        await _fail(context, job_id, parsed.reference_id, exc)
+        raise
+    except ConflictError as exc:
+        await _handle_transient(context, state, parsed, exc)
+        raise
+    except PermanentApiError as exc:
+        await _fail(context, job_id, parsed.reference_id, exc)
+        raise
+    except TransientApiError as exc:
+        await _handle_transient(context, state, parsed, exc)
+        raise

@@ -1,0 +1,86 @@
+"""Helpers for Python producers: enqueue jobs with typed, validated arguments.
+
+Other languages write the same two Redis keys themselves (README, "Job wire format"); these
+helpers are a convenience, not a requirement. Arguments are validated before anything is
+written, so a bad request fails in the producer instead of as a `job.failed` event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.jobs import Job
+
+from jobs.contract import (
+    CREATE_INQUIRY,
+    POLL_INQUIRY,
+    CreateInquiryArgs,
+    InquiryArgs,
+    JobArgs,
+    json_deserializer,
+    json_serializer,
+    parse_args,
+)
+
+__all__ = ["connect", "enqueue", "enqueue_create", "enqueue_poll"]
+
+
+async def connect(redis_url: str, *, queue_name: str) -> ArqRedis:
+    """An arq pool that speaks the worker's JSON wire format on its queue."""
+    return await create_pool(
+        RedisSettings.from_dsn(redis_url),
+        job_serializer=json_serializer,
+        job_deserializer=json_deserializer,
+        default_queue_name=queue_name,
+    )
+
+
+async def enqueue(
+    pool: ArqRedis,
+    job: str,
+    model: type[JobArgs],
+    arguments: Mapping[str, Any],
+    *,
+    job_id: str | None = None,
+) -> Job | None:
+    """Validate `arguments` against `model` and enqueue `job`; None if `job_id` is taken."""
+    parsed = parse_args(model, (), dict(arguments))
+    return await pool.enqueue_job(job, _job_id=job_id, **parsed.model_dump(exclude_none=True))
+
+
+async def enqueue_create(
+    pool: ArqRedis,
+    *,
+    reference_id: str,
+    template_id: str | None = None,
+    fields: Mapping[str, str | int | float | bool | None] | None = None,
+    account_id: str | None = None,
+    note: str | None = None,
+    tags: Sequence[str] | None = None,
+    redirect_uri: str | None = None,
+    job_id: str | None = None,
+) -> Job | None:
+    """Ask for one inquiry for `reference_id`; pass `job_id` to make repeated calls one request."""
+    arguments: dict[str, Any] = {
+        "reference_id": reference_id,
+        "template_id": template_id,
+        "fields": dict(fields) if fields is not None else None,
+        "account_id": account_id,
+        "note": note,
+        "tags": list(tags) if tags is not None else None,
+        "redirect_uri": redirect_uri,
+    }
+    return await enqueue(
+        pool,
+        CREATE_INQUIRY,
+        CreateInquiryArgs,
+        {name: value for name, value in arguments.items() if value is not None},
+        job_id=job_id,
+    )
+
+
+async def enqueue_poll(pool: ArqRedis, inquiry_id: str, *, job_id: str | None = None) -> Job | None:
+    """Ask to follow an inquiry created elsewhere until its result is published."""
+    return await enqueue(pool, POLL_INQUIRY, InquiryArgs, {"inquiry_id": inquiry_id}, job_id=job_id)

@@ -1,0 +1,92 @@
+"""arq wiring: which functions run, on which queue, with which limits, and why.
+
+`arq worker.WorkerSettings` builds these settings from the environment. arq reads only the
+class's own `__dict__` (no inheritance), so `build_worker_settings` returns a fresh flat class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron, func
+from arq.connections import RedisSettings
+
+from jobs.contract import (
+    CREATE_INQUIRY,
+    FETCH_VERIFICATION,
+    POLL_INQUIRY,
+    json_deserializer,
+    json_serializer,
+)
+from jobs.create_inquiry import create_inquiry
+from jobs.fetch_verification import FETCH_MAX_TRIES, fetch_verification
+from jobs.poll_inquiry import poll_inquiry
+from jobs.sweep import SWEEP_INTERVAL_S, sweep
+from settings import Settings
+from worker.lifecycle import SETTINGS_KEY, shutdown, startup
+
+__all__ = ["build_worker_settings"]
+
+#: How long a create job's result (inquiry id, one-time link) stays readable by its producer.
+CREATE_RESULT_TTL_S = 86_400
+
+
+def build_worker_settings(settings: Settings, **overrides: Any) -> type:
+    """The arq `WorkerSettings` class for these settings (overrides win, e.g. `burst=True`)."""
+    timeout = settings.job_timeout_s
+    attributes: dict[str, Any] = {
+        "functions": [
+            # Our own failure budget decides when a create gives up (jobs.create_inquiry);
+            # arq's max_tries only stops a job that keeps crashing the worker.
+            func(
+                create_inquiry,
+                name=CREATE_INQUIRY,
+                timeout=timeout,
+                max_tries=100,
+                keep_result=CREATE_RESULT_TTL_S,
+            ),
+            # Each status check is its own short job under a new id, so max_tries only counts
+            # re-runs of one check, and no result is kept (the chain's owner dedupes).
+            func(poll_inquiry, name=POLL_INQUIRY, timeout=timeout, max_tries=20, keep_result=0),
+            func(
+                fetch_verification,
+                name=FETCH_VERIFICATION,
+                timeout=timeout,
+                max_tries=FETCH_MAX_TRIES + 2,
+                keep_result=0,
+            ),
+        ],
+        "cron_jobs": [
+            cron(
+                sweep,
+                name="sweep",
+                second=set(range(0, 60, SWEEP_INTERVAL_S)),
+                run_at_startup=True,
+                timeout=timeout,
+                max_tries=1,
+                keep_result=0,
+            ),
+        ],
+        "redis_settings": RedisSettings.from_dsn(str(settings.redis_url)),
+        "queue_name": settings.queue_name,
+        # JSON both ways: pickle would let anyone with Redis write access run code here.
+        "job_serializer": json_serializer,
+        "job_deserializer": json_deserializer,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "ctx": {SETTINGS_KEY: settings},
+        # Jobs are I/O bound (one or two HTTP calls each): many run at once per process.
+        "max_jobs": settings.worker_max_jobs,
+        # arq sleeps this long between queue reads; 0.1 s keeps latency low at ~10 reads/s idle.
+        "poll_delay": 0.1,
+        # Short: a killed worker's jobs come back after the longest timeout + 10 s (arq #402).
+        "job_timeout": timeout,
+        # `arq --check` reads this key; refresh it well inside a typical 60 s liveness probe.
+        "health_check_interval": 30,
+        # Results of jobs without their own keep_result: long enough to debug, short to stay small.
+        "keep_result": 3_600,
+        # On SIGTERM let running jobs finish (each is short) before cancelling the rest.
+        "job_completion_wait": min(timeout, 30),
+    }
+    attributes.update(overrides)
+    return type("WorkerSettings", (), attributes)
