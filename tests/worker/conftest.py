@@ -1,0 +1,34 @@
+"""Fixtures for the process-level tests: the web app with its lifespan, on the test Redis."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+
+from settings import Settings
+from worker.embedded_redis import RedisServer
+from worker.web import create_app
+
+
+@pytest.fixture
+def web_settings(make_settings: Any, redis_server: RedisServer) -> Settings:
+    settings: Settings = make_settings(redis_url=redis_server.url, webhook_max_body_bytes=4096)
+    return settings
+
+
+@pytest.fixture
+async def web_app(web_settings: Settings, redis: Any) -> AsyncIterator[Starlette]:
+    app = create_app(web_settings)
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+@pytest.fixture
+async def web(web_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=web_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://web.test") as client:
+        yield client

@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from jobs import keys
+from jobs.webhook_signature import signature_header
+from settings import Settings
+from tests.conftest import TEST_WEBHOOK_SECRET
+
+pytestmark = pytest.mark.redis
+
+
+def event_body(
+    name: str = "inquiry.approved",
+    *,
+    event_id: str = "evt_1",
+    inquiry_id: str = "inq_1",
+    status: str = "approved",
+) -> bytes:
+    document = {
+        "data": {
+            "type": "event",
+            "id": event_id,
+            "attributes": {
+                "name": name,
+                "created-at": "2025-12-02T14:47:06.000Z",
+                "payload": {
+                    "data": {"type": "inquiry", "id": inquiry_id, "attributes": {"status": status}},
+                    "included": [],
+                },
+            },
+        }
+    }
+    return json.dumps(document).encode()
+
+
+def signed(body: bytes, secret: str = TEST_WEBHOOK_SECRET, at: int | None = None) -> dict[str, str]:
+    return {
+        "content-type": "application/json; charset=utf-8",
+        "persona-signature": signature_header([secret], at or int(time.time()), body),
+    }
+
+
+async def _nothing_happened(redis: Redis, settings: Settings) -> None:
+    assert await redis.zcard(settings.queue_name) == 0
+    assert await redis.keys(keys.webhook_event_key("*")) == []
+
+
+async def test_signed_terminal_event_enqueues_one_fetch(
+    web: httpx.AsyncClient, redis: Redis, web_settings: Settings
+) -> None:
+    body = event_body()
+    response = await web.post("/webhooks/persona", content=body, headers=signed(body))
+    assert response.status_code == 202
+    assert response.json() == {"event_id": "evt_1", "action": "fetch enqueued"}
+    assert await redis.zrange(web_settings.queue_name, 0, -1) == [b"fetch:inq_1:0"]
+
+
+async def test_redelivered_event_is_acknowledged_and_ignored(
+    web: httpx.AsyncClient, redis: Redis, web_settings: Settings
+) -> None:
+    body = event_body()
+    await web.post("/webhooks/persona", content=body, headers=signed(body))
+    again = await web.post("/webhooks/persona", content=body, headers=signed(body))
+    assert again.status_code == 202
+    assert again.json()["action"] == "duplicate"
+    assert await redis.zcard(web_settings.queue_name) == 1
+
+
+async def test_same_inquiry_twice_under_new_event_ids_enqueues_one_fetch(
+    web: httpx.AsyncClient, redis: Redis, web_settings: Settings
+) -> None:
+    for event_id in ("evt_a", "evt_b"):
+        body = event_body(event_id=event_id)
+        await web.post("/webhooks/persona", content=body, headers=signed(body))
+    assert await redis.zcard(web_settings.queue_name) == 1
+
+
+async def test_event_ids_are_remembered_for_the_dedupe_window(
+    web: httpx.AsyncClient, redis: Redis, web_settings: Settings
+) -> None:
+    body = event_body()
+    await web.post("/webhooks/persona", content=body, headers=signed(body))
+    ttl = await redis.ttl(keys.webhook_event_key("evt_1"))
+    assert 7 * 86_400 <= ttl <= web_settings.webhook_dedupe_ttl_s
+
+
+async def test_unknown_event_names_are_acknowledged_and_ignored(
+    web: httpx.AsyncClient, redis: Redis, web_settings: Settings
+) -> None:
+    body = event_body("report/watchlist.matched")
+    response = await web.post("/webhooks/persona", content=body, headers=signed(body))
+    assert response.status_code == 202
+    assert response.json()["action"] == "ignored"
+    assert await redis.zcard(web_settings.queue_name) == 0
+
+
+async def test_rotation_header_is_accepted(web: httpx.AsyncClient) -> None:
+    body = event_body()
+    header = signature_header(["wbhsec_rotated_new", TEST_WEBHOOK_SECRET], int(time.time()), body)
+    response = await web.post(
+        "/webhooks/persona",
+        content=body,
+        headers={"content-type": "application/json", "persona-signature": header},
+    )
+    assert response.status_code == 202
+
+
+async def test_healthz_and_readyz(web: httpx.AsyncClient) -> None:
+    assert (await web.get("/healthz")).json() == {"status": "ok"}
+    ready = await web.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["redis"] == "ok"
+
+
+GOOD = event_body()
+NO_PAYLOAD = b'{"data": {"type": "event", "id": "evt_2", "attributes": {"name": "inquiry.done"}}}'
+
+
+def _case(body: bytes, headers: dict[str, str], status: int, reason: str) -> Any:
+    return pytest.param(body, headers, status, id=reason)
+
+
+def _hostile_cases() -> list[Any]:
+    now = int(time.time())
+    json_type = {"content-type": "application/json"}
+    return [
+        _case(GOOD, json_type, 400, "missing-signature"),
+        _case(GOOD, {**json_type, "persona-signature": ""}, 400, "empty-signature"),
+        _case(GOOD, {**json_type, "persona-signature": "INVALID_FORMAT"}, 400, "invalid-format"),
+        _case(GOOD, {**json_type, "persona-signature": f"t={now}"}, 400, "no-v1"),
+        _case(GOOD, {**json_type, "persona-signature": "v1=" + "0" * 64}, 400, "no-t"),
+        _case(GOOD, {**json_type, "persona-signature": f"t=abc,v1={'0' * 64}"}, 400, "t-not-int"),
+        _case(GOOD, signed(GOOD, secret="wbhsec_wrong"), 401, "wrong-secret"),
+        _case(GOOD, {**json_type, "persona-signature": f"t={now},v1={'0' * 64}"}, 401, "zeros"),
+        _case(GOOD, {**json_type, "persona-signature": f"t={now},v1=xyz"}, 401, "non-hex"),
+        _case(GOOD + b" ", signed(GOOD), 401, "body-tampered-after-signing"),
+        _case(GOOD.replace(b"approved", b"declined"), signed(GOOD), 401, "payload-swapped"),
+        _case(GOOD, {**signed(GOOD), "content-type": "text/plain"}, 415, "text-plain"),
+        _case(
+            GOOD, {k: v for k, v in signed(GOOD).items() if k != "content-type"}, 415, "no-ctype"
+        ),
+        _case(b"x" * 5000, signed(b"x" * 5000), 413, "oversized-body"),
+        _case(b"not json", signed(b"not json"), 400, "signed-non-json"),
+        _case(b"[]", signed(b"[]"), 400, "signed-json-array"),
+        _case(b'{"data": 5}', signed(b'{"data": 5}'), 400, "data-not-object"),
+        _case(
+            b'{"data": {"type": "inquiry", "id": "inq_1"}}',
+            signed(b'{"data": {"type": "inquiry", "id": "inq_1"}}'),
+            400,
+            "not-an-event",
+        ),
+        _case(
+            event_body(event_id="evt_../../x"),
+            signed(event_body(event_id="evt_../../x")),
+            400,
+            "event-id-with-path",
+        ),
+        _case(b"\xff\xfe\x00", signed(b"\xff\xfe\x00"), 400, "invalid-utf8"),
+        _case(NO_PAYLOAD, signed(NO_PAYLOAD), 400, "no-payload"),
+        _case(
+            event_body(),
+            signed(event_body(), at=int(time.time()) - 10 * 86_400),
+            202,
+            "old-timestamp-accepted-without-tolerance",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("body", "headers", "status"), _hostile_cases())
+async def test_bad_requests_are_refused_and_change_nothing(
+    web: httpx.AsyncClient,
+    redis: Redis,
+    web_settings: Settings,
+    body: bytes,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    response = await web.post("/webhooks/persona", content=body, headers=headers)
+    assert response.status_code == status, response.text
+    if status != 202:
+        assert "error" in response.json()
+        await _nothing_happened(redis, web_settings)
+
+
+async def test_declared_oversize_is_refused_before_reading(
+    web: httpx.AsyncClient, redis: Redis, web_settings: Settings
+) -> None:
+    headers = {**signed(GOOD), "content-length": "999999999"}
+    response = await web.post("/webhooks/persona", content=GOOD, headers=headers)
+    assert response.status_code == 413
+    await _nothing_happened(redis, web_settings)
+
+
+async def test_get_on_the_webhook_route_is_not_allowed(web: httpx.AsyncClient) -> None:
+    assert (await web.get("/webhooks/persona")).status_code == 405
+
+
+async def test_stale_signature_is_refused_when_a_tolerance_is_set(
+    make_settings: Any, redis_server: Any, redis: Redis
+) -> None:
+    from worker.web import create_app
+
+    settings = make_settings(redis_url=redis_server.url, webhook_tolerance_s=300)
+    app = create_app(settings)
+    body = event_body()
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://w") as client,
+    ):
+        stale = await client.post(
+            "/webhooks/persona", content=body, headers=signed(body, at=int(time.time()) - 301)
+        )
+        fresh = await client.post("/webhooks/persona", content=body, headers=signed(body))
+    assert stale.status_code == 401
+    assert "tolerance" in stale.json()["error"]
+    assert fresh.status_code == 202

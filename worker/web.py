@@ -1,0 +1,146 @@
+"""The `web` process: Persona's webhooks in, liveness and readiness out.
+
+`POST /webhooks/persona` reads the raw body (bounded), verifies `Persona-Signature` over those
+exact bytes, reads the event envelope and hands it to `jobs.webhook_events`, answering 202 well
+inside Persona's 5-second limit: the work itself happens in the worker. Refusals are 4xx and
+touch nothing: 400 for a missing or malformed signature header or a body that is not a Persona
+event, 401 for a signature that does not match (or is stale when a tolerance is set), 413 for a
+body over `WEBHOOK_MAX_BODY_BYTES`, 415 for a non-JSON content type. When Redis is unreachable
+the answer is 503, so Persona delivers the event again later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from arq.connections import ArqRedis
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from jobs.client import PersonaClient
+from jobs.context import JobContext
+from jobs.errors import ConfigError, WebhookError
+from jobs.producer import connect
+from jobs.webhook_events import handle_event, parse_event
+from jobs.webhook_signature import verify
+from settings import Settings, load_settings
+
+__all__ = ["BodyTooLargeError", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+class BodyTooLargeError(WebhookError):
+    """The request body is larger than the receiver accepts."""
+
+    http_status = 413
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        raise BodyTooLargeError(f"body over {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError(f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _refusal(error: WebhookError) -> JSONResponse:
+    return JSONResponse({"error": error.message}, status_code=error.http_status)
+
+
+async def receive_webhook(request: Request) -> Response:
+    """Verify one Persona delivery and trigger the pipeline; never do the work inline."""
+    context: JobContext = request.app.state.context
+    settings = context.settings
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return JSONResponse({"error": "content type must be application/json"}, status_code=415)
+    try:
+        body = await _read_body(request, settings.webhook_max_body_bytes)
+        verify(
+            request.headers.get("persona-signature"),
+            body,
+            [secret.get_secret_value() for secret in settings.persona_webhook_secrets],
+            now=time.time(),
+            tolerance_s=settings.webhook_tolerance_s,
+        )
+        event = parse_event(body)
+    except WebhookError as exc:
+        logger.info("webhook refused (%d): %s", exc.http_status, exc.message)
+        return _refusal(exc)
+    try:
+        outcome = await handle_event(context, event)
+    except RedisError:
+        logger.exception("webhook %s not handled: Redis is unavailable", event.event_id)
+        return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+    logger.info(
+        "webhook %s %s for %s: %s", event.event_id, event.name, outcome.inquiry_id, outcome.action
+    )
+    return JSONResponse({"event_id": event.event_id, "action": outcome.action}, status_code=202)
+
+
+async def healthz(request: Request) -> Response:
+    """Liveness: the process answers."""
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Readiness: Redis answers, so webhooks can be accepted."""
+    context: JobContext = request.app.state.context
+    try:
+        await context.redis.ping()
+    except (RedisError, OSError):
+        return JSONResponse({"status": "unavailable", "redis": "unreachable"}, status_code=503)
+    return JSONResponse({"status": "ok", "redis": "ok"})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    """The ASGI app (`uvicorn --factory worker.web:create_app`); settings from the environment."""
+    if settings is None:
+        try:
+            settings = load_settings()
+        except ConfigError as exc:
+            print(f"persona-worker web: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+    resolved = settings
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        http = PersonaClient.build_http(resolved)
+        redis: Redis = Redis.from_url(str(resolved.redis_url), decode_responses=True)
+        queue: ArqRedis = await connect(str(resolved.redis_url), queue_name=resolved.queue_name)
+        app.state.context = JobContext.build(
+            resolved,
+            persona=PersonaClient.from_settings(resolved, http),
+            redis=redis,
+            queue=queue,
+        )
+        try:
+            yield
+        finally:
+            for closing in (http.aclose(), redis.aclose(), queue.aclose()):
+                try:
+                    await closing
+                except Exception:
+                    logger.exception("closing a connection failed")
+
+    routes: list[Any] = [
+        Route("/webhooks/persona", receive_webhook, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
