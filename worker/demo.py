@@ -1,0 +1,216 @@
+"""`persona-worker demo`: the whole pipeline on one machine, with no account and no setup.
+
+It starts the Persona sandbox emulator in-process (on a fast clock), uses `REDIS_URL` when a
+Redis answers there and otherwise starts a private `redis-server`, runs a worker, enqueues a
+batch of inquiries whose people will pass, fail, get declined, go to review or let the inquiry
+expire, shows progress as results arrive, and prints one row per request. Everything it starts
+it stops; its queue and stream are its own (`persona-demo:*`), so it never mixes with a real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+from arq.worker import Worker
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from jobs.producer import connect, enqueue_create
+from settings import load_settings
+from worker.embedded_redis import RedisServer
+from worker.inspect import ResultEvent, read_results
+from worker.main import build_worker_settings
+from worker.sandbox import SandboxConfig, run_sandbox
+
+__all__ = ["DEMO_OUTCOMES", "run_demo"]
+
+#: The scenario of each demo person, cycled: (sandbox outcome, seconds the person takes).
+DEMO_OUTCOMES: Final = (
+    ("approved", 20),
+    ("declined", 30),
+    ("approved", 45),
+    ("review_approved", 25),
+    ("failed", 35),
+    ("approved", 60),
+    ("expired", 50),
+    ("review_declined", 40),
+    ("approved", 15),
+    ("declined", 55),
+)
+#: Sandbox seconds per real second: a person's minute passes in two real seconds.
+TIME_SCALE: Final = 30.0
+TIMEOUT_S: Final = 50.0
+_KEY: Final = "persona_sandbox_demo0local0only"
+_TEMPLATE: Final = "itmpl_DemoTemplate0000000000000"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One request's line in the results table."""
+
+    reference_id: str
+    expected: str
+    event: ResultEvent | None
+    seconds: float | None
+
+
+async def _reachable(url: str) -> bool:
+    client: Redis = Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    try:
+        return bool(await client.ping())
+    except (RedisError, OSError):
+        return False
+    finally:
+        await client.aclose()
+
+
+@contextlib.asynccontextmanager
+async def _redis_url() -> AsyncIterator[str]:
+    url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    if await _reachable(url):
+        print(f"Redis: using {url.split('@')[-1]}")
+        yield url
+        return
+    server = RedisServer()
+    await asyncio.to_thread(server.start)
+    print(f"Redis: none at REDIS_URL, started a private redis-server on port {server.port}")
+    try:
+        yield server.url
+    finally:
+        await asyncio.to_thread(server.cleanup)
+
+
+def _progress(done: int, total: int, statuses: Counter[str], elapsed: float) -> str:
+    width = 30
+    filled = int(width * done / total) if total else width
+    summary = "  ".join(f"{name} {count}" for name, count in sorted(statuses.items()))
+    return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {elapsed:4.1f}s  {summary}"
+
+
+def _table(rows: list[Row]) -> str:
+    lines = [
+        f"{'reference':<12} {'scenario':<16} {'event':<26} {'final':<6} "
+        f"{'verifications':<34} {'secs':>5}",
+        "-" * 104,
+    ]
+    for row in rows:
+        data = row.event.data if row.event else {}
+        verifications = ", ".join(
+            f"{item['type'].removeprefix('verification/')}:{item['status']}"
+            for item in data.get("verifications", [])
+        )
+        lines.append(
+            f"{row.reference_id:<12} {row.expected:<16} "
+            f"{(row.event.event if row.event else 'no result'):<26} "
+            f"{'yes' if data.get('final') else 'no':<6} {verifications or '-':<34} "
+            f"{row.seconds if row.seconds is not None else float('nan'):>5.1f}"
+        )
+    return "\n".join(lines)
+
+
+async def _collect(
+    redis: Redis, stream: str, references: dict[str, str], started: float
+) -> dict[str, tuple[ResultEvent, float]]:
+    """Read results until every request has one (or the time is up), showing progress."""
+    results: dict[str, tuple[ResultEvent, float]] = {}
+    statuses: Counter[str] = Counter()
+    interactive = sys.stdout.isatty()
+    last_line = 0.0
+    cursor = "0-0"
+    while len(results) < len(references) and time.monotonic() - started < TIMEOUT_S:
+        async for event in read_results(redis, stream, after=cursor, follow=True, block_ms=250):
+            cursor = event.entry_id
+            request = str(event.data.get("request_id") or event.data.get("job_id") or "")
+            if request in references and request not in results:
+                results[request] = (event, time.monotonic() - started)
+                statuses[str(event.data.get("status") or event.event)] += 1
+            break
+        now = time.monotonic()
+        line = _progress(len(results), len(references), statuses, now - started)
+        if interactive:
+            print(f"\r{line}", end="", flush=True)
+        elif now - last_line >= 2 or len(results) == len(references):
+            print(line, flush=True)
+            last_line = now
+    if interactive:
+        print()
+    return results
+
+
+async def run_demo(*, count: int = 20, seed: int = 7) -> int:
+    """Run the demo end to end; 0 when every request got its one result."""
+    run_id = f"{int(time.time())}{seed}"
+    sandbox_config = SandboxConfig(
+        time_scale=TIME_SCALE, decision_after_s=0.0, review_after_s=60.0, rate_limit_per_minute=0
+    )
+    async with _redis_url() as redis_url, run_sandbox(sandbox_config) as sandbox:
+        print(f"Persona sandbox: {sandbox.url} (one sandbox minute per 2 real seconds)")
+        settings = load_settings(
+            _env_file=None,
+            persona_api_key=_KEY,
+            persona_api_url=sandbox.url,
+            persona_template_id=_TEMPLATE,
+            redis_url=redis_url,
+            queue_name="persona-demo:queue",
+            results_stream="persona-demo:results",
+            poll_min_interval_s=0.25,
+            poll_max_interval_s=1.5,
+            poll_review_interval_s=1.0,
+        )
+        worker_settings = build_worker_settings(
+            settings, handle_signals=False, poll_delay=0.05, job_completion_wait=0
+        )
+        worker = Worker(**{k: v for k, v in vars(worker_settings).items() if not k.startswith("_")})
+        worker_task = asyncio.create_task(worker.main())
+        pool = await connect(redis_url, queue_name=settings.queue_name)
+        redis: Redis = Redis.from_url(redis_url, decode_responses=True)
+        try:
+            await redis.delete(settings.results_stream)
+            references: dict[str, str] = {}
+            expected: dict[str, str] = {}
+            started = time.monotonic()
+            for index in range(count):
+                outcome, seconds = DEMO_OUTCOMES[(index + seed) % len(DEMO_OUTCOMES)]
+                job_id = f"demo-{run_id}-{index:03d}"
+                reference = f"person-{index + 1:03d}"
+                await enqueue_create(
+                    pool,
+                    reference_id=reference,
+                    note=f"sandbox-outcome={outcome} sandbox-after={seconds}",
+                    job_id=job_id,
+                )
+                references[job_id] = reference
+                expected[job_id] = outcome
+            print(f"Enqueued {count} create_inquiry jobs; following them to their results:")
+            results = await _collect(redis, settings.results_stream, references, started)
+        finally:
+            worker_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker_task
+            await worker.close()
+            await pool.aclose()
+            await redis.aclose()
+        rows = [
+            Row(
+                reference_id=reference,
+                expected=expected[job_id],
+                event=results[job_id][0] if job_id in results else None,
+                seconds=results[job_id][1] if job_id in results else None,
+            )
+            for job_id, reference in references.items()
+        ]
+        print(_table(rows))
+        calls = sandbox.counters_json() if hasattr(sandbox, "counters_json") else None
+        summary: dict[str, Any] = {"requests": count, "results": len(results)}
+        if calls:
+            summary["persona_calls"] = calls
+        print(f"{len(results)}/{count} requests answered with exactly one event each.")
+        return 0 if len(results) == count else 1
