@@ -1,0 +1,53 @@
+"""A producer in any language: write arq's two keys as documented, get one result event."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from tests.pipeline.conftest import Pipeline
+
+
+async def _enqueue_raw(
+    pipeline: Pipeline, job_id: str, function: str, kwargs: dict[str, object]
+) -> None:
+    """What the README's "Job wire format" section tells other languages to do."""
+    now_ms = int(time.time() * 1000)
+    job = {"t": 1, "f": function, "a": [], "k": kwargs, "et": now_ms}
+    async with pipeline.redis.pipeline(transaction=True) as pipe:
+        pipe.set(f"arq:job:{job_id}", json.dumps(job), px=86_400_000, nx=True)
+        pipe.zadd(pipeline.settings.queue_name, {job_id: now_ms})
+        await pipe.execute()
+
+
+async def test_a_create_job_written_by_hand_gets_exactly_one_result(pipeline: Pipeline) -> None:
+    await _enqueue_raw(
+        pipeline,
+        "svc-42",
+        "create_inquiry",
+        {"reference_id": "user-42", "note": "sandbox-outcome=failed sandbox-after=30"},
+    )
+
+    await pipeline.run()
+
+    [result] = await pipeline.events()
+    assert result.event == "inquiry.failed"
+    assert result.data["request_id"] == "svc-42"
+    assert result.data["reference_id"] == "user-42"
+    assert [item["type"] for item in result.data["verifications"]] == [
+        "verification/government-id",
+        "verification/selfie",
+    ]
+
+
+async def test_a_job_that_is_not_json_is_dropped_and_the_worker_goes_on(pipeline: Pipeline) -> None:
+    now_ms = int(time.time() * 1000)
+    await pipeline.redis.set("arq:job:garbage", "\x80not json")
+    await pipeline.redis.zadd(pipeline.settings.queue_name, {"garbage": now_ms})
+    await _enqueue_raw(pipeline, "svc-1", "create_inquiry", {"reference_id": "user-1"})
+
+    await pipeline.run()
+
+    [result] = await pipeline.events()
+    assert result.data["request_id"] == "svc-1"
+    assert await pipeline.redis.zscore(pipeline.settings.queue_name, "garbage") is None

@@ -1,0 +1,26 @@
+"""A worker that stops mid-way leaves every chain in Redis; the next worker finishes them."""
+
+from __future__ import annotations
+
+from jobs.store import Store
+from tests.pipeline.conftest import Pipeline
+
+
+async def test_a_new_worker_finishes_what_a_stopped_worker_was_following(
+    pipeline: Pipeline,
+) -> None:
+    job_id = await pipeline.create("person-1", note="sandbox-outcome=completed sandbox-after=900")
+    # The first worker runs five jobs (the start-up sweep, the create, status checks), then stops.
+    await pipeline.run(max_burst_jobs=5)
+    [inquiry_id] = pipeline.inquiries_of("person-1")
+    record = await Store(pipeline.redis, record_ttl_s=60).get(inquiry_id)
+    assert record is not None
+    assert not record.published
+    assert record.polls >= 1, "it stopped in the middle of the polling chain"
+    assert await pipeline.events() == []
+
+    await pipeline.run()
+
+    [result] = await pipeline.events()
+    assert (result.event, result.data["request_id"]) == ("inquiry.completed", job_id)
+    assert pipeline.calls("create-an-inquiry") == 1
