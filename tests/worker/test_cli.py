@@ -42,7 +42,9 @@ def test_enqueue_create_writes_one_json_job(
 
     assert code == 0
     assert json.loads(capsys.readouterr().out) == {"job_id": "req-1"}
-    job = json.loads(env.get("arq:job:req-1") or "")
+    raw = env.get("arq:job:req-1")
+    assert isinstance(raw, str)
+    job = json.loads(raw)
     assert (job["f"], job["k"]["reference_id"], job["k"]["fields"]) == (
         "create_inquiry",
         "u-1",
