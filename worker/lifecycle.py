@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 
 from jobs.client import PersonaClient
 from jobs.context import CTX_KEY, JobContext
+from jobs.ratelimit import RedisRateLimiter
 from settings import Settings
 
 __all__ = ["SETTINGS_KEY", "shutdown", "startup"]
@@ -29,7 +30,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx[SETTINGS_KEY]
     http = PersonaClient.build_http(settings)
     redis: Redis = Redis.from_url(str(settings.redis_url), decode_responses=True)
-    persona = PersonaClient.from_settings(settings, http)
+    # One budget for every worker process: Persona counts per environment, not per client.
+    gate = RedisRateLimiter(redis, per_minute=settings.rate_limit_per_minute)
+    persona = PersonaClient.from_settings(settings, http, gate)
     ctx["http"] = http
     ctx[CTX_KEY] = JobContext.build(settings, persona=persona, redis=redis, queue=ctx["redis"])
     logger.info(

@@ -159,6 +159,8 @@ async def pipeline(
             "poll_review_interval_s": 0.1,
             "http_timeout_s": 2.0,
             "job_timeout_s": 10.0,
+            # The shared limiter has its own tests; here it must not slow the pipeline down.
+            "rate_limit_per_minute": 60_000,
         }
         values.update(pipeline_overrides)
         settings = make_settings(**values)
