@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     """When true, follow inquiries until `approved`/`declined` (overrides the terminal set)."""
     poll_batch_size: Annotated[int, Field(ge=1, le=100)] = 100
     """Inquiry ids per batched status check (Persona allows 100)."""
+    poll_batch_window_s: PositiveFloat = 0.05
+    """How long a status check waits for others of the same process to share one list call."""
+    poll_align_s: Annotated[float, Field(ge=0)] = 1.0
+    """Status checks are due on multiples of this many seconds, so they batch; 0 turns it off."""
 
     # --- Rate limit ----------------------------------------------------------------------
     rate_limit_per_minute: PositiveInt = 240

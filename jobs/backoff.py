@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from jobs.status import PERSON_ACTIVE, InquiryStatus, parse_status
 
-__all__ = ["PollPolicy", "full_jitter"]
+__all__ = ["PollPolicy", "align_delay", "full_jitter"]
 
 #: Without an `expires-at`, assume Persona's default: 24 hours after creation.
 DEFAULT_EXPIRY = timedelta(hours=24)
@@ -35,6 +35,20 @@ def full_jitter(attempt: int, *, base_s: float, cap_s: float, rng: random.Random
     """
     ceiling = min(cap_s, base_s * 2 ** min(max(attempt, 0), 62))
     return rng.uniform(base_s, max(base_s, ceiling))
+
+
+def align_delay(now: float, delay_s: float, grid_s: float) -> float:
+    """Stretch a delay so that it ends on the next multiple of `grid_s` (0 turns this off).
+
+    Checks that end on the same grid line run together, so one process can answer them with
+    one list call (`jobs.batching`); the stretch is less than one grid step, and the jitter
+    underneath still spreads inquiries over the steps.
+    """
+    if grid_s <= 0:
+        return delay_s
+    due = now + max(delay_s, 0.0)
+    steps = -(-due // grid_s)  # ceiling division on floats
+    return max(steps * grid_s - now, 0.0)
 
 
 @dataclass(frozen=True, slots=True)

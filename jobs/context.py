@@ -16,6 +16,7 @@ from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
 from jobs.backoff import PollPolicy
+from jobs.batching import StatusBatcher
 from jobs.client import PersonaClient
 from jobs.publisher import Publisher
 from jobs.store import Store
@@ -40,6 +41,8 @@ class JobContext:
     store: Store
     publisher: Publisher
     policy: PollPolicy
+    batcher: StatusBatcher
+    """Coalesces the status checks of this process into shared list calls."""
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
 
@@ -73,5 +76,10 @@ class JobContext:
                 max_interval_s=settings.poll_max_interval_s,
                 review_interval_s=settings.poll_review_interval_s,
                 deadline_grace_s=settings.poll_deadline_grace_s,
+            ),
+            batcher=StatusBatcher(
+                persona,
+                max_ids=settings.poll_batch_size,
+                window_s=settings.poll_batch_window_s,
             ),
         )

@@ -17,7 +17,7 @@ from typing import Any
 from arq import Retry
 
 from jobs import keys
-from jobs.backoff import full_jitter
+from jobs.backoff import align_delay, full_jitter
 from jobs.context import JobContext
 from jobs.contract import CREATE_INQUIRY, CreateInquiryArgs, parse_args
 from jobs.errors import (
@@ -83,7 +83,9 @@ async def _start_following(
     answer: dict[str, str | None] | None = None,
 ) -> None:
     now = ctx.clock()
-    delay = ctx.policy.next_delay(0, inquiry.status, ctx.rng)
+    delay = align_delay(
+        now, ctx.policy.next_delay(0, inquiry.status, ctx.rng), ctx.settings.poll_align_s
+    )
     first_job = keys.poll_job_id(inquiry.id, 0)
     await ctx.store.follow(
         inquiry.id,

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jobs import keys
+from jobs.backoff import align_delay
 from jobs.context import JobContext
 from jobs.contract import POLL_INQUIRY
 from jobs.errors import PermanentApiError, RateLimitedError, TransientApiError, WorkerError
@@ -90,6 +91,7 @@ async def _schedule_next(
     error: str | None = None,
 ) -> dict[str, Any]:
     now = ctx.clock()
+    delay_s = align_delay(now, delay_s, ctx.settings.poll_align_s)
     next_job = keys.poll_job_id(record.inquiry_id, record.polls + 1)
     await ctx.store.record_check(
         record.inquiry_id,
@@ -109,7 +111,21 @@ async def check_inquiry(ctx: JobContext, record: InquiryRecord, job_id: str) -> 
     now = ctx.clock()
     deadline = record.deadline
     try:
-        document = await ctx.persona.retrieve_inquiry(record.inquiry_id, include=("verifications",))
+        checked = await ctx.batcher.check(record.inquiry_id)
+        if checked.inquiry is None:
+            # Not in the shared list answer: read it alone, which names the reason (e.g. 404).
+            document = await ctx.persona.retrieve_inquiry(
+                record.inquiry_id, include=("verifications",)
+            )
+        elif checked.document is None and is_terminal(
+            checked.inquiry.attributes.status, ctx.settings.terminal_statuses
+        ):
+            # Terminal: the list answer has no verifications, one read with them follows.
+            document = await ctx.persona.retrieve_inquiry(
+                record.inquiry_id, include=("verifications",)
+            )
+        else:
+            document = checked.document or InquiryDocument(data=checked.inquiry)
     except PermanentApiError as exc:
         return await fail_request(ctx, record, job_id, exc)
     except TransientApiError as exc:

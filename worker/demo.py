@@ -204,6 +204,9 @@ async def run_demo(*, count: int = 20, seed: int = 7) -> int:
             worker_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await worker_task
+            # Let jobs already running finish (they are short): arq's close() would cancel them
+            # and then fail on gathering the cancelled tasks, skipping our shutdown hook.
+            await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
             await worker.close()
             await pool.aclose()
             await redis.aclose()

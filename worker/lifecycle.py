@@ -48,6 +48,11 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     """arq's on_shutdown: close what `startup` opened."""
     context = ctx.get(CTX_KEY)
     http = ctx.get("http")
+    if isinstance(context, JobContext):
+        try:
+            await context.batcher.aclose()
+        except Exception:
+            logger.exception("answering the last status checks failed")
     if http is not None:
         try:
             await http.aclose()

@@ -161,6 +161,7 @@ async def pipeline(
             "job_timeout_s": 10.0,
             # The shared limiter has its own tests; here it must not slow the pipeline down.
             "rate_limit_per_minute": 60_000,
+            "poll_align_s": 0.05,
         }
         values.update(pipeline_overrides)
         settings = make_settings(**values)

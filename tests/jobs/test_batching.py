@@ -1,0 +1,172 @@
+"""Coalesced status checks against the sandbox: how many calls answer how many checks."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from jobs.backoff import align_delay
+from jobs.batching import StatusBatcher
+from jobs.client import PersonaClient
+from jobs.errors import ServerError
+from tests.conftest import TEST_API_KEY
+from worker.sandbox import SandboxConfig, run_sandbox
+from worker.sandbox.faults import FaultSettings
+from worker.sandbox.server import SandboxHandle
+from worker.sandbox.state import NewInquiry
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[SandboxHandle]:
+    async with run_sandbox(SandboxConfig(api_key=TEST_API_KEY, rate_limit_per_minute=0)) as handle:
+        yield handle
+
+
+@pytest.fixture
+async def persona(sandbox: SandboxHandle) -> AsyncIterator[PersonaClient]:
+    async with httpx.AsyncClient(base_url=sandbox.url, timeout=5) as http:
+        yield PersonaClient(http, api_key=SecretStr(TEST_API_KEY))
+
+
+def _inquiries(sandbox: SandboxHandle, count: int) -> list[str]:
+    state = sandbox.state
+    return [
+        state.create_inquiry(
+            NewInquiry(inquiry_template_id="itmpl_Batch00000000000000000", reference_id=f"p-{i}"),
+            state.clock.now(),
+        ).id
+        for i in range(count)
+    ]
+
+
+def _calls(sandbox: SandboxHandle, operation: str) -> int:
+    return sum(sandbox.counters_json()["operations"].get(operation, {}).values())
+
+
+async def test_concurrent_checks_share_one_list_call(
+    sandbox: SandboxHandle, persona: PersonaClient
+) -> None:
+    ids = _inquiries(sandbox, 30)
+    batcher = StatusBatcher(persona, window_s=0.05)
+
+    answers = await asyncio.gather(*(batcher.check(inquiry_id) for inquiry_id in ids))
+
+    assert [checked.inquiry.id if checked.inquiry else None for checked in answers] == ids
+    assert all(checked.document is None for checked in answers)
+    assert (_calls(sandbox, "list-all-inquiries"), batcher.calls, batcher.checks) == (1, 1, 30)
+
+
+async def test_a_lone_check_reads_the_inquiry_with_its_verifications(
+    sandbox: SandboxHandle, persona: PersonaClient
+) -> None:
+    [inquiry_id] = _inquiries(sandbox, 1)
+
+    checked = await StatusBatcher(persona).check(inquiry_id)
+
+    assert checked.document is not None
+    assert checked.document.data.id == inquiry_id
+    assert _calls(sandbox, "retrieve-an-inquiry") == 1
+    assert _calls(sandbox, "list-all-inquiries") == 0
+
+
+async def test_a_full_batch_goes_at_once_and_the_rest_waits_for_the_next(
+    sandbox: SandboxHandle, persona: PersonaClient
+) -> None:
+    ids = _inquiries(sandbox, 7)
+    batcher = StatusBatcher(persona, max_ids=3, window_s=0.05)
+
+    await asyncio.gather(*(batcher.check(inquiry_id) for inquiry_id in ids))
+
+    assert _calls(sandbox, "list-all-inquiries") == 2
+    assert _calls(sandbox, "retrieve-an-inquiry") == 1
+
+
+async def test_an_id_the_list_does_not_know_comes_back_empty(
+    sandbox: SandboxHandle, persona: PersonaClient
+) -> None:
+    [known] = _inquiries(sandbox, 1)
+    batcher = StatusBatcher(persona)
+
+    found, missing = await asyncio.gather(
+        batcher.check(known), batcher.check("inq_NotHere000000000000000")
+    )
+
+    assert found.inquiry is not None
+    assert missing.inquiry is None
+
+
+async def test_the_same_id_twice_in_a_window_is_asked_once(
+    sandbox: SandboxHandle, persona: PersonaClient
+) -> None:
+    first, second = _inquiries(sandbox, 2)
+    batcher = StatusBatcher(persona)
+
+    await asyncio.gather(batcher.check(first), batcher.check(first), batcher.check(second))
+
+    assert batcher.calls == 1
+    assert batcher.checks == 3
+
+
+async def test_a_failed_list_call_fails_every_check_of_the_batch(
+    sandbox: SandboxHandle, persona: PersonaClient
+) -> None:
+    ids = _inquiries(sandbox, 3)
+    sandbox.sandbox.faults.configure(
+        FaultSettings(error_rate=1.0, operations=frozenset({"list-all-inquiries"}))
+    )
+    batcher = StatusBatcher(persona)
+
+    answers = await asyncio.gather(
+        *(batcher.check(inquiry_id) for inquiry_id in ids), return_exceptions=True
+    )
+
+    assert all(isinstance(answer, ServerError) for answer in answers)
+
+
+async def test_closing_answers_the_open_window(
+    sandbox: SandboxHandle, persona: PersonaClient
+) -> None:
+    [inquiry_id] = _inquiries(sandbox, 1)
+    batcher = StatusBatcher(persona, window_s=60)
+    waiting = asyncio.create_task(batcher.check(inquiry_id))
+    await asyncio.sleep(0)  # let the check join the window
+
+    await batcher.aclose()
+
+    assert (await waiting).inquiry is not None
+
+
+@pytest.mark.parametrize("max_ids", [0, 101])
+def test_batches_stay_within_persona_s_limit(persona: PersonaClient, max_ids: int) -> None:
+    with pytest.raises(ValueError, match="between 1 and 100"):
+        StatusBatcher(persona, max_ids=max_ids)
+
+
+@pytest.mark.parametrize(
+    ("now", "delay", "grid", "expected"),
+    [
+        (100.2, 3.0, 1.0, 3.8),
+        (100.0, 3.0, 1.0, 3.0),
+        (100.2, 3.0, 0.0, 3.0),
+        (100.2, 0.0, 5.0, 4.8),
+        (100.2, -1.0, 1.0, 0.8),
+    ],
+)
+def test_delays_are_stretched_to_the_next_grid_line(
+    now: float, delay: float, grid: float, expected: float
+) -> None:
+    assert align_delay(now, delay, grid) == pytest.approx(expected)
+
+
+def test_aligned_delays_never_shrink_and_stretch_less_than_a_step() -> None:
+    rng = random.Random(3)
+    for _ in range(1_000):
+        now, delay, grid = rng.uniform(0, 1e9), rng.uniform(0, 600), rng.uniform(0.01, 10)
+        aligned = align_delay(now, delay, grid)
+        assert delay - 1e-6 <= aligned < delay + grid + 1e-6
+        assert (now + aligned) / grid == pytest.approx(round((now + aligned) / grid), abs=1e-6)
