@@ -61,6 +61,8 @@ def test_delay_range_is_parsed() -> None:
     "overrides",
     [
         {"rate_limit_per_minute": -1},
+        {"rate_limit_window_s": 0},
+        {"rate_limit_window_s": 61},
         {"time_scale": 0},
         {"delay_range_s": (10.0, 5.0)},
         {"expiry_s": 0},

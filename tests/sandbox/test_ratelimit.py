@@ -99,3 +99,18 @@ def test_off_limiter_reports_a_large_limit() -> None:
 
     assert decision.allowed
     assert decision.limit == UNLIMITED
+
+
+async def test_a_shorter_window_admits_its_share_and_resets_sooner(
+    make_harness: MakeHarness,
+) -> None:
+    # 600 a minute in 2-second windows: 20 a window, so a burst of 429s lasts seconds.
+    harness = await make_harness(SandboxConfig(rate_limit_per_minute=600, rate_limit_window_s=2))
+    statuses = [(await harness.client.get("/inquiries")).status_code for _ in range(21)]
+    assert statuses == [200] * 20 + [429]
+    refused = await harness.client.get("/inquiries")
+    assert (refused.headers["RateLimit-Limit"], refused.headers["RateLimit-Reset"]) == ("20", "2")
+
+    harness.clock.advance(2)
+
+    assert (await harness.client.get("/inquiries")).status_code == 200

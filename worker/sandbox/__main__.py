@@ -1,10 +1,13 @@
 """`persona-sandbox`: run the local Persona emulator as its own process.
 
     persona-sandbox --host 127.0.0.1 --port 8900 --rate-limit 300 --time-scale 60 \\
-        --outcome-mix approved=0.7,declined=0.3 --delay-range 5,120 --error-rate 0.05
+        --outcome-mix approved=0.7,declined=0.3 --delay-range 5,120 --error-rate 0.05 \\
+        --webhook-url http://127.0.0.1:8000/webhooks/persona --webhook-retry-compression 3600
 
 The first line on stdout names the URL it serves (useful with `--port 0`). The API key can also
-come from `PERSONA_SANDBOX_API_KEY`, which keeps it out of process listings.
+come from `PERSONA_SANDBOX_API_KEY`, and the webhook secrets from
+`PERSONA_SANDBOX_WEBHOOK_SECRETS` (comma-separated, newest first), which keeps them out of
+process listings.
 """
 
 from __future__ import annotations
@@ -20,12 +23,51 @@ from worker.sandbox.app import API_PREFIX, create_app
 from worker.sandbox.config import SandboxConfig, parse_delay_range, parse_outcome_mix
 from worker.sandbox.faults import FaultSettings
 from worker.sandbox.server import bind_socket, uvicorn_config
+from worker.sandbox.webhook_settings import DEFAULT_EVENTS, PERSONA_TIMEOUT_S, WebhookSettings
 
 __all__ = ["build_config", "main", "parser"]
 
 
+_SECRETS_ENV = "PERSONA_SANDBOX_WEBHOOK_SECRETS"
+
+
 def _csv_ints(text: str) -> tuple[int, ...]:
     return tuple(int(part) for part in text.split(",") if part.strip())
+
+
+def _csv(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _add_webhook_arguments(cli: argparse.ArgumentParser) -> None:
+    group = cli.add_argument_group("webhooks", "signed webhook delivery (off without a URL)")
+    add = group.add_argument
+    add("--webhook-url", default=None, help="where to POST events (default: no delivery)")
+    add(
+        "--webhook-secret",
+        action="append",
+        dest="webhook_secrets",
+        default=None,
+        help=f"a wbhsec_... secret, newest first; repeatable (default: ${_SECRETS_ENV})",
+    )
+    add("--webhook-rotation", action="store_true", help="sign with every secret (a rotation)")
+    add(
+        "--webhook-events",
+        type=_csv,
+        default=DEFAULT_EVENTS,
+        help="event names or patterns to deliver (default inquiry.*,verification.*)",
+    )
+    add("--webhook-duplicate-rate", type=float, default=0.0, help="share delivered twice")
+    add("--webhook-reorder-rate", type=float, default=0.0, help="share sent after a later one")
+    add("--webhook-reorder-hold", type=float, default=1.0, help="longest hold-back in seconds")
+    add(
+        "--webhook-retry-compression",
+        type=float,
+        default=1.0,
+        help="divide Persona's retry intervals (up to ~51 h) by this (default 1)",
+    )
+    add("--webhook-timeout", type=float, default=PERSONA_TIMEOUT_S, help="seconds per attempt")
+    add("--webhook-seed", type=int, default=None, help="seed of the duplicate/reorder draws")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -40,6 +82,12 @@ def parser() -> argparse.ArgumentParser:
         help="the only accepted key (default: any persona_sandbox_... key)",
     )
     add("--rate-limit", type=int, default=300, help="requests per minute; 0 is off (default 300)")
+    add(
+        "--rate-limit-window",
+        type=float,
+        default=60.0,
+        help="real seconds per rate-limit window (default 60, as at Persona)",
+    )
     add("--time-scale", type=float, default=1.0, help="sandbox seconds per real second")
     add("--outcome-mix", type=parse_outcome_mix, help="e.g. approved=0.6,declined=0.2,failed=0.2")
     add(
@@ -67,6 +115,7 @@ def parser() -> argparse.ArgumentParser:
     add("--cache-errors", action="store_true", help="store injected 5xx under Idempotency-Keys")
     add("--seed", type=int, default=None, help="seed of the fault draws")
     add("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    _add_webhook_arguments(cli)
     return cli
 
 
@@ -87,10 +136,24 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         cache_errors=args.cache_errors,
         seed=args.seed,
     )
+    secrets = args.webhook_secrets or _csv(os.environ.get(_SECRETS_ENV, ""))
+    webhooks = WebhookSettings(
+        url=args.webhook_url,
+        secrets=tuple(secrets),
+        rotation=args.webhook_rotation,
+        events=tuple(args.webhook_events),
+        duplicate_rate=args.webhook_duplicate_rate,
+        reorder_rate=args.webhook_reorder_rate,
+        reorder_hold_s=args.webhook_reorder_hold,
+        retry_compression=args.webhook_retry_compression,
+        timeout_s=args.webhook_timeout,
+        seed=args.webhook_seed,
+    )
     extra = {"outcome_mix": args.outcome_mix} if args.outcome_mix else {}
     return SandboxConfig(
         api_key=args.api_key,
         rate_limit_per_minute=args.rate_limit,
+        rate_limit_window_s=args.rate_limit_window,
         time_scale=args.time_scale,
         delay_range_s=args.delay_range,
         decision_after_s=args.decision_after,
@@ -98,6 +161,7 @@ def build_config(args: argparse.Namespace) -> SandboxConfig:
         expiry_s=args.expiry,
         advance_interval_s=args.advance_interval,
         faults=faults,
+        webhooks=webhooks,
         **extra,
     )
 

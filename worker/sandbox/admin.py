@@ -1,15 +1,19 @@
 """The control surface under `/_sandbox/` (no auth, never rate limited, never faulted).
 
-| route                              | what it does                                                |
-| ---------------------------------- | ----------------------------------------------------------- |
-| `GET /_sandbox/health`             | liveness and the current sandbox time                       |
-| `GET/POST/DELETE /_sandbox/faults` | read, change (JSON, only the given fields) or clear faults  |
-| `GET /_sandbox/counters`           | calls per operation and status, per inquiry, per key, 429s  |
-| `POST /_sandbox/reset`             | forget every object, event, key, counter; faults to startup |
-| `GET /_sandbox/events`             | the event log, `?inquiry-id=` and `?name=` filter it        |
-| `GET/POST /_sandbox/clock`         | read sandbox time; `{"advance_s": N}` fast-forwards it      |
-| `POST /_sandbox/advance`           | advance every live inquiry to now (records due events)      |
-| `GET /_sandbox/inquiries/{id}`     | an inquiry's scenario and remaining planned steps           |
+| route                                | what it does                                              |
+| ------------------------------------ | --------------------------------------------------------- |
+| `GET /_sandbox/health`               | liveness and the current sandbox time                     |
+| `GET/POST/DELETE /_sandbox/faults`   | read, change (JSON, only given fields) or clear faults    |
+| `GET /_sandbox/counters`             | calls per operation and status, per inquiry, per key,     |
+|                                      | 429s; webhook attempts, answers and retries               |
+| `POST /_sandbox/reset`               | forget every object, event, key, counter and pending      |
+|                                      | webhook; faults and webhook settings to startup           |
+| `GET /_sandbox/events`               | the event log, `?inquiry-id=` and `?name=` filter it      |
+| `GET/POST /_sandbox/clock`           | read sandbox time; `{"advance_s": N}` fast-forwards it    |
+| `POST /_sandbox/advance`             | advance every live inquiry to now (records due events)    |
+| `GET /_sandbox/inquiries/{id}`       | an inquiry's scenario and remaining planned steps         |
+| `GET/POST/DELETE /_sandbox/webhooks` | read, change (JSON, only given fields) or turn off        |
+|                                      | webhook delivery; secrets are counted, never shown        |
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from starlette.routing import Route
 from worker.sandbox.faults import FaultSettings
 from worker.sandbox.runtime import Sandbox
 from worker.sandbox.serialize import iso
+from worker.sandbox.webhook_settings import WebhookSettings
 
 __all__ = ["admin_routes"]
 
@@ -61,6 +66,18 @@ class _Admin:
             except ValueError as exc:
                 return _error(str(exc))
         return JSONResponse(injector.settings.to_json())
+
+    async def webhooks(self, request: Request) -> JSONResponse:
+        sandbox = self.sandbox
+        if request.method == "DELETE":
+            sandbox.configure_webhooks(WebhookSettings())
+        elif request.method == "POST":
+            try:
+                settings = sandbox.webhooks.settings.updated(await _json(request))
+            except ValueError as exc:
+                return _error(str(exc))
+            sandbox.configure_webhooks(settings)
+        return JSONResponse(sandbox.webhooks.settings.to_json())
 
     async def counters(self, request: Request) -> JSONResponse:
         return JSONResponse(self.sandbox.counters.to_json())
@@ -125,4 +142,5 @@ def admin_routes(sandbox: Sandbox) -> list[Route]:
         Route("/_sandbox/clock", admin.clock, methods=["GET", "POST"]),
         Route("/_sandbox/advance", admin.advance, methods=["POST"]),
         Route("/_sandbox/inquiries/{inquiry_id}", admin.inquiry, methods=["GET"]),
+        Route("/_sandbox/webhooks", admin.webhooks, methods=["GET", "POST", "DELETE"]),
     ]

@@ -2,8 +2,9 @@
 
 `create_app(config, clock=...)` builds an independent sandbox each time (no module state), so
 tests can run many side by side in-process through `httpx.ASGITransport`. The lifespan runs the
-optional background pass that advances live inquiries (`advance_interval_s`), so events fire
-even when nobody asks.
+sandbox's background tasks: the pass that advances live inquiries (`advance_interval_s`, or a
+short one while webhooks are on), so events fire even when nobody asks, and signed webhook
+delivery (`SandboxConfig.webhooks`), both stopped at shutdown.
 
 Routing follows the raw path, as Persona's does: an id with an encoded `/` (`%2F`) stays one
 path segment, and any `/api/v1` path no operation serves is a 404 that still went through
@@ -13,13 +14,12 @@ method it does not serve; there are no trailing-slash redirects.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
 from collections.abc import AsyncIterator
 from typing import Final
 from urllib.parse import unquote
 
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -40,8 +40,6 @@ from worker.sandbox.runtime import Sandbox
 from worker.sandbox.serialize import dumps
 
 __all__ = ["API_PREFIX", "OPERATIONS", "create_app", "sandbox_of"]
-
-log = logging.getLogger(__name__)
 
 API_PREFIX: Final = "/api/v1"
 #: (path under /api/v1, method, Persona operationId, handler).
@@ -144,26 +142,24 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _advance_forever(sandbox: Sandbox, interval_s: float) -> None:
-    while True:
-        await asyncio.sleep(interval_s)
-        try:
-            sandbox.state.advance_all()
-        except Exception:
-            log.exception("background advance failed")
-
-
-def create_app(config: SandboxConfig | None = None, *, clock: Clock | None = None) -> Starlette:
+def create_app(
+    config: SandboxConfig | None = None,
+    *,
+    clock: Clock | None = None,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
+) -> Starlette:
     """A new sandbox app.
 
     Args:
         config: the sandbox configuration; defaults to `SandboxConfig()`.
         clock: sandbox time (a `ManualClock` in tests); defaults to a scaled wall clock.
+        webhook_transport: the httpx transport webhooks go through (e.g. an
+            `httpx.MockTransport` in tests); defaults to real HTTP.
 
     Returns:
         The Starlette app; its sandbox is `sandbox_of(app)`.
     """
-    sandbox = Sandbox(config, clock)
+    sandbox = Sandbox(config, clock, webhook_transport=webhook_transport)
     pipeline = Pipeline(sandbox)
     routes = [_route(pipeline, *operation) for operation in OPERATIONS]
     routes.extend(admin_routes(sandbox))
@@ -176,17 +172,12 @@ def create_app(config: SandboxConfig | None = None, *, clock: Clock | None = Non
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = None
-        if sandbox.config.advance_interval_s > 0:
-            task = asyncio.create_task(_advance_forever(sandbox, sandbox.config.advance_interval_s))
+        sandbox.start_background()
         try:
             yield
         finally:
             sandbox.faults.release_all()
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await sandbox.stop_background()
 
     app = Starlette(
         routes=routes,

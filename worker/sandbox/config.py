@@ -1,4 +1,4 @@
-"""How a sandbox behaves: auth, rate limit, time, default scenarios, faults.
+"""How a sandbox behaves: auth, rate limit, time, default scenarios, faults, webhooks.
 
 One frozen dataclass, validated when built, shared by the app factory, the CLI and tests. The
 defaults mirror Persona where Persona documents a value (300 requests/min, 24 h expiry, 24 h
@@ -14,6 +14,7 @@ from typing import Final
 
 from worker.sandbox.faults import FaultSettings
 from worker.sandbox.timeline import Outcome
+from worker.sandbox.webhook_settings import WebhookSettings
 
 __all__ = ["DEFAULT_OUTCOME_MIX", "SandboxConfig", "parse_delay_range", "parse_outcome_mix"]
 
@@ -31,6 +32,10 @@ class SandboxConfig:
     """The only accepted key; None accepts any key starting with `persona_sandbox_`. Never shown."""
     rate_limit_per_minute: int = 300
     """Requests allowed per fixed 60-second window; 0 turns the limit off."""
+    rate_limit_window_s: float = 60.0
+    """Length of the fixed window in real seconds (Persona's is 60). A shorter window admits
+    `rate_limit_per_minute * window / 60` requests each, so chaos runs see 429 bursts of a
+    few seconds instead of a minute-long stall."""
     time_scale: float = 1.0
     """Sandbox seconds per real second for the default scaled clock."""
     outcome_mix: Mapping[str, float] = field(default_factory=lambda: DEFAULT_OUTCOME_MIX)
@@ -46,11 +51,14 @@ class SandboxConfig:
     idempotency_ttl_s: float = 86_400.0
     """Sandbox seconds an Idempotency-Key is remembered."""
     advance_interval_s: float = 0.0
-    """Real seconds between background passes that advance every live inquiry; 0 is off."""
+    """Real seconds between background passes that advance every live inquiry; 0 is off,
+    unless webhooks are delivered (then a short default interval applies, see `background`)."""
     max_events: int = 100_000
     """How many of the newest events the event log keeps."""
     faults: FaultSettings = field(default_factory=FaultSettings)
     """Faults injected from the start (changeable at run time)."""
+    webhooks: WebhookSettings = field(default_factory=WebhookSettings)
+    """Signed webhook delivery from the start; off by default (changeable at run time)."""
     environment_id: str = "env_SandboxEmulator7Yk2Pq9xWm4R"
     """Sent as `Persona-Environment-Id`."""
     organization_id: str = "org_SandboxEmulator3Hn8Vt5cLd6J"
@@ -61,6 +69,8 @@ class SandboxConfig:
             raise ValueError("api_key must not be empty")
         if self.rate_limit_per_minute < 0:
             raise ValueError("rate_limit_per_minute must not be negative")
+        if not 0 < self.rate_limit_window_s <= 60:
+            raise ValueError("rate_limit_window_s must be above 0 and at most 60")
         if self.time_scale <= 0:
             raise ValueError("time_scale must be positive")
         low, high = self.delay_range_s
@@ -74,6 +84,13 @@ class SandboxConfig:
                 raise ValueError(f"{name} must be positive")
         _check_mix(self.outcome_mix)
         object.__setattr__(self, "outcome_mix", MappingProxyType(dict(self.outcome_mix)))
+
+    @property
+    def rate_limit_per_window(self) -> int:
+        """Requests one window admits (0: no limit); at least 1 when a limit is set."""
+        if not self.rate_limit_per_minute:
+            return 0
+        return max(1, round(self.rate_limit_per_minute * self.rate_limit_window_s / 60))
 
 
 def _check_mix(mix: Mapping[str, float]) -> None:

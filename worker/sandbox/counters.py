@@ -3,15 +3,29 @@
 They answer: how often was each operation called and with what status; how often was each
 inquiry touched (single-inquiry operations and its creation, not list filters); how many
 inquiries did each Idempotency-Key create (more than one would be a duplicate); how many 429s
-and injected faults were served.
+and injected faults were served; how webhook deliveries went (attempts, answers, retries).
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["Counters"]
+__all__ = ["WEBHOOK_COUNTERS", "Counters"]
+
+#: Webhook tallies, always shown (zero included) so tests can compare whole dictionaries.
+WEBHOOK_COUNTERS: Final = (
+    "enqueued",  # events accepted for delivery
+    "attempted",  # HTTP attempts made, first attempts, retries and duplicates alike
+    "succeeded",  # attempts answered with one of Persona's success codes
+    "failed",  # attempts answered otherwise, timed out or not connected
+    "retries",  # attempts after a delivery's first
+    "exhausted",  # deliveries that failed every attempt Persona makes
+    "duplicates",  # extra deliveries made by `duplicate_rate`
+    "reordered",  # events sent after a later event by `reorder_rate`
+    "dropped",  # events refused because the delivery queue was full
+    "cancelled",  # deliveries abandoned by disabling webhooks, a reset or shutdown
+)
 
 
 class Counters:
@@ -29,6 +43,8 @@ class Counters:
         self.creates_by_key: Counter[str] = Counter()
         self.creates_without_key = 0
         self.faults: Counter[str] = Counter()
+        self.webhooks: Counter[str] = Counter()
+        self.webhook_answers: Counter[str] = Counter()
 
     def call(self, operation: str, status: int, inquiry_id: str | None) -> None:
         """Count one answered API request."""
@@ -46,6 +62,16 @@ class Counters:
         else:
             self.creates_by_key[idempotency_key] += 1
 
+    def webhook(self, tally: str, count: int = 1) -> None:
+        """Add to one of `WEBHOOK_COUNTERS`."""
+        if tally not in WEBHOOK_COUNTERS:
+            raise KeyError(tally)
+        self.webhooks[tally] += count
+
+    def webhook_answer(self, answer: str) -> None:
+        """Count one attempt's answer: its status code, `timeout` or `connection_error`."""
+        self.webhook_answers[answer] += 1
+
     def to_json(self) -> dict[str, Any]:
         """JSON-ready tallies (what `GET /_sandbox/counters` shows)."""
         return {
@@ -59,4 +85,8 @@ class Counters:
             "creates_by_idempotency_key": dict(self.creates_by_key),
             "creates_without_key": self.creates_without_key,
             "faults": dict(self.faults),
+            "webhooks": {
+                **{tally: self.webhooks[tally] for tally in WEBHOOK_COUNTERS},
+                "answers": dict(sorted(self.webhook_answers.items())),
+            },
         }

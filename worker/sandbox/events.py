@@ -3,9 +3,9 @@
 Each change becomes an `Event` (`evt_...`, a name such as `inquiry.completed`, the time it
 happened in sandbox time, and a snapshot of the object right after the change, kept as compact
 JSON so a long run stays small; the log keeps the newest `max_events`). Subscribers
-(plain callbacks) hear about each event as it is recorded, so a signed webhook deliverer can be
-plugged in without touching the state machine. Callbacks run inline on the request path: they
-must be quick and must not block (queue work, do not do it).
+(plain callbacks) hear about each event as it is recorded, which is how the signed webhook
+deliverer (`webhook_delivery`) plugs in without touching the state machine. Callbacks run inline
+on the request path: they must be quick and must not block (queue work, do not do it).
 """
 
 from __future__ import annotations

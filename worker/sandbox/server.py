@@ -2,7 +2,8 @@
 
 `run_sandbox` is for the demo and end-to-end tests: it binds a loopback socket (port 0 picks a
 free one), runs uvicorn as a task of the running loop, yields once the server accepts
-connections and stops it cleanly on exit, releasing any answers held by the hang fault.
+connections and stops it cleanly on exit, releasing any answers held by the hang fault. The
+app's lifespan runs webhook delivery and the advance pass, so both stop with the server.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 
@@ -87,14 +89,20 @@ async def run_sandbox(
     host: str = "127.0.0.1",
     port: int = 0,
     clock: Clock | None = None,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[SandboxHandle]:
     """Serve a new sandbox on `host:port` in the current event loop for the `async with` body.
+
+    Webhooks are delivered while it serves when `config.webhooks` names a URL and a secret,
+    e.g. `SandboxConfig(webhooks=WebhookSettings(url=..., secrets=("wbhsec_...",)))`, or once
+    `POST /_sandbox/webhooks` turns them on.
 
     Args:
         config: the sandbox configuration.
         host: interface to bind (loopback by default).
         port: port to bind; 0 picks a free one (see `handle.port`).
         clock: sandbox time; defaults to a scaled wall clock.
+        webhook_transport: the httpx transport webhooks go through; defaults to real HTTP.
 
     Yields:
         A handle with the API base URL (`.url`), `.state` and `.config`.
@@ -102,7 +110,7 @@ async def run_sandbox(
     Raises:
         RuntimeError: the server did not start.
     """
-    app = create_app(config, clock=clock)
+    app = create_app(config, clock=clock, webhook_transport=webhook_transport)
     sandbox = sandbox_of(app)
     sock = bind_socket(host, port)
     bound_port = sock.getsockname()[1]
