@@ -16,7 +16,7 @@ from typing import Any
 
 from arq import Retry
 
-from jobs import keys
+from jobs import keys, log_context
 from jobs.backoff import align_delay, full_jitter
 from jobs.context import JobContext
 from jobs.contract import CREATE_INQUIRY, CreateInquiryArgs, parse_args
@@ -82,6 +82,7 @@ async def _start_following(
     reference_id: str,
     answer: dict[str, str | None] | None = None,
 ) -> None:
+    log_context.bind(inquiry_id=inquiry.id)
     now = ctx.clock()
     delay = align_delay(
         now, ctx.policy.next_delay(0, inquiry.status, ctx.rng), ctx.settings.poll_align_s

@@ -13,11 +13,12 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from jobs import keys
+from jobs import keys, log_context
 from jobs.backoff import align_delay
 from jobs.context import JobContext
 from jobs.contract import POLL_INQUIRY
 from jobs.errors import PermanentApiError, RateLimitedError, TransientApiError, WorkerError
+from jobs.metrics import observe_publish_lag
 from jobs.models import InquiryDocument
 from jobs.result import build_result
 from jobs.scheduling import enqueue_poll
@@ -37,6 +38,7 @@ async def publish_document(
     ctx: JobContext, record: InquiryRecord, document: InquiryDocument
 ) -> dict[str, Any]:
     """Publish the result of a terminal inquiry once; return a short summary for the job."""
+    log_context.bind(inquiry_id=record.inquiry_id, reference_id=record.reference_id)
     data = build_result(
         document,
         request_id=record.request_id,
@@ -46,6 +48,8 @@ async def publish_document(
     publication = await ctx.publisher.publish(
         dedupe_id=record.dedupe_id, event=data["event"], inquiry_id=record.inquiry_id, data=data
     )
+    if publication.new:
+        observe_publish_lag(document.data.attributes, ctx.clock())
     logger.info(
         "published %s for %s (%s)",
         data["event"],
@@ -108,6 +112,7 @@ async def _schedule_next(
 
 async def check_inquiry(ctx: JobContext, record: InquiryRecord, job_id: str) -> dict[str, Any]:
     """One status check of a followed inquiry, by the job that owns its polling chain."""
+    log_context.bind(inquiry_id=record.inquiry_id, reference_id=record.reference_id)
     now = ctx.clock()
     deadline = record.deadline
     try:

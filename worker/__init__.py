@@ -25,4 +25,4 @@ def __getattr__(name: str) -> Any:
     except ConfigError as exc:
         print(f"persona-worker: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    return build_worker_settings(settings)
+    return build_worker_settings(settings, configure_logs=True)

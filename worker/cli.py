@@ -1,7 +1,15 @@
-"""`persona-worker`: enqueue jobs, see what is in flight, read results, run the demo.
+"""`persona-worker`: enqueue jobs, see what is in flight, inspect one inquiry, read results.
 
 Every command reads the same settings as the worker (environment and `.env`), so it talks to
-the same Redis, queue and results stream. `--json` prints machine-readable output.
+the same Redis, queue and results stream. Every command takes `--json` and then prints only
+machine-readable JSON on stdout (one document, or one line per result); tables, progress and
+logs go elsewhere (progress and logs to stderr), so scripts can pipe stdout safely.
+
+    persona-worker status                  counts per status, oldest in flight, queue, errors
+    persona-worker inquiry show INQ_ID     one inquiry's record and its events
+    persona-worker results --follow        print results as they are published (with filters)
+    persona-worker enqueue create ...      enqueue a job
+    persona-worker demo                    the whole pipeline locally, no account needed
 """
 
 from __future__ import annotations
@@ -12,16 +20,49 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Final
 
 from redis.asyncio import Redis
 
 from jobs.errors import ConfigError, JobArgumentsError
 from jobs.producer import connect, enqueue_create, enqueue_poll
 from settings import Settings, load_settings
-from worker.inspect import inquiry_record, overview, read_results
+from worker.inspect import InquiryView, Overview, ResultEvent, inquiry_view, overview, read_results
+from worker.logs import configure_logging
 
 __all__ = ["main"]
+
+#: Below this many items a read is quick enough to need no progress line.
+_PROGRESS_FROM: Final = 2_000
+
+
+class _Progress:
+    """A one-line `label done/total` on stderr while a long read runs, when stderr is a TTY.
+
+    Redirected or captured stderr (scripts, CI) gets nothing, so machine consumers never have
+    to strip carriage returns out of it.
+    """
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._enabled = sys.stderr.isatty()
+        self._width = 0
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self._enabled or total < _PROGRESS_FROM:
+            return
+        line = f"{self._label} {done}/{total}"
+        self._width = max(self._width, len(line))
+        sys.stderr.write(f"\r{line}")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        """Erase the progress line, if one was shown."""
+        if self._width:
+            sys.stderr.write("\r" + " " * self._width + "\r")
+            sys.stderr.flush()
+            self._width = 0
 
 
 def _parse_fields(pairs: Sequence[str]) -> dict[str, str]:
@@ -32,6 +73,11 @@ def _parse_fields(pairs: Sequence[str]) -> dict[str, str]:
             raise JobArgumentsError(f"--field expects NAME=VALUE, got {pair.split('=')[0]!r}")
         fields[name] = value
     return fields
+
+
+def _redis(settings: Settings) -> Redis:
+    client: Redis = Redis.from_url(str(settings.redis_url), decode_responses=True)
+    return client
 
 
 async def _enqueue(settings: Settings, options: argparse.Namespace) -> int:
@@ -57,65 +103,155 @@ async def _enqueue(settings: Settings, options: argparse.Namespace) -> int:
     return 0
 
 
-def _age(since: float | None) -> str:
+def _age(since: float | None, now: float | None = None) -> str:
     if since is None:
         return "-"
-    seconds = int(time.time() - since)
-    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds}s"
+    seconds = max(int((now or time.time()) - since), 0)
+    if seconds >= 86_400:
+        return f"{seconds // 86_400}d{seconds % 86_400 // 3600:02d}h"
+    if seconds >= 3600:
+        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds}s"
 
 
-async def _status(settings: Settings, options: argparse.Namespace) -> int:
-    redis: Redis = Redis.from_url(str(settings.redis_url), decode_responses=True)
+def _when(at: float | None) -> str:
+    if at is None:
+        return "-"
+    moment = datetime.fromtimestamp(at, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    now = time.time()
+    if at > now:
+        return f"{moment} (in {_age(now, at)})"
+    return f"{moment} ({_age(at, now)} ago)"
+
+
+def _overview_table(view: Overview) -> str:
+    oldest = (
+        f"   oldest {_age(view.oldest_followed_since)} ({view.oldest_inquiry_id})"
+        if view.oldest_inquiry_id
+        else ""
+    )
+    scheduled = view.queued_jobs - view.queued_ready
+    lines = [
+        f"{'in flight':<16}{view.in_flight:>8}{oldest}",
+        f"{'creating':<16}{view.creating:>8}",
+        f"{'queue':<16}{view.queued_jobs:>8}   ({view.queued_ready} ready, {scheduled} scheduled)",
+        f"{'results':<16}{view.results:>8}   events on the stream",
+        "",
+        f"{'status':<16}{'count':>8}",
+    ]
+    lines += [f"{status:<16}{count:>8}" for status, count in view.by_status.items()]
+    if not view.by_status:
+        lines.append(f"{'(none)':<16}{0:>8}")
+    lines.append("")
+    if not view.last_errors:
+        lines.append("last errors     none")
+        return "\n".join(lines)
+    width = max(len("inquiry"), *(len(row.inquiry_id) for row in view.last_errors)) + 2
+    lines.append("last errors")
+    lines.append(f"{'inquiry':<{width}}{'status':<14}{'error':<24}when")
+    lines += [
+        f"{row.inquiry_id:<{width}}{row.status:<14}{row.error:<24}{_age(row.at)} ago"
+        for row in view.last_errors
+    ]
+    return "\n".join(lines)
+
+
+def _inquiry_table(view: InquiryView) -> str:
+    record = view.record
+    lines = [f"{'inquiry':<14}{view.inquiry_id}"]
+    if record is None:
+        lines.append(f"{'record':<14}none (never followed here, or expired)")
+    else:
+        published = f"yes ({record.event})" if record.published else "no"
+        lines += [
+            f"{'request':<14}{record.request_id or '-'}",
+            f"{'reference':<14}{record.reference_id or '-'}",
+            f"{'status':<14}{record.status or '-'}",
+            f"{'published':<14}{published}",
+            f"{'checks':<14}{record.polls} (cycle {record.cycle})",
+            f"{'followed':<14}{_when(record.followed_since)}",
+            f"{'updated':<14}{_when(record.updated_at)}",
+            f"{'next due':<14}{_when(record.next_due)}",
+            f"{'deadline':<14}{_when(record.deadline)}",
+            f"{'poll job':<14}{record.poll_job or '-'}",
+            f"{'last error':<14}{record.last_error or '-'}",
+        ]
+    lines += ["", f"events ({len(view.events)})"]
+    lines += [f"  {_result_line(event)}" for event in view.events]
+    return "\n".join(lines)
+
+
+def _result_line(event: ResultEvent) -> str:
+    data = event.data
+    detail = data.get("status") or data.get("error", {}).get("type", "")
+    return f"{event.entry_id:<17} {event.event:<26} {event.inquiry_id or '-':<34} {detail}"
+
+
+async def _show_inquiry(settings: Settings, inquiry_id: str, as_json: bool) -> int:
+    redis = _redis(settings)
+    progress = _Progress("reading results stream")
     try:
-        if options.inquiry_id:
-            record = await inquiry_record(
-                redis, options.inquiry_id, record_ttl_s=settings.record_ttl_s
-            )
-            if record is None:
-                print(f"{options.inquiry_id} is not followed", file=sys.stderr)
-                return 1
-            fields = {name: getattr(record, name) for name in record.__slots__}
-            if options.json:
-                print(json.dumps(fields))
-            else:
-                for name, value in fields.items():
-                    print(f"{name:>15}  {value}")
-            return 0
-        view = await overview(redis, queue_name=settings.queue_name, stream=settings.results_stream)
+        view = await inquiry_view(
+            redis,
+            inquiry_id,
+            stream=settings.results_stream,
+            record_ttl_s=settings.record_ttl_s,
+            progress=progress,
+        )
     finally:
+        progress.finish()
         await redis.aclose()
-    if options.json:
-        print(json.dumps(view.to_json()))
-        return 0
-    print(f"in flight      {view.in_flight}  (oldest {_age(view.oldest_followed_since)})")
-    for status, count in view.by_status.items():
-        print(f"  {status:<13}{count}")
-    print(f"creating       {view.creating}")
-    print(f"queued jobs    {view.queued_jobs}")
-    print(f"results        {view.results}")
+    if view.record is None and not view.events:
+        print(f"{inquiry_id} is not followed and has no events", file=sys.stderr)
+        return 1
+    print(json.dumps(view.to_json()) if as_json else _inquiry_table(view))
     return 0
 
 
+async def _status(settings: Settings, options: argparse.Namespace) -> int:
+    if options.inquiry_id:
+        # The older spelling of `inquiry show`, kept for scripts that use it.
+        return await _show_inquiry(settings, options.inquiry_id, options.json)
+    redis = _redis(settings)
+    progress = _Progress("reading in-flight records")
+    try:
+        view = await overview(
+            redis,
+            queue_name=settings.queue_name,
+            stream=settings.results_stream,
+            progress=progress,
+        )
+    finally:
+        progress.finish()
+        await redis.aclose()
+    print(json.dumps(view.to_json()) if options.json else _overview_table(view))
+    return 0
+
+
+async def _inquiry(settings: Settings, options: argparse.Namespace) -> int:
+    return await _show_inquiry(settings, options.inquiry_id, options.json)
+
+
+def _wanted(event: ResultEvent, options: argparse.Namespace) -> bool:
+    if options.event and event.event not in options.event:
+        return False
+    if options.inquiry and event.inquiry_id != options.inquiry:
+        return False
+    return not (options.reference and event.data.get("reference_id") != options.reference)
+
+
 async def _results(settings: Settings, options: argparse.Namespace) -> int:
-    redis: Redis = Redis.from_url(str(settings.redis_url), decode_responses=True)
+    redis = _redis(settings)
     shown = 0
     try:
         async for event in read_results(
             redis, settings.results_stream, after=options.after, follow=options.follow
         ):
-            if options.event and event.event != options.event:
+            if not _wanted(event, options):
                 continue
-            if options.inquiry and event.inquiry_id != options.inquiry:
-                continue
-            if options.json:
-                print(json.dumps(event.to_json()), flush=True)
-            else:
-                data = event.data
-                print(
-                    f"{event.entry_id:<17} {event.event:<26} {event.inquiry_id or '-':<34} "
-                    f"{data.get('status') or data.get('error', {}).get('type', '')}",
-                    flush=True,
-                )
+            print(json.dumps(event.to_json()) if options.json else _result_line(event), flush=True)
             shown += 1
             if options.count and shown >= options.count:
                 break
@@ -125,36 +261,56 @@ async def _results(settings: Settings, options: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="persona-worker", description=__doc__)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
+    parser = argparse.ArgumentParser(
+        prog="persona-worker",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     enqueue = commands.add_parser("enqueue", help="enqueue a job")
     kinds = enqueue.add_subparsers(dest="kind", required=True)
-    create = kinds.add_parser("create", help="create an inquiry for a person")
+    create = kinds.add_parser("create", parents=[common], help="create an inquiry for a person")
     create.add_argument("--reference-id", required=True, help="your id for the person")
     create.add_argument("--template-id", help="itmpl_/itmplv_/tmpl_ id (default: the setting)")
     create.add_argument("--field", action="append", default=[], metavar="NAME=VALUE")
     create.add_argument("--note")
     create.add_argument("--job-id", help="dedupe key: a second enqueue with it does nothing")
-    create.add_argument("--json", action="store_true")
-    poll = kinds.add_parser("poll", help="follow an inquiry created elsewhere")
+    poll = kinds.add_parser("poll", parents=[common], help="follow an inquiry created elsewhere")
     poll.add_argument("inquiry_id")
     poll.add_argument("--job-id")
-    poll.add_argument("--json", action="store_true")
 
-    status = commands.add_parser("status", help="in-flight counts, or one inquiry's record")
-    status.add_argument("inquiry_id", nargs="?")
-    status.add_argument("--json", action="store_true")
+    status = commands.add_parser(
+        "status",
+        parents=[common],
+        help="counts per status, oldest in flight, queue depth, last errors",
+    )
+    status.add_argument(
+        "inquiry_id", nargs="?", help="show one inquiry instead (same as `inquiry show`)"
+    )
 
-    results = commands.add_parser("results", help="read the results stream")
+    inquiry = commands.add_parser("inquiry", help="look at one inquiry")
+    inquiry_commands = inquiry.add_subparsers(dest="inquiry_command", required=True)
+    show = inquiry_commands.add_parser(
+        "show", parents=[common], help="one inquiry's record and its events"
+    )
+    show.add_argument("inquiry_id")
+
+    results = commands.add_parser("results", parents=[common], help="read the results stream")
     results.add_argument("--follow", action="store_true", help="wait for new results")
-    results.add_argument("--after", default="0-0", help="stream id to start after")
-    results.add_argument("--event", help="only this event name, e.g. inquiry.approved")
+    results.add_argument("--after", default="0-0", help="stream id to start after ($: only new)")
+    results.add_argument(
+        "--event", action="append", help="only this event name (repeatable), e.g. inquiry.approved"
+    )
     results.add_argument("--inquiry", help="only this inquiry id")
+    results.add_argument("--reference", help="only this reference id")
     results.add_argument("--count", type=int, default=0, help="stop after N results")
-    results.add_argument("--json", action="store_true")
 
-    demo = commands.add_parser("demo", help="run the whole pipeline locally, no account needed")
+    demo = commands.add_parser(
+        "demo", parents=[common], help="run the whole pipeline locally, no account needed"
+    )
     demo.add_argument("--count", type=int, default=20, help="inquiries to create")
     demo.add_argument("--seed", type=int, default=7, help="seed of the outcome mix")
     return parser
@@ -167,9 +323,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.command == "demo":
             from worker.demo import run_demo
 
-            return asyncio.run(run_demo(count=options.count, seed=options.seed))
+            return asyncio.run(
+                run_demo(count=options.count, seed=options.seed, json_output=options.json)
+            )
         settings = load_settings()
-        runner: dict[str, Any] = {"enqueue": _enqueue, "status": _status, "results": _results}
+        configure_logging(settings)
+        runner: dict[str, Any] = {
+            "enqueue": _enqueue,
+            "status": _status,
+            "inquiry": _inquiry,
+            "results": _results,
+        }
         return int(asyncio.run(runner[options.command](settings, options)))
     except (ConfigError, JobArgumentsError) as exc:
         print(f"persona-worker: {exc}", file=sys.stderr)

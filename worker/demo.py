@@ -5,19 +5,23 @@ Redis answers there and otherwise starts a private `redis-server`, runs a worker
 batch of inquiries whose people will pass, fail, get declined, go to review or let the inquiry
 expire, shows progress as results arrive, and prints one row per request. Everything it starts
 it stops; its queue and stream are its own (`persona-demo:*`), so it never mixes with a real one.
+
+With `--json` the same run writes its human-readable lines to stderr and one JSON report to
+stdout: per request its reference, scenario, event, status, finality and seconds, then totals.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from arq.worker import Worker
 from redis.asyncio import Redis
@@ -153,8 +157,42 @@ async def _duplicates(redis: Redis, stream: str) -> int:
     return sum(count - 1 for count in seen.values())
 
 
-async def run_demo(*, count: int = 20, seed: int = 7) -> int:
-    """Run the demo end to end; 0 when every request got its one result."""
+def _report(rows: list[Row], *, count: int, answered: int, duplicates: int, calls: int) -> Any:
+    return {
+        "requests": count,
+        "answered": answered,
+        "duplicate_events": duplicates,
+        "api_calls": calls,
+        "results": [
+            {
+                "reference_id": row.reference_id,
+                "scenario": row.expected,
+                "event": row.event.event if row.event else None,
+                "status": row.event.data.get("status") if row.event else None,
+                "final": bool(row.event.data.get("final")) if row.event else None,
+                "seconds": round(row.seconds, 2) if row.seconds is not None else None,
+            }
+            for row in rows
+        ],
+    }
+
+
+async def run_demo(*, count: int = 20, seed: int = 7, json_output: bool = False) -> int:
+    """Run the demo end to end; 0 when every request got its one result.
+
+    Args:
+        json_output: print the human-readable run on stderr and a JSON report on stdout.
+    """
+    if not json_output:
+        return await _run_demo(count, seed, None)
+    report: dict[str, Any] = {}
+    with contextlib.redirect_stdout(sys.stderr):
+        code = await _run_demo(count, seed, report)
+    print(json.dumps(report))
+    return code
+
+
+async def _run_demo(count: int, seed: int, report: dict[str, Any] | None) -> int:
     run_id = f"{int(time.time())}{seed}"
     sandbox_config = SandboxConfig(
         time_scale=TIME_SCALE, decision_after_s=0.0, review_after_s=60.0, rate_limit_per_minute=0
@@ -224,4 +262,10 @@ async def run_demo(*, count: int = 20, seed: int = 7) -> int:
         per_result = calls / len(results) if results else float("nan")
         print(f"Persona API calls: {calls} ({per_result:.2f} per result)")
         print(f"{len(results)}/{count} requests answered; duplicate events: {duplicates}.")
+        if report is not None:
+            report.update(
+                _report(
+                    rows, count=count, answered=len(results), duplicates=duplicates, calls=calls
+                )
+            )
         return 0 if len(results) == count and duplicates == 0 else 1

@@ -23,7 +23,8 @@ from jobs.fetch_verification import FETCH_MAX_TRIES, fetch_verification
 from jobs.poll_inquiry import poll_inquiry
 from jobs.sweep import SWEEP_INTERVAL_S, sweep
 from settings import Settings
-from worker.lifecycle import SETTINGS_KEY, shutdown, startup
+from worker.instrument import instrument_settings
+from worker.lifecycle import CONFIGURE_LOGS_KEY, SETTINGS_KEY, shutdown, startup
 
 __all__ = ["build_worker_settings"]
 
@@ -31,8 +32,15 @@ __all__ = ["build_worker_settings"]
 CREATE_RESULT_TTL_S = 86_400
 
 
-def build_worker_settings(settings: Settings, **overrides: Any) -> type:
-    """The arq `WorkerSettings` class for these settings (overrides win, e.g. `burst=True`)."""
+def build_worker_settings(
+    settings: Settings, *, configure_logs: bool = False, **overrides: Any
+) -> type:
+    """The arq `WorkerSettings` class for these settings (overrides win, e.g. `burst=True`).
+
+    Every job is wrapped by `worker.instrument` (log context and metrics; names unchanged).
+    `configure_logs` makes on_startup take over the process's logging: for the `arq` CLI,
+    which owns its process, not for the demo or tests, which run a worker inside theirs.
+    """
     timeout = settings.job_timeout_s
     attributes: dict[str, Any] = {
         "functions": [
@@ -74,7 +82,9 @@ def build_worker_settings(settings: Settings, **overrides: Any) -> type:
         "job_deserializer": json_deserializer,
         "on_startup": startup,
         "on_shutdown": shutdown,
-        "ctx": {SETTINGS_KEY: settings},
+        "ctx": {SETTINGS_KEY: settings, CONFIGURE_LOGS_KEY: configure_logs},
+        # Results can hold one-time links and session tokens: never into the logs.
+        "log_results": False,
         # Jobs are I/O bound (one or two HTTP calls each): many run at once per process.
         "max_jobs": settings.worker_max_jobs,
         # arq sleeps this long between queue reads; 0.1 s keeps latency low at ~10 reads/s idle.
@@ -89,4 +99,4 @@ def build_worker_settings(settings: Settings, **overrides: Any) -> type:
         "job_completion_wait": min(timeout, 30),
     }
     attributes.update(overrides)
-    return type("WorkerSettings", (), attributes)
+    return type("WorkerSettings", (), instrument_settings(attributes))

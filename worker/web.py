@@ -7,6 +7,11 @@ touch nothing: 400 for a missing or malformed signature header or a body that is
 event, 401 for a signature that does not match (or is stale when a tolerance is set), 413 for a
 body over `WEBHOOK_MAX_BODY_BYTES`, 415 for a non-JSON content type. When Redis is unreachable
 the answer is 503, so Persona delivers the event again later.
+
+`GET /metrics` serves the process's Prometheus metrics (`worker.metrics`), `GET /healthz` says
+the process answers and `GET /readyz` that Redis does. Started by uvicorn from the environment
+(`uvicorn --factory worker.web:create_app`), the app also configures the process's logging
+(`worker.logs`); given settings explicitly (tests, embedding), it leaves logging alone.
 """
 
 from __future__ import annotations
@@ -29,10 +34,13 @@ from starlette.routing import Route
 from jobs.client import PersonaClient
 from jobs.context import JobContext
 from jobs.errors import ConfigError, WebhookError
+from jobs.metrics import observe_webhook
 from jobs.producer import connect
 from jobs.webhook_events import handle_event, parse_event
 from jobs.webhook_signature import verify
 from settings import Settings, load_settings
+from worker.logs import configure_logging
+from worker.metrics import render
 
 __all__ = ["BodyTooLargeError", "create_app"]
 
@@ -81,12 +89,15 @@ async def receive_webhook(request: Request) -> Response:
         event = parse_event(body)
     except WebhookError as exc:
         logger.info("webhook refused (%d): %s", exc.http_status, exc.message)
+        observe_webhook("refused")
         return _refusal(exc)
     try:
         outcome = await handle_event(context, event)
     except RedisError:
         logger.exception("webhook %s not handled: Redis is unavailable", event.event_id)
+        observe_webhook("unavailable")
         return JSONResponse({"error": "temporarily unavailable"}, status_code=503)
+    observe_webhook(outcome.action)
     logger.info(
         "webhook %s %s for %s: %s", event.event_id, event.name, outcome.inquiry_id, outcome.action
     )
@@ -108,14 +119,26 @@ async def readyz(request: Request) -> Response:
     return JSONResponse({"status": "ok", "redis": "ok"})
 
 
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus scrape: this process's metrics and the shared in-flight gauge."""
+    context: JobContext = request.app.state.context
+    body, content_type = await render(context.redis, request.headers.get("accept"))
+    return Response(body, headers={"Content-Type": content_type})
+
+
 def create_app(settings: Settings | None = None) -> Starlette:
-    """The ASGI app (`uvicorn --factory worker.web:create_app`); settings from the environment."""
+    """The ASGI app (`uvicorn --factory worker.web:create_app`); settings from the environment.
+
+    Without `settings` the app is the process's entry point, so it also takes over logging
+    from uvicorn's defaults (`LOG_FORMAT`, `LOG_LEVEL`).
+    """
     if settings is None:
         try:
             settings = load_settings()
         except ConfigError as exc:
             print(f"persona-worker web: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
+        configure_logging(settings)
     resolved = settings
 
     @contextlib.asynccontextmanager
@@ -142,5 +165,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/webhooks/persona", receive_webhook, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics_endpoint, methods=["GET"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

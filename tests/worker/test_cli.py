@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
+import time
+from collections.abc import Iterator
 
 import pytest
 import redis
 
+from jobs import keys
 from tests.conftest import TEST_API_KEY, TEST_TEMPLATE_ID
+from tests.logging_support import preserved_logging
 from worker.cli import main
 from worker.embedded_redis import RedisServer
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    """Each command configures the process's logging; put pytest's back afterwards."""
+    with preserved_logging():
+        yield
 
 
 @pytest.fixture
@@ -97,6 +110,178 @@ def test_status_of_an_unfollowed_inquiry_fails(
     assert "not followed" in capsys.readouterr().err
 
 
+def _follow(
+    env: redis.Redis,
+    inquiry_id: str,
+    status: str,
+    *,
+    since: float,
+    error: str = "",
+    reference: str = "user-1",
+) -> None:
+    env.hset(
+        keys.inquiry_key(inquiry_id),
+        mapping={
+            "request_id": f"create-{reference}",
+            "reference_id": reference,
+            "status": status,
+            "polls": 2,
+            "cycle": 0,
+            "poll_job": f"poll:{inquiry_id}:2",
+            "followed_since": repr(since),
+            "updated_at": repr(since + 5),
+            "next_due": repr(since + 60),
+            "published": "0",
+            "last_error": error,
+        },
+    )
+    env.zadd(keys.INFLIGHT, {inquiry_id: int((since + 60) * 1000)})
+
+
+def test_status_is_a_table_of_statuses_oldest_queue_and_errors(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = time.time()
+    _follow(env, "inq_old", "pending", since=now - 3_700, error="ServerError")
+    _follow(env, "inq_mid", "pending", since=now - 120)
+    _follow(env, "inq_new", "needs_review", since=now - 10, error="ApiTimeoutError")
+    main(["enqueue", "poll", "inq_1"])
+    capsys.readouterr()
+
+    assert main(["status"]) == 0
+
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["in", "flight", "3"]
+    assert "oldest 1h01m (inq_old)" in lines[0]
+    assert lines[2].split()[:2] == ["queue", "1"]
+    assert "(1 ready, 0 scheduled)" in lines[2]
+    assert ["pending", "2"] in [line.split() for line in lines]
+    assert ["needs_review", "1"] in [line.split() for line in lines]
+    errors = lines[lines.index("last errors") + 2 :]
+    assert [line.split()[:3] for line in errors] == [
+        ["inq_new", "needs_review", "ApiTimeoutError"],
+        ["inq_old", "pending", "ServerError"],
+    ]
+
+
+def test_status_json_has_the_same_facts(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = time.time()
+    _follow(env, "inq_old", "pending", since=now - 100, error="ServerError")
+
+    assert main(["status", "--json"]) == 0
+
+    view = json.loads(capsys.readouterr().out)
+    assert view["in_flight"] == 1
+    assert view["by_status"] == {"pending": 1}
+    assert view["oldest_inquiry_id"] == "inq_old"
+    assert view["last_errors"][0]["error"] == "ServerError"
+    assert view["queued_ready"] == 0
+
+
+def test_status_of_an_empty_pipeline_says_so(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "last errors     none" in out
+    assert "(none)" in out
+
+
+def test_inquiry_show_prints_the_record_and_only_its_events(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _follow(env, "inq_a", "completed", since=time.time() - 30, reference="user-7")
+    _publish(env, "inquiry.decision-recorded", "inq_a")
+    _publish(env, "inquiry.approved", "inq_b")
+    _publish(env, "inquiry.approved", "inq_a")
+
+    assert main(["inquiry", "show", "inq_a"]) == 0
+
+    out = capsys.readouterr().out
+    assert "reference     user-7" in out
+    assert "status        completed" in out
+    assert "events (2)" in out
+    events = [line.split()[1] for line in out.splitlines() if line.startswith("  ")]
+    assert events == ["inquiry.decision-recorded", "inquiry.approved"]
+    assert "inq_b" not in out
+
+
+def test_inquiry_show_json_and_the_old_status_spelling_agree(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _follow(env, "inq_a", "pending", since=time.time() - 30)
+    _publish(env, "inquiry.approved", "inq_a")
+
+    assert main(["inquiry", "show", "inq_a", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert main(["status", "inq_a", "--json"]) == 0
+    via_status = json.loads(capsys.readouterr().out)
+
+    assert shown == via_status
+    assert shown["record"]["status"] == "pending"
+    assert [event["event"] for event in shown["events"]] == ["inquiry.approved"]
+
+
+def test_inquiry_show_finds_events_after_the_record_expired(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _publish(env, "inquiry.failed", "inq_gone")
+
+    assert main(["inquiry", "show", "inq_gone"]) == 0
+
+    out = capsys.readouterr().out
+    assert "record        none" in out
+    assert "inquiry.failed" in out
+
+
+def test_inquiry_show_of_an_unknown_inquiry_fails(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["inquiry", "show", "inq_nothing"]) == 1
+    assert "not followed" in capsys.readouterr().err
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_long_stream_scan_shows_progress_on_a_terminal(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with env.pipeline(transaction=False) as pipe:
+        for index in range(2_500):
+            inquiry = "inq_target" if index == 10 else f"inq_{index}"
+            data = json.dumps({"event": "inquiry.completed", "inquiry_id": inquiry})
+            pipe.xadd(
+                "persona:results",
+                {"event": "inquiry.completed", "inquiry_id": inquiry, "data": data},
+            )
+        pipe.execute()
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+
+    assert main(["inquiry", "show", "inq_target", "--json"]) == 0
+
+    progress = terminal.getvalue()
+    assert "\rreading results stream 1000/2500" in progress
+    assert "\rreading results stream 2500/2500" in progress
+    assert progress.endswith("\r"), "the progress line is erased at the end"
+    shown = json.loads(capsys.readouterr().out)
+    assert [event["inquiry_id"] for event in shown["events"]] == ["inq_target"]
+
+
+def test_progress_stays_off_when_stderr_is_not_a_terminal(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _publish(env, "inquiry.completed", "inq_a")
+    assert main(["inquiry", "show", "inq_a"]) == 0
+    assert "reading" not in capsys.readouterr().err
+
+
 def _publish(env: redis.Redis, event: str, inquiry_id: str) -> None:
     data = {"event": event, "inquiry_id": inquiry_id, "status": event.split(".")[-1]}
     env.xadd(
@@ -125,3 +310,36 @@ def test_results_follow_stops_after_count(
     assert main(["results", "--follow", "--count", "1", "--inquiry", "inq_a"]) == 0
 
     assert "inq_a" in capsys.readouterr().out
+
+
+def _publish_for(env: redis.Redis, event: str, inquiry_id: str, reference: str) -> None:
+    data = {"event": event, "inquiry_id": inquiry_id, "reference_id": reference}
+    env.xadd(
+        "persona:results", {"event": event, "inquiry_id": inquiry_id, "data": json.dumps(data)}
+    )
+
+
+def test_results_filter_by_reference_and_several_events(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _publish_for(env, "inquiry.approved", "inq_a", "user-1")
+    _publish_for(env, "inquiry.declined", "inq_b", "user-1")
+    _publish_for(env, "inquiry.approved", "inq_c", "user-2")
+    _publish_for(env, "job.failed", "inq_d", "user-1")
+
+    code = main(
+        [
+            "results",
+            "--reference",
+            "user-1",
+            "--event",
+            "inquiry.approved",
+            "--event",
+            "job.failed",
+            "--json",
+        ]
+    )
+
+    assert code == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["inquiry_id"] for line in lines] == ["inq_a", "inq_d"]

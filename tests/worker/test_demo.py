@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from worker.cli import main
 from worker.demo import run_demo
 from worker.embedded_redis import RedisServer, free_port
 
@@ -36,3 +39,23 @@ async def test_the_demo_starts_its_own_redis_when_none_answers(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "started a private redis-server" in out
+
+
+def test_the_demo_with_json_prints_one_report_on_stdout(
+    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("REDIS_URL", redis_server.url)
+
+    assert main(["demo", "--count", "3", "--json"]) == 0
+
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    assert (report["requests"], report["answered"], report["duplicate_events"]) == (3, 3, 0)
+    assert [row["reference_id"] for row in report["results"]] == [
+        "person-001",
+        "person-002",
+        "person-003",
+    ]
+    assert all(row["event"] for row in report["results"])
+    assert report["api_calls"] >= 6
+    assert "requests answered" in captured.err, "the human-readable run went to stderr"
