@@ -12,19 +12,30 @@ from __future__ import annotations
 import json
 import re
 from datetime import date, datetime
-from typing import Annotated, Any, Final, TypeVar
+from typing import Annotated, Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jobs.errors import JobArgumentsError, WorkerError
 
 __all__ = [
+    "ACCOUNT_RELATIONS",
     "CREATE_INQUIRY",
+    "DECIDE_INQUIRY",
     "FETCH_VERIFICATION",
+    "MAX_LINK_EXPIRY_S",
     "POLL_INQUIRY",
+    "REDACT_INQUIRY",
+    "REFRESH_LINK",
+    "SET_CASE_STATUS",
+    "AccountRelationsArgs",
     "CreateInquiryArgs",
+    "DecideInquiryArgs",
+    "Decision",
     "InquiryArgs",
     "JobArgs",
+    "RefreshLinkArgs",
+    "SetCaseStatusArgs",
     "describe_validation_error",
     "json_deserializer",
     "json_serializer",
@@ -34,6 +45,11 @@ __all__ = [
 CREATE_INQUIRY: Final = "create_inquiry"
 POLL_INQUIRY: Final = "poll_inquiry"
 FETCH_VERIFICATION: Final = "fetch_verification"
+DECIDE_INQUIRY: Final = "decide_inquiry"
+REFRESH_LINK: Final = "refresh_link"
+REDACT_INQUIRY: Final = "redact_inquiry"
+SET_CASE_STATUS: Final = "set_case_status"
+ACCOUNT_RELATIONS: Final = "account_relations"
 
 # Persona ids are opaque and have changed length and prefix before: only keep them printable,
 # short and free of separators that would break our Redis keys or URLs.
@@ -99,6 +115,52 @@ class CreateInquiryArgs(JobArgs):
             if isinstance(item, str) and len(item) > _MAX_FIELD_VALUE:
                 raise ValueError(f"field values are at most {_MAX_FIELD_VALUE} characters")
         return value
+
+
+Decision = Literal["approve", "decline", "mark_for_review"]
+#: Longest one-time link lifetime we ask for: Persona's own default is 24 hours.
+MAX_LINK_EXPIRY_S: Final = 30 * 86_400
+
+
+class DecideInquiryArgs(InquiryArgs):
+    """Arguments of `decide_inquiry`: a reviewer's decision on one inquiry."""
+
+    decision: Decision
+    comment: Annotated[str, Field(min_length=1, max_length=2_000)] | None = None
+
+    @model_validator(mode="after")
+    def _comment_needs_approve_or_decline(self) -> DecideInquiryArgs:
+        # Persona's mark-for-review takes no body: a comment would be silently lost.
+        if self.comment is not None and self.decision == "mark_for_review":
+            raise ValueError("comment: only approve and decline take a comment")
+        return self
+
+
+class RefreshLinkArgs(InquiryArgs):
+    """Arguments of `refresh_link`: a new one-time link, resuming an expired inquiry first."""
+
+    expires_in_seconds: Annotated[int, Field(gt=0, le=MAX_LINK_EXPIRY_S)] | None = None
+
+
+class SetCaseStatusArgs(JobArgs):
+    """Arguments of `set_case_status`: a status of the case's template, e.g. `Approved`."""
+
+    case_id: Identifier
+    status: Annotated[str, Field(min_length=1, max_length=100)]
+
+    @field_validator("status")
+    @classmethod
+    def _printable(cls, value: str) -> str:
+        if not value.isprintable() or value != value.strip():
+            raise ValueError("must be printable with no surrounding whitespace")
+        return value
+
+
+class AccountRelationsArgs(JobArgs):
+    """Arguments of `account_relations`: the account and the relation key to list."""
+
+    account_id: Identifier
+    key: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-.]+$")]
 
 
 ArgsT = TypeVar("ArgsT", bound=JobArgs)

@@ -11,6 +11,7 @@ from typing import Final
 
 __all__ = [
     "ARQ_JOB_PREFIX",
+    "ARQ_RESULT_PREFIX",
     "CREATING",
     "INFLIGHT",
     "SWEEP_LOCK",
@@ -24,6 +25,8 @@ __all__ = [
 
 #: arq's own prefix of job keys (arq.constants.job_key_prefix); a job exists while this does.
 ARQ_JOB_PREFIX: Final = "arq:job:"
+#: arq's own prefix of job results (arq.constants.result_key_prefix): kwargs and return value.
+ARQ_RESULT_PREFIX: Final = "arq:result:"
 #: Sorted set of inquiries being followed, scored by when something is next due (unix ms).
 INFLIGHT: Final = "persona:inflight"
 #: Sorted set of create requests not yet answered by an inquiry, scored by first attempt (ms).

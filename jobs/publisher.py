@@ -5,6 +5,11 @@ together or not at all: a worker killed before the script leaves nothing behind 
 publishes later); one killed after leaves the marker, so no re-run publishes twice. Entries
 carry `event`, `inquiry_id` and `data` (a JSON document); the stream is trimmed approximately
 to the configured length.
+
+By default an event about an inquiry is that inquiry's pipeline outcome: publishing it also
+ends the following (the inquiry leaves `persona:inflight` and its record is marked published).
+Events that only report an action on an inquiry (a decision recorded, a link refreshed) pass
+`settles_inquiry=False`, so the inquiry stays followed until its own result is published.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ if existing then return {0, existing} end
 local entry = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[4], '*',
   'event', ARGV[1], 'inquiry_id', ARGV[2], 'data', ARGV[3])
 redis.call('SET', KEYS[1], entry, 'EX', ARGV[5])
-if ARGV[2] ~= '' then
+if ARGV[2] ~= '' and ARGV[7] == '1' then
   redis.call('ZREM', KEYS[3], ARGV[2])
   if redis.call('EXISTS', KEYS[4]) == 1 then
     redis.call('HSET', KEYS[4], 'published', '1', 'event', ARGV[1], 'published_at', ARGV[6])
@@ -58,9 +63,20 @@ class Publisher:
         self._script = redis.register_script(_PUBLISH_ONCE)
 
     async def publish(
-        self, *, dedupe_id: str, event: str, inquiry_id: str | None, data: dict[str, Any]
+        self,
+        *,
+        dedupe_id: str,
+        event: str,
+        inquiry_id: str | None,
+        data: dict[str, Any],
+        settles_inquiry: bool = True,
     ) -> Publication:
-        """Append the event unless `dedupe_id` was published already."""
+        """Append the event unless `dedupe_id` was published already.
+
+        Args:
+            settles_inquiry: whether the event is the inquiry's outcome and ends its following;
+                False for events that only report an action on the inquiry.
+        """
         body = json.dumps(data, separators=(",", ":"), default=str)
         new, entry = await self._script(
             keys=[
@@ -69,7 +85,15 @@ class Publisher:
                 keys.INFLIGHT,
                 keys.inquiry_key(inquiry_id or ""),
             ],
-            args=[event, inquiry_id or "", body, self.maxlen, self.marker_ttl_s, repr(time.time())],
+            args=[
+                event,
+                inquiry_id or "",
+                body,
+                self.maxlen,
+                self.marker_ttl_s,
+                repr(time.time()),
+                "1" if settles_inquiry else "0",
+            ],
         )
         entry_id = entry.decode() if isinstance(entry, bytes) else str(entry)
         return Publication(entry_id=entry_id, new=bool(new))
@@ -83,8 +107,9 @@ class Publisher:
         error: WorkerError,
         inquiry_id: str | None = None,
         reference_id: str | None = None,
+        settles_inquiry: bool = True,
     ) -> Publication:
-        """Publish `job.failed` for a request that cannot succeed."""
+        """Publish `job.failed` for a request that cannot succeed (see `publish`)."""
         data = {
             "event": "job.failed",
             "job": job,
@@ -96,7 +121,11 @@ class Publisher:
             "published_at": _now_iso(),
         }
         return await self.publish(
-            dedupe_id=dedupe_id, event="job.failed", inquiry_id=inquiry_id, data=data
+            dedupe_id=dedupe_id,
+            event="job.failed",
+            inquiry_id=inquiry_id,
+            data=data,
+            settles_inquiry=settles_inquiry,
         )
 
     async def published_entry(self, dedupe_id: str) -> str | None:

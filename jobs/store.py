@@ -37,6 +37,26 @@ return 1
 """
 
 
+# Start a new following cycle of an inquiry whose outcome was published (e.g. `expired`, then
+# resumed): only while the record still shows that outcome and the same number of checks, so
+# two concurrent callers cannot both restart it. ARGV: expected event, expected polls, status,
+# now, next due, next due (ms), ttl, the new owner job, the inquiry id.
+_REFOLLOW = """
+if redis.call('HGET', KEYS[1], 'published') ~= '1' then return 0 end
+if redis.call('HGET', KEYS[1], 'event') ~= ARGV[1] then return 0 end
+if redis.call('HGET', KEYS[1], 'polls') ~= ARGV[2] then return 0 end
+local cycle = redis.call('HINCRBY', KEYS[1], 'cycle', 1)
+redis.call('HINCRBY', KEYS[1], 'polls', 1)
+redis.call('HSET', KEYS[1], 'published', '0', 'event', '', 'status', ARGV[3],
+  'updated_at', ARGV[4], 'next_due', ARGV[5], 'deadline', '', 'last_error', '',
+  'poll_job', ARGV[8])
+redis.call('HDEL', KEYS[1], 'published_at')
+redis.call('EXPIRE', KEYS[1], ARGV[7])
+redis.call('ZADD', KEYS[2], ARGV[6], ARGV[9])
+return cycle
+"""
+
+
 # Open a create request's state; index it as unanswered only the first time.
 _BEGIN_CREATE = """
 local new = redis.call('HSETNX', KEYS[1], 'first_attempt_at', ARGV[1])
@@ -125,6 +145,7 @@ class Store:
         self.ttl_s = record_ttl_s
         self._claim_poll = redis.register_script(_CLAIM_POLL)
         self._begin_create = redis.register_script(_BEGIN_CREATE)
+        self._refollow = redis.register_script(_REFOLLOW)
 
     # --- create requests -------------------------------------------------------------------
 
@@ -223,6 +244,36 @@ class Store:
             await pipe.execute()
         return True
 
+    async def refollow(
+        self, record: InquiryRecord, *, status: str, now: float, first_due: float
+    ) -> str | None:
+        """Follow an inquiry again after its outcome was published; the new owner job's id.
+
+        For an inquiry that came back to life (an expired one resumed): the record's `cycle`
+        goes up, so the next result is published under a new dedupe id and answers the same
+        request again. The check counter keeps growing so every check keeps a job id of its own
+        (`poll:{id}:{hop}` with the owner at hop `polls`). None when the record no longer shows
+        what `record` saw (another caller restarted it, or it was never published).
+        """
+        if not record.published or record.event is None:
+            return None
+        poll_job = keys.poll_job_id(record.inquiry_id, record.polls + 1)
+        cycle = await self._refollow(
+            keys=[keys.inquiry_key(record.inquiry_id), keys.INFLIGHT],
+            args=[
+                record.event,
+                str(record.polls),
+                status,
+                repr(now),
+                repr(first_due),
+                int(first_due * 1000),
+                self.ttl_s,
+                poll_job,
+                record.inquiry_id,
+            ],
+        )
+        return poll_job if int(cycle) > 0 else None
+
     async def get(self, inquiry_id: str) -> InquiryRecord | None:
         """The record of a followed inquiry, if any."""
         raw = await resolved(self.redis.hgetall(keys.inquiry_key(inquiry_id)))
@@ -268,6 +319,14 @@ class Store:
             pipe.hincrby(key, "polls", 1)
             pipe.expire(key, self.ttl_s)
             pipe.zadd(keys.INFLIGHT, {inquiry_id: int(next_due * 1000)}, xx=True)
+            await pipe.execute()
+
+    async def note_status(self, inquiry_id: str, status: str, now: float) -> None:
+        """Record a status a webhook announced, on a record that exists (never creates one)."""
+        key = keys.inquiry_key(inquiry_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(key, mapping={"status": status, "updated_at": repr(now)})
+            pipe.expire(key, self.ttl_s)
             await pipe.execute()
 
     async def reschedule(self, inquiry_id: str, due: float) -> None:

@@ -11,16 +11,27 @@ from typing import Any
 from arq import cron, func
 from arq.connections import RedisSettings
 
+from jobs.account_relations import account_relations
+from jobs.actions import ACTION_MAX_TRIES
 from jobs.contract import (
+    ACCOUNT_RELATIONS,
     CREATE_INQUIRY,
+    DECIDE_INQUIRY,
     FETCH_VERIFICATION,
     POLL_INQUIRY,
+    REDACT_INQUIRY,
+    REFRESH_LINK,
+    SET_CASE_STATUS,
     json_deserializer,
     json_serializer,
 )
 from jobs.create_inquiry import create_inquiry
+from jobs.decide_inquiry import decide_inquiry
 from jobs.fetch_verification import FETCH_MAX_TRIES, fetch_verification
 from jobs.poll_inquiry import poll_inquiry
+from jobs.redact_inquiry import redact_inquiry
+from jobs.refresh_link import refresh_link
+from jobs.set_case_status import set_case_status
 from jobs.sweep import SWEEP_INTERVAL_S, sweep
 from settings import Settings
 from worker.instrument import instrument_settings
@@ -30,6 +41,8 @@ __all__ = ["build_worker_settings"]
 
 #: How long a create job's result (inquiry id, one-time link) stays readable by its producer.
 CREATE_RESULT_TTL_S = 86_400
+#: How long an action job's result (its event data, e.g. a refreshed link) stays readable.
+ACTION_RESULT_TTL_S = 86_400
 
 
 def build_worker_settings(
@@ -62,6 +75,24 @@ def build_worker_settings(
                 timeout=timeout,
                 max_tries=FETCH_MAX_TRIES + 2,
                 keep_result=0,
+            ),
+            # Decision and lifecycle actions (jobs.actions): their own try budget publishes
+            # job.failed before arq's max_tries could drop a job without an event.
+            *(
+                func(
+                    action,
+                    name=name,
+                    timeout=timeout,
+                    max_tries=ACTION_MAX_TRIES + 2,
+                    keep_result=ACTION_RESULT_TTL_S,
+                )
+                for name, action in (
+                    (DECIDE_INQUIRY, decide_inquiry),
+                    (REFRESH_LINK, refresh_link),
+                    (REDACT_INQUIRY, redact_inquiry),
+                    (SET_CASE_STATUS, set_case_status),
+                    (ACCOUNT_RELATIONS, account_relations),
+                )
             ),
         ],
         "cron_jobs": [

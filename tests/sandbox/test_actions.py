@@ -267,3 +267,41 @@ async def test_action_on_an_unknown_inquiry_is_404(harness: Harness) -> None:
 
     assert response.status_code == 404
     assert response.json()["errors"][0]["title"] == "Record not found"
+
+
+# --- the rules the action jobs rely on -------------------------------------------------------
+
+
+async def test_no_second_decision_whichever_the_first(harness: Harness) -> None:
+    for first, second in (("approve", "approve"), ("decline", "approve"), ("approve", "decline")):
+        inquiry_id = await _completed(harness)
+        await harness.post(f"/inquiries/{inquiry_id}/{first}")
+
+        response = await harness.post(f"/inquiries/{inquiry_id}/{second}")
+
+        assert response.status_code == 409
+        assert response.json()["errors"][0]["title"]
+        assert f"{first}d" in response.json()["errors"][0]["details"]
+
+
+async def test_actions_on_a_redacted_inquiry_are_422(harness: Harness) -> None:
+    inquiry_id = await harness.create_id()
+    await harness.client.delete(f"/inquiries/{inquiry_id}")
+
+    for action in ("approve", "decline", "mark-for-review", "generate-one-time-link", "expire"):
+        response = await harness.post(f"/inquiries/{inquiry_id}/{action}")
+
+        assert response.status_code == 422, action
+        assert "redacted" in response.json()["errors"][0]["details"]
+
+
+async def test_any_status_can_be_redacted(harness: Harness) -> None:
+    for setup in ((), ("complete_inquiry",), ("expire_inquiry",), ("fail_inquiry",)):
+        inquiry_id = await harness.create_id()
+        if setup:
+            await harness.simulate(inquiry_id, *({"type": name} for name in setup))
+
+        response = await harness.client.delete(f"/inquiries/{inquiry_id}")
+
+        assert response.status_code == 200
+        assert response.json()["data"]["attributes"]["redacted-at"] is not None

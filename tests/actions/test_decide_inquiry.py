@@ -1,0 +1,222 @@
+"""`decide_inquiry` end to end: one decision, one event, a clear refusal, a followed inquiry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.actions.conftest import Actions
+from worker.sandbox import FaultSettings
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.mark.parametrize(
+    ("decision", "status", "final"),
+    [
+        ("approve", "approved", True),
+        ("decline", "declined", True),
+        ("mark_for_review", "needs_review", False),
+    ],
+)
+async def test_a_decision_is_recorded_once_with_its_event(
+    actions: Actions, decision: str, status: str, final: bool
+) -> None:
+    inquiry = await actions.new_inquiry()
+    await actions.simulate(inquiry.id, "complete_inquiry")
+
+    job_id = await actions.enqueue("decide_inquiry", inquiry_id=inquiry.id, decision=decision)
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.event == "inquiry.decision-recorded"
+    assert event.inquiry_id == inquiry.id
+    assert event.data["decision"] == decision
+    assert event.data["status"] == status
+    assert event.data["final"] is final
+    assert event.data["following"] is False
+    assert await actions.status(inquiry.id) == status
+    result = await actions.job_result(job_id)
+    assert result["s"] is True
+    assert result["r"]["status"] == status
+    assert result["r"]["published"] is True
+
+
+async def test_the_comment_reaches_persona_but_not_the_event(actions: Actions) -> None:
+    inquiry = await actions.new_inquiry()
+    comment = "Checked against the passport of Jane Doe"
+
+    job_id = await actions.enqueue(
+        "decide_inquiry", inquiry_id=inquiry.id, decision="decline", comment=comment
+    )
+    await actions.run()
+
+    assert actions.sandbox.state.inquiry(inquiry.id).reviewer_comment == comment
+    [event] = await actions.events_of(job_id)
+    assert comment not in str(event.data)
+
+
+async def test_a_rerun_of_the_same_job_changes_nothing(actions: Actions) -> None:
+    inquiry = await actions.new_inquiry()
+    job_id = await actions.enqueue("decide_inquiry", inquiry_id=inquiry.id, decision="approve")
+    await actions.run()
+    before = actions.counters()
+    [first] = await actions.events()
+
+    await actions.enqueue(
+        "decide_inquiry", job_id=job_id, inquiry_id=inquiry.id, decision="approve"
+    )
+    await actions.run()
+
+    assert actions.counters() == before
+    assert await actions.events() == [first]
+    result = await actions.job_result(job_id)
+    assert result["r"]["published"] is False
+    assert result["r"]["entry_id"] == first.entry_id
+    assert result["r"]["status"] == "approved"
+
+
+async def test_deciding_a_decided_inquiry_is_one_clear_failure(actions: Actions) -> None:
+    inquiry = await actions.new_inquiry()
+    await actions.simulate(inquiry.id, "complete_inquiry", "approve_inquiry")
+
+    job_id = await actions.enqueue("decide_inquiry", inquiry_id=inquiry.id, decision="decline")
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.event == "job.failed"
+    assert event.inquiry_id == inquiry.id
+    error = event.data["error"]
+    assert error["type"] == "InquiryAlreadyDecidedError"
+    assert "already approved" in error["message"]
+    assert error["status_code"] == 409
+    assert error["transient"] is False
+    result = await actions.job_result(job_id)
+    assert (result["s"], result["t"]) == (False, 1)
+    assert not await actions.retries_pending(job_id)
+    assert actions.calls("decline-an-inquiry") == 1
+    assert await actions.status(inquiry.id) == "approved"
+
+
+async def test_marking_a_reviewed_inquiry_again_fails_with_personas_reason(
+    actions: Actions,
+) -> None:
+    inquiry = await actions.new_inquiry()
+    await actions.simulate(inquiry.id, "complete_inquiry", "mark_for_review_inquiry")
+
+    job_id = await actions.enqueue(
+        "decide_inquiry", inquiry_id=inquiry.id, decision="mark_for_review"
+    )
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.event == "job.failed"
+    assert event.data["error"]["type"] == "ConflictError"
+    assert "'needs_review'" in event.data["error"]["details"]
+
+
+async def test_an_unknown_inquiry_is_one_failure(actions: Actions) -> None:
+    job_id = await actions.enqueue("decide_inquiry", inquiry_id="inq_Unknown", decision="approve")
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.data["error"]["type"] == "NotFoundError"
+    assert (await actions.job_result(job_id))["t"] == 1
+
+
+async def test_a_lost_answer_is_retried_under_the_same_key(actions: Actions) -> None:
+    inquiry = await actions.new_inquiry()
+    faults = actions.sandbox.sandbox.faults
+    # The approve is carried out, then answered 500 as if the answer were lost.
+    faults.configure(
+        FaultSettings(error_after_rate=1.0, operations=frozenset({"approve-an-inquiry"}))
+    )
+
+    async with actions.running():
+        job_id = await actions.enqueue("decide_inquiry", inquiry_id=inquiry.id, decision="approve")
+        await actions.wait_until(lambda: actions.calls("approve-an-inquiry") == 1, "the approve")
+        faults.configure(FaultSettings())
+        [event] = [await actions.wait_for_event(lambda e: e.data.get("job_id") == job_id)]
+
+    assert event.event == "inquiry.decision-recorded"
+    assert event.data["status"] == "approved"
+    # The retry got Persona's stored answer back: one decision, no 409.
+    assert actions.counters()["operations"]["approve-an-inquiry"] == {"200": 1, "500": 1}
+    assert (await actions.job_result(job_id))["t"] == 2
+    assert len(await actions.events_of(job_id)) == 1
+
+
+async def test_a_decision_on_a_followed_inquiry_leads_to_its_result(actions: Actions) -> None:
+    async with actions.running():
+        create_id = await actions.enqueue("create_inquiry", reference_id="person-7")
+        inquiry_id = (await actions.job_result(create_id))["r"]["inquiry_id"]
+        record = await actions.record(inquiry_id)
+        assert record is not None
+        assert not record.published
+
+        job_id = await actions.enqueue("decide_inquiry", inquiry_id=inquiry_id, decision="approve")
+        result = await actions.wait_for_event(lambda e: e.event == "inquiry.approved")
+        recorded = await actions.wait_for_event(lambda e: e.data.get("job_id") == job_id)
+
+    assert result.data["request_id"] == create_id
+    assert result.data["reference_id"] == "person-7"
+    assert result.data["final"] is True
+    assert recorded.event == "inquiry.decision-recorded"
+    assert recorded.data["following"] is True
+    assert [e.event for e in await actions.events()].count("inquiry.approved") == 1
+
+
+async def test_marking_a_followed_inquiry_for_review_keeps_following_it(
+    actions: Actions,
+) -> None:
+    async with actions.running():
+        create_id = await actions.enqueue("create_inquiry", reference_id="person-8")
+        inquiry_id = (await actions.job_result(create_id))["r"]["inquiry_id"]
+        job_id = await actions.enqueue(
+            "decide_inquiry", inquiry_id=inquiry_id, decision="mark_for_review"
+        )
+        recorded = await actions.wait_for_event(lambda e: e.data.get("job_id") == job_id)
+        assert recorded.data["following"] is True
+        # A reviewer approves at Persona; the still-running polling publishes the decision.
+        await actions.simulate(inquiry_id, "approve_inquiry")
+        result = await actions.wait_for_event(lambda e: e.event == "inquiry.approved")
+
+    assert result.data["request_id"] == create_id
+    assert result.data["timestamps"]["marked_for_review_at"] is not None
+
+
+BAD_ARGUMENTS: list[tuple[str, dict[str, Any], list[Any] | None]] = [
+    ("missing decision", {"inquiry_id": "inq_1"}, None),
+    ("missing inquiry", {"decision": "approve"}, None),
+    ("unknown decision", {"inquiry_id": "inq_1", "decision": "accept"}, None),
+    ("inquiry id not a string", {"inquiry_id": 12, "decision": "approve"}, None),
+    ("comment not a string", {"inquiry_id": "inq_1", "decision": "approve", "comment": 5}, None),
+    (
+        "comment on mark for review",
+        {"inquiry_id": "inq_1", "decision": "mark_for_review", "comment": "x"},
+        None,
+    ),
+    ("unknown argument", {"inquiry_id": "inq_1", "decision": "approve", "force": True}, None),
+    ("positional arguments", {}, ["inq_1", "approve"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "args"), [(k, a) for _, k, a in BAD_ARGUMENTS], ids=[n for n, _, _ in BAD_ARGUMENTS]
+)
+async def test_bad_arguments_fail_once_without_calls(
+    actions: Actions, kwargs: dict[str, Any], args: list[Any] | None
+) -> None:
+    job_id = await actions.enqueue("decide_inquiry", args=args, **kwargs)
+    await actions.run()
+    await actions.enqueue("decide_inquiry", job_id=job_id, args=args, **kwargs)
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.event == "job.failed"
+    assert event.data["job"] == "decide_inquiry"
+    assert event.data["error"]["type"] == "JobArgumentsError"
+    result = await actions.job_result(job_id)
+    assert (result["s"], result["t"]) == (False, 1)
+    assert actions.counters()["requests"] == 0

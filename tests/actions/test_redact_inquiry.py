@@ -1,0 +1,143 @@
+"""`redact_inquiry` end to end: erased at Persona, our own copies of personal data dropped."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from jobs import keys
+from jobs.redis_typing import resolved
+from tests.actions.conftest import Actions
+
+pytestmark = pytest.mark.redis
+
+
+@pytest.fixture
+def action_overrides() -> dict[str, Any]:
+    # PII is opt-in: let one field into result events, so there is a copy to drop.
+    return {"publish_fields": "name-first"}
+
+
+async def test_redaction_erases_at_persona_and_publishes_once(actions: Actions) -> None:
+    inquiry = await actions.new_inquiry(fields={"name-first": "Jane"})
+
+    job_id = await actions.enqueue("redact_inquiry", inquiry_id=inquiry.id)
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.event == "inquiry.redacted"
+    assert event.inquiry_id == inquiry.id
+    assert event.data["status"] == "created"
+    assert event.data["redacted_at"] is not None
+    assert event.data["already_redacted"] is False
+    assert event.data["dropped"] == {
+        "inquiry_records": 0,
+        "create_requests": 0,
+        "job_results": 0,
+        "stream_events": 0,
+    }
+    assert actions.sandbox.state.inquiry(inquiry.id).redacted_at is not None
+    assert (await actions.job_result(job_id))["s"] is True
+
+
+async def test_a_rerun_changes_nothing(actions: Actions) -> None:
+    inquiry = await actions.new_inquiry()
+    job_id = await actions.enqueue("redact_inquiry", inquiry_id=inquiry.id)
+    await actions.run()
+    before = actions.counters()
+    [first] = await actions.events()
+
+    await actions.enqueue("redact_inquiry", job_id=job_id, inquiry_id=inquiry.id)
+    await actions.run()
+
+    assert actions.counters() == before
+    assert await actions.events() == [first]
+    assert (await actions.job_result(job_id))["r"]["published"] is False
+
+
+async def test_an_inquiry_redacted_before_is_confirmed_not_failed(actions: Actions) -> None:
+    inquiry = await actions.new_inquiry()
+    await actions.persona.redact_inquiry(inquiry.id)
+
+    job_id = await actions.enqueue("redact_inquiry", inquiry_id=inquiry.id)
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.event == "inquiry.redacted"
+    assert event.data["already_redacted"] is True
+    assert actions.counters()["operations"]["redact-an-inquiry"] == {"200": 1, "409": 1}
+
+
+async def test_an_unknown_inquiry_is_one_failure(actions: Actions) -> None:
+    job_id = await actions.enqueue("redact_inquiry", inquiry_id="inq_Unknown")
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.event == "job.failed"
+    assert event.data["error"]["type"] == "NotFoundError"
+    result = await actions.job_result(job_id)
+    assert (result["s"], result["t"]) == (False, 1)
+
+
+async def test_our_copies_of_personal_data_are_dropped(actions: Actions) -> None:
+    async with actions.running():
+        create_id = await actions.enqueue(
+            "create_inquiry", reference_id="person-5", fields={"name-first": "Jane"}
+        )
+        created = (await actions.job_result(create_id))["r"]
+        inquiry_id = created["inquiry_id"]
+        await actions.simulate(inquiry_id, "complete_inquiry")
+        completed = await actions.wait_for_event(lambda e: e.event == "inquiry.completed")
+        assert completed.data["fields"] == {"name-first": "Jane"}
+        # A result event without field values (another inquiry) stays.
+        other = await actions.new_inquiry(reference_id="person-6")
+        poll_id = await actions.enqueue("poll_inquiry", inquiry_id=other.id)
+        await actions.simulate(other.id, "fail_inquiry")
+        await actions.wait_for_event(lambda e: e.data.get("request_id") == poll_id)
+
+        job_id = await actions.enqueue("redact_inquiry", inquiry_id=inquiry_id)
+        redacted = await actions.wait_for_event(lambda e: e.data.get("job_id") == job_id)
+
+    assert redacted.data["dropped"] == {
+        "inquiry_records": 1,
+        "create_requests": 1,
+        "job_results": 1,
+        "stream_events": 1,
+    }
+    record = await actions.record(inquiry_id)
+    assert record is not None
+    assert record.reference_id is None
+    create_state = await resolved(actions.redis.hgetall(keys.create_key(create_id)))
+    assert create_state["inquiry_id"] == inquiry_id
+    assert not {"reference_id", "one_time_link", "session_token"} & set(create_state)
+    assert not await actions.redis.exists(keys.ARQ_RESULT_PREFIX + create_id)
+    remaining = await actions.events()
+    assert [e.event for e in remaining] == ["inquiry.failed", "inquiry.redacted"]
+    assert "Jane" not in str([e.data for e in remaining])
+    assert "person-5" not in str([e.data for e in remaining])
+
+
+BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
+    ("missing inquiry", {}),
+    ("inquiry id as a list", {"inquiry_id": ["inq_1"]}),
+    ("empty inquiry id", {"inquiry_id": ""}),
+    ("unknown argument", {"inquiry_id": "inq_1", "also_account": True}),
+]
+
+
+@pytest.mark.parametrize("kwargs", [k for _, k in BAD_ARGUMENTS], ids=[n for n, _ in BAD_ARGUMENTS])
+async def test_bad_arguments_fail_once_without_calls(
+    actions: Actions, kwargs: dict[str, Any]
+) -> None:
+    job_id = await actions.enqueue("redact_inquiry", **kwargs)
+    await actions.run()
+    await actions.enqueue("redact_inquiry", job_id=job_id, **kwargs)
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.event == "job.failed"
+    assert event.data["error"]["type"] == "JobArgumentsError"
+    result = await actions.job_result(job_id)
+    assert (result["s"], result["t"]) == (False, 1)
+    assert actions.counters()["requests"] == 0

@@ -1,0 +1,148 @@
+"""`refresh_link` end to end: a new link, a resume when expired, polling again when followed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.actions.conftest import Actions
+
+pytestmark = pytest.mark.redis
+
+
+async def test_a_live_inquiry_gets_a_new_link_without_a_resume(actions: Actions) -> None:
+    inquiry = await actions.new_inquiry()
+
+    job_id = await actions.enqueue("refresh_link", inquiry_id=inquiry.id, expires_in_seconds=600)
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.event == "inquiry.link-refreshed"
+    assert event.inquiry_id == inquiry.id
+    assert event.data["status"] == "created"
+    assert event.data["resumed"] is False
+    assert event.data["one_time_link"].startswith("https://")
+    assert event.data["one_time_link_short"].startswith("https://")
+    assert event.data["expires_in_seconds"] == 600
+    assert event.data["following"] is False
+    result = await actions.job_result(job_id)
+    assert result["r"]["one_time_link"] == event.data["one_time_link"]
+    assert actions.calls("resume-an-inquiry") == 0
+    assert actions.calls("generate-a-one-time-link") == 1
+
+
+async def test_an_expired_inquiry_is_resumed_first(actions: Actions) -> None:
+    inquiry = await actions.new_inquiry()
+    await actions.simulate(inquiry.id, "expire_inquiry")
+
+    job_id = await actions.enqueue("refresh_link", inquiry_id=inquiry.id)
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.data["resumed"] is True
+    assert event.data["status"] == "pending"
+    assert event.data["one_time_link"]
+    assert await actions.status(inquiry.id) == "pending"
+    assert actions.calls("resume-an-inquiry") == 1
+
+
+async def test_a_rerun_returns_the_same_link_without_calls(actions: Actions) -> None:
+    inquiry = await actions.new_inquiry()
+    await actions.simulate(inquiry.id, "expire_inquiry")
+    job_id = await actions.enqueue("refresh_link", inquiry_id=inquiry.id)
+    await actions.run()
+    before = actions.counters()
+    [first] = await actions.events()
+
+    await actions.enqueue("refresh_link", job_id=job_id, inquiry_id=inquiry.id)
+    await actions.run()
+
+    assert actions.counters() == before
+    assert await actions.events() == [first]
+    result = await actions.job_result(job_id)
+    assert result["r"]["one_time_link"] == first.data["one_time_link"]
+    assert result["r"]["published"] is False
+
+
+async def test_a_finished_inquiry_gets_no_link(actions: Actions) -> None:
+    inquiry = await actions.new_inquiry()
+    await actions.simulate(inquiry.id, "complete_inquiry")
+
+    job_id = await actions.enqueue("refresh_link", inquiry_id=inquiry.id)
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.event == "job.failed"
+    assert event.data["error"]["type"] == "ConflictError"
+    assert event.data["error"]["status_code"] == 409
+    result = await actions.job_result(job_id)
+    assert (result["s"], result["t"]) == (False, 1)
+
+
+async def test_a_redacted_inquiry_gets_no_link(actions: Actions) -> None:
+    inquiry = await actions.new_inquiry()
+    await actions.persona.redact_inquiry(inquiry.id)
+
+    job_id = await actions.enqueue("refresh_link", inquiry_id=inquiry.id)
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.data["error"]["type"] == "UnprocessableError"
+
+
+async def test_an_expired_followed_inquiry_is_polled_again(actions: Actions) -> None:
+    async with actions.running():
+        create_id = await actions.enqueue("create_inquiry", reference_id="person-3")
+        inquiry_id = (await actions.job_result(create_id))["r"]["inquiry_id"]
+        await actions.simulate(inquiry_id, "expire_inquiry")
+        expired = await actions.wait_for_event(lambda e: e.event == "inquiry.expired")
+
+        job_id = await actions.enqueue("refresh_link", inquiry_id=inquiry_id)
+        refreshed = await actions.wait_for_event(lambda e: e.data.get("job_id") == job_id)
+        record = await actions.record(inquiry_id)
+        assert record is not None
+        assert (record.cycle, record.published) == (1, False)
+
+        # The person finishes through the new link; the polling publishes that result too.
+        await actions.simulate(inquiry_id, "complete_inquiry")
+        completed = await actions.wait_for_event(lambda e: e.event == "inquiry.completed")
+
+    assert expired.data["request_id"] == create_id
+    assert refreshed.event == "inquiry.link-refreshed"
+    assert refreshed.data["resumed"] is True
+    assert refreshed.data["following"] is True
+    assert completed.data["request_id"] == create_id
+    assert completed.data["reference_id"] == "person-3"
+    assert [e.event for e in await actions.events()] == [
+        "inquiry.expired",
+        "inquiry.link-refreshed",
+        "inquiry.completed",
+    ]
+
+
+BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
+    ("missing inquiry", {}),
+    ("expiry as a string", {"inquiry_id": "inq_1", "expires_in_seconds": "600"}),
+    ("expiry as a boolean", {"inquiry_id": "inq_1", "expires_in_seconds": True}),
+    ("zero expiry", {"inquiry_id": "inq_1", "expires_in_seconds": 0}),
+    ("expiry too long", {"inquiry_id": "inq_1", "expires_in_seconds": 10**9}),
+    ("inquiry id with a separator", {"inquiry_id": "inq_1:poll"}),
+]
+
+
+@pytest.mark.parametrize("kwargs", [k for _, k in BAD_ARGUMENTS], ids=[n for n, _ in BAD_ARGUMENTS])
+async def test_bad_arguments_fail_once_without_calls(
+    actions: Actions, kwargs: dict[str, Any]
+) -> None:
+    job_id = await actions.enqueue("refresh_link", **kwargs)
+    await actions.run()
+    await actions.enqueue("refresh_link", job_id=job_id, **kwargs)
+    await actions.run()
+
+    [event] = await actions.events_of(job_id)
+    assert event.event == "job.failed"
+    assert event.data["error"]["type"] == "JobArgumentsError"
+    result = await actions.job_result(job_id)
+    assert (result["s"], result["t"]) == (False, 1)
+    assert actions.counters()["requests"] == 0
