@@ -1,10 +1,12 @@
 """What a verified Persona webhook event does to the pipeline.
 
 The webhook is only a trigger: its payload may carry an empty `included`, and its order and
-uniqueness are not guaranteed, so the result always comes from a fresh API read. An inquiry
-event whose status is terminal enqueues `fetch_verification` under the inquiry's deterministic
-fetch id (a duplicate or a late copy enqueues nothing new, and the publication dedupes); any
-other inquiry event updates the record and pulls the next status check forward. Events are
+uniqueness are not guaranteed, so the result always comes from a fresh API read. An event of
+an inquiry we follow whose status is terminal enqueues `fetch_verification` under the
+inquiry's deterministic fetch id (a duplicate or a late copy enqueues nothing new, and the
+publication dedupes); any other event of a followed inquiry only updates its record (an
+earlier check would cost an API call, and the terminal event is on its way). Events of
+inquiries we do not follow change nothing: they answer no request of ours. Events are
 remembered by id so a redelivery does nothing.
 """
 
@@ -17,7 +19,7 @@ from typing import Any, Final
 from jobs import keys
 from jobs.context import JobContext
 from jobs.errors import PayloadError
-from jobs.scheduling import enqueue_fetch, pull_forward
+from jobs.scheduling import enqueue_fetch
 from jobs.status import is_terminal
 
 __all__ = ["EventOutcome", "WebhookEvent", "handle_event", "parse_event"]
@@ -116,14 +118,19 @@ async def handle_event(ctx: JobContext, event: WebhookEvent) -> EventOutcome:
 
 async def _inquiry_event(ctx: JobContext, inquiry_id: str, status: str) -> EventOutcome:
     record = await ctx.store.get(inquiry_id)
-    if record is not None and record.published:
+    if record is None:
+        # Not followed: an inquiry created elsewhere in the environment, or one whose create
+        # request has not recorded it yet (its answer was lost and the job will retry).
+        # Fetching it here would answer a request nobody made, and would take the inquiry
+        # from the create job it belongs to, which would then create a second one. The
+        # create job's retry or the follower's own chain picks it up.
+        return EventOutcome("not followed", inquiry_id)
+    if record.published:
         return EventOutcome("already published", inquiry_id)
     if is_terminal(status, ctx.settings.terminal_statuses):
-        cycle = record.cycle if record is not None else 0
-        await enqueue_fetch(ctx, inquiry_id, cycle)
+        await enqueue_fetch(ctx, inquiry_id, record.cycle)
         return EventOutcome("fetch enqueued", inquiry_id)
-    if record is None:
-        return EventOutcome("not followed", inquiry_id)
-    # Not terminal here, but things are moving: check again soon rather than at the backoff.
-    await pull_forward(ctx, record, ctx.clock() + ctx.settings.poll_min_interval_s)
-    return EventOutcome("poll pulled forward", inquiry_id)
+    # Not terminal: note the status for operators. The check is not pulled forward: the
+    # terminal status arrives as its own event, and polling stays the net under a lost one.
+    await ctx.store.note_status(inquiry_id, status, ctx.clock())
+    return EventOutcome("status noted", inquiry_id)

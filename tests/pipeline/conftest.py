@@ -9,15 +9,18 @@ until every chain has ended": no sleeps stand in for synchronisation.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import uvicorn
 from arq.connections import ArqRedis
 from arq.worker import Worker
 from redis.asyncio import Redis
+from starlette.applications import Starlette
 
 from jobs.producer import connect, enqueue_create
 from settings import Settings
@@ -25,7 +28,7 @@ from tests.conftest import TEST_API_KEY
 from worker.embedded_redis import RedisServer
 from worker.main import build_worker_settings
 from worker.sandbox import SandboxConfig, run_sandbox
-from worker.sandbox.server import SandboxHandle
+from worker.sandbox.server import SandboxHandle, bind_socket, uvicorn_config
 
 #: Sandbox seconds per real second: a 60 s person takes 0.1 s.
 TIME_SCALE = 600.0
@@ -170,3 +173,36 @@ async def pipeline(
             yield Pipeline(settings=settings, sandbox=sandbox, redis=decoded_redis, pool=pool)
         finally:
             await pool.aclose()
+
+
+@contextlib.asynccontextmanager
+async def serve(app: Starlette) -> AsyncIterator[str]:
+    """Serve an ASGI app (with its lifespan) on a free loopback port; yield its root URL."""
+    sock = bind_socket("127.0.0.1", 0)
+    server = uvicorn.Server(uvicorn_config(app))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(10):
+            while not server.started:
+                if task.done():
+                    raise RuntimeError("the server stopped during start-up")
+                await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+@contextlib.asynccontextmanager
+async def running(worker: Worker) -> AsyncIterator[Worker]:
+    """Run a (non-burst) worker in the background; stop it, letting running jobs finish."""
+    task = asyncio.create_task(worker.main())
+    try:
+        yield worker
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
+        await worker.close()

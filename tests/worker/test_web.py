@@ -9,6 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from jobs import keys
+from jobs.store import Store
 from jobs.webhook_signature import signature_header
 from settings import Settings
 from tests.conftest import TEST_WEBHOOK_SECRET
@@ -52,8 +53,24 @@ async def _nothing_happened(redis: Redis, settings: Settings) -> None:
     assert await redis.keys(keys.webhook_event_key("*")) == []
 
 
+@pytest.fixture
+async def followed(decoded_redis: Redis) -> str:
+    """`inq_1` followed for a create request, as `create_inquiry` leaves it."""
+    now = time.time()
+    await Store(decoded_redis, record_ttl_s=3_600).follow(
+        "inq_1",
+        request_id="create-1",
+        reference_id="person-1",
+        status="pending",
+        now=now,
+        first_due=now + 60,
+        poll_job="poll:inq_1:0",
+    )
+    return "inq_1"
+
+
 async def test_signed_terminal_event_enqueues_one_fetch(
-    web: httpx.AsyncClient, redis: Redis, web_settings: Settings
+    web: httpx.AsyncClient, redis: Redis, web_settings: Settings, followed: str
 ) -> None:
     body = event_body()
     response = await web.post("/webhooks/persona", content=body, headers=signed(body))
@@ -62,8 +79,20 @@ async def test_signed_terminal_event_enqueues_one_fetch(
     assert await redis.zrange(web_settings.queue_name, 0, -1) == [b"fetch:inq_1:0"]
 
 
-async def test_redelivered_event_is_acknowledged_and_ignored(
+async def test_a_terminal_event_of_an_inquiry_nobody_follows_enqueues_nothing(
     web: httpx.AsyncClient, redis: Redis, web_settings: Settings
+) -> None:
+    # Regression: fetching it answered a request nobody made and took the inquiry from the
+    # create job whose answer had been lost, which then created a second inquiry.
+    body = event_body()
+    response = await web.post("/webhooks/persona", content=body, headers=signed(body))
+    assert response.status_code == 202
+    assert response.json()["action"] == "not followed"
+    assert await redis.zcard(web_settings.queue_name) == 0
+
+
+async def test_redelivered_event_is_acknowledged_and_ignored(
+    web: httpx.AsyncClient, redis: Redis, web_settings: Settings, followed: str
 ) -> None:
     body = event_body()
     await web.post("/webhooks/persona", content=body, headers=signed(body))
@@ -74,7 +103,7 @@ async def test_redelivered_event_is_acknowledged_and_ignored(
 
 
 async def test_same_inquiry_twice_under_new_event_ids_enqueues_one_fetch(
-    web: httpx.AsyncClient, redis: Redis, web_settings: Settings
+    web: httpx.AsyncClient, redis: Redis, web_settings: Settings, followed: str
 ) -> None:
     for event_id in ("evt_a", "evt_b"):
         body = event_body(event_id=event_id)

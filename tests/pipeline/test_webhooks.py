@@ -1,0 +1,126 @@
+"""The webhook fast path end to end: sandbox → signed delivery → receiver → fetch → one event.
+
+Polling is set to a minute, so a result that arrives in a second or two came through the
+webhook; the sandbox delivers every event twice and holds some back so later ones overtake
+them, and still exactly one result is published per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from jobs import keys
+from jobs.store import Store
+from tests.conftest import TEST_WEBHOOK_SECRET
+from tests.pipeline.conftest import Pipeline, running, serve
+from worker.sandbox.webhook_settings import WebhookSettings
+from worker.web import create_app
+
+pytestmark = [
+    pytest.mark.settings(poll_min_interval_s=60.0, poll_max_interval_s=300.0, poll_align_s=0.0),
+    pytest.mark.sandbox(decision_after_s=3_600.0),
+]
+
+PEOPLE = 5
+
+
+@pytest.fixture
+async def webhook_url(pipeline: Pipeline) -> AsyncIterator[str]:
+    """The receiver (`web` process) on loopback, and the sandbox delivering to it."""
+    async with serve(create_app(pipeline.settings)) as root:
+        url = f"{root}/webhooks/persona"
+        pipeline.sandbox.sandbox.configure_webhooks(
+            WebhookSettings(
+                url=url,
+                secrets=(TEST_WEBHOOK_SECRET,),
+                duplicate_rate=1.0,
+                reorder_rate=0.5,
+                reorder_hold_s=0.2,
+                seed=11,
+            )
+        )
+        yield url
+
+
+async def _wait_for_results(pipeline: Pipeline, count: int, timeout_s: float) -> None:
+    async with asyncio.timeout(timeout_s):
+        while await pipeline.redis.xlen(pipeline.settings.results_stream) < count:
+            await pipeline.redis.xread({pipeline.settings.results_stream: "$"}, block=200)
+
+
+async def _queue_settled(pipeline: Pipeline) -> None:
+    """Wait until no job is due or running: every delivered trigger has been handled."""
+    async with asyncio.timeout(15):
+        while True:
+            due = await pipeline.redis.zcount(
+                pipeline.settings.queue_name, "-inf", int(time.time() * 1000)
+            )
+            # arq keeps a finished cron job's in-progress key on purpose (one run per tick).
+            running_jobs = [
+                key
+                for key in await pipeline.redis.keys("arq:in-progress:*")
+                if not key.startswith("arq:in-progress:sweep:")
+            ]
+            if due == 0 and not running_jobs:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_a_decision_arrives_by_webhook_long_before_a_poll_and_once(
+    pipeline: Pipeline, webhook_url: str
+) -> None:
+    started = time.monotonic()
+    async with running(pipeline.worker(burst=False)):
+        for index in range(PEOPLE):
+            await pipeline.create(
+                f"person-{index}", note="sandbox-outcome=completed sandbox-after=60"
+            )
+        await _wait_for_results(pipeline, PEOPLE, timeout_s=20)
+        elapsed = time.monotonic() - started
+        await asyncio.wait_for(pipeline.sandbox.sandbox.webhooks.wait_idle(), 15)
+        await _queue_settled(pipeline)
+
+    events = await pipeline.events()
+    assert sorted(event.data["reference_id"] for event in events) == [
+        f"person-{index}" for index in range(PEOPLE)
+    ]
+    assert {event.event for event in events} == {"inquiry.completed"}
+    assert elapsed < pipeline.settings.poll_min_interval_s
+    store = Store(pipeline.redis, record_ttl_s=60)
+    for event in events:
+        record = await store.get(event.inquiry_id)
+        assert record is not None
+        assert record.polls == 0, "no status check ran: the webhook brought the result"
+    webhooks = pipeline.sandbox.counters_json()["webhooks"]
+    assert webhooks["duplicates"] > 0
+    assert webhooks["succeeded"] >= webhooks["enqueued"]
+    # One create and one read per result: the webhook path sits at the floor.
+    assert pipeline.calls("create-an-inquiry") == PEOPLE
+    assert pipeline.calls("retrieve-an-inquiry") == PEOPLE
+    assert pipeline.calls("list-all-inquiries") == 0
+
+
+async def test_each_delivered_event_is_acted_on_once(pipeline: Pipeline, webhook_url: str) -> None:
+    async with running(pipeline.worker(burst=False)):
+        await pipeline.create("person-1", note="sandbox-outcome=failed sandbox-after=30")
+        await _wait_for_results(pipeline, 1, timeout_s=20)
+        await asyncio.wait_for(pipeline.sandbox.sandbox.webhooks.wait_idle(), 15)
+        await _queue_settled(pipeline)
+
+    delivered = {
+        event.id
+        for event in pipeline.sandbox.state.events.events()
+        if event.name.startswith("inquiry.")
+    }
+    remembered = {
+        key.removeprefix(keys.webhook_event_key(""))
+        for key in await pipeline.redis.keys(keys.webhook_event_key("*"))
+    }
+    assert delivered <= remembered
+    [result] = await pipeline.events()
+    assert json.dumps(result.data).count("inquiry.failed") == 1
