@@ -76,6 +76,7 @@ async def fail_request(
         error=error,
         inquiry_id=record.inquiry_id,
         reference_id=record.reference_id,
+        request_id=record.request_id,
     )
     logger.warning("request for %s failed: %s", record.inquiry_id, error.message)
     return {

@@ -108,10 +108,17 @@ class Publisher:
         inquiry_id: str | None = None,
         reference_id: str | None = None,
         settles_inquiry: bool = True,
+        request_id: str | None = None,
     ) -> Publication:
-        """Publish `job.failed` for a request that cannot succeed (see `publish`)."""
+        """Publish `job.failed` for a request that cannot succeed (see `publish`).
+
+        Args:
+            request_id: the request the failure answers, when it is not the failing job
+                itself (a status check fails for the create request that started it).
+        """
         data = {
             "event": "job.failed",
+            "request_id": request_id or job_id,
             "job": job,
             "job_id": job_id,
             "inquiry_id": inquiry_id,

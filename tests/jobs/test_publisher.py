@@ -100,3 +100,20 @@ async def test_failure_event_carries_the_error_description(
     assert data["error"]["type"] == "AuthenticationError"
     assert data["error"]["status_code"] == 401
     assert data["reference_id"] == "user-1"
+    assert data["request_id"] == "j1", "a failing job answers its own request by default"
+
+
+async def test_a_failed_status_check_names_the_request_it_answers(
+    publisher: Publisher, decoded: Redis
+) -> None:
+    await publisher.publish_failure(
+        dedupe_id="inq_1:0",
+        job="poll_inquiry",
+        job_id="poll:inq_1:4",
+        error=AuthenticationError("Persona refused the API key", status_code=401),
+        inquiry_id="inq_1",
+        request_id="create-42",
+    )
+    ((_, fields),) = await decoded.xrange("test:results")
+    data = json.loads(fields["data"])
+    assert (data["request_id"], data["job_id"]) == ("create-42", "poll:inq_1:4")

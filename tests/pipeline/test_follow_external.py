@@ -52,4 +52,6 @@ async def test_following_an_unknown_inquiry_ends_in_job_failed(pipeline: Pipelin
     [result] = await pipeline.events()
     assert result.event == "job.failed"
     assert result.data["error"]["type"] == "NotFoundError"
+    assert result.data["request_id"] == "follow-missing"
+    assert result.data["job_id"] == "follow-missing"
     assert pipeline.calls("retrieve-an-inquiry") == 1
