@@ -16,9 +16,9 @@ from arq import Retry
 from jobs import keys
 from jobs.backoff import full_jitter
 from jobs.context import JobContext
-from jobs.contract import FETCH_VERIFICATION, InquiryArgs, parse_args
-from jobs.errors import JobArgumentsError, PermanentApiError, RateLimitedError, TransientApiError
-from jobs.follow import fail_request, publish_document
+from jobs.contract import FETCH_VERIFICATION
+from jobs.errors import PermanentApiError, RateLimitedError, TransientApiError
+from jobs.follow import fail_request, inquiry_id_or_fail, publish_document
 from jobs.scheduling import pull_forward
 from jobs.status import is_terminal
 
@@ -34,13 +34,7 @@ async def fetch_verification(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> 
     """Fetch one inquiry's result and publish it if its status is terminal."""
     context = JobContext.from_ctx(ctx)
     job_id: str = ctx["job_id"]
-    try:
-        inquiry_id = parse_args(InquiryArgs, args, kwargs).inquiry_id
-    except JobArgumentsError as exc:
-        await context.publisher.publish_failure(
-            dedupe_id=f"job:{job_id}", job=FETCH_VERIFICATION, job_id=job_id, error=exc
-        )
-        raise
+    inquiry_id = await inquiry_id_or_fail(context, FETCH_VERIFICATION, job_id, args, kwargs)
     now = context.clock()
     await context.store.follow(
         inquiry_id,

@@ -16,8 +16,14 @@ from typing import Any
 from jobs import keys, log_context
 from jobs.backoff import align_delay
 from jobs.context import JobContext
-from jobs.contract import POLL_INQUIRY
-from jobs.errors import PermanentApiError, RateLimitedError, TransientApiError, WorkerError
+from jobs.contract import POLL_INQUIRY, InquiryArgs, parse_args
+from jobs.errors import (
+    JobArgumentsError,
+    PermanentApiError,
+    RateLimitedError,
+    TransientApiError,
+    WorkerError,
+)
 from jobs.metrics import observe_publish_lag
 from jobs.models import InquiryDocument
 from jobs.result import build_result
@@ -25,7 +31,13 @@ from jobs.scheduling import enqueue_poll
 from jobs.status import is_terminal
 from jobs.store import InquiryRecord
 
-__all__ = ["PollingDeadlineError", "check_inquiry", "publish_document"]
+__all__ = [
+    "PollingDeadlineError",
+    "check_inquiry",
+    "fail_request",
+    "inquiry_id_or_fail",
+    "publish_document",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +75,23 @@ async def publish_document(
         "entry_id": publication.entry_id,
         "published": publication.new,
     }
+
+
+async def inquiry_id_or_fail(
+    ctx: JobContext, job: str, job_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> str:
+    """The job's validated `inquiry_id`; bad arguments end the request with `job.failed`.
+
+    Raises:
+        JobArgumentsError: after publishing the failure, so arq records it and never retries.
+    """
+    try:
+        return parse_args(InquiryArgs, args, kwargs).inquiry_id
+    except JobArgumentsError as exc:
+        await ctx.publisher.publish_failure(
+            dedupe_id=f"job:{job_id}", job=job, job_id=job_id, error=exc
+        )
+        raise
 
 
 async def fail_request(

@@ -12,9 +12,8 @@ import logging
 from typing import Any
 
 from jobs.context import JobContext
-from jobs.contract import POLL_INQUIRY, InquiryArgs, parse_args
-from jobs.errors import JobArgumentsError
-from jobs.follow import check_inquiry
+from jobs.contract import POLL_INQUIRY
+from jobs.follow import check_inquiry, inquiry_id_or_fail
 
 __all__ = ["poll_inquiry"]
 
@@ -27,13 +26,7 @@ async def poll_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[s
     """Check one inquiry's status once and schedule what comes next."""
     context = JobContext.from_ctx(ctx)
     job_id: str = ctx["job_id"]
-    try:
-        inquiry_id = parse_args(InquiryArgs, args, kwargs).inquiry_id
-    except JobArgumentsError as exc:
-        await context.publisher.publish_failure(
-            dedupe_id=f"job:{job_id}", job=POLL_INQUIRY, job_id=job_id, error=exc
-        )
-        raise
+    inquiry_id = await inquiry_id_or_fail(context, POLL_INQUIRY, job_id, args, kwargs)
     now = context.clock()
     await context.store.follow(
         inquiry_id,

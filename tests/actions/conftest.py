@@ -92,6 +92,23 @@ class Actions:
             await pipe.execute()
         return job_id
 
+    async def assert_refused_once(
+        self, function: str, kwargs: dict[str, Any], args: list[Any] | None = None
+    ) -> None:
+        """Bad arguments, enqueued twice under one id: one `job.failed`, one try, no call."""
+        job_id = await self.enqueue(function, args=args, **kwargs)
+        await self.run()
+        await self.enqueue(function, job_id=job_id, args=args, **kwargs)
+        await self.run()
+
+        [event] = await self.events_of(job_id)
+        assert event.event == "job.failed"
+        assert event.data["job"] == function
+        assert event.data["error"]["type"] == "JobArgumentsError"
+        result = await self.job_result(job_id)
+        assert (result["s"], result["t"]) == (False, 1)
+        assert self.counters()["requests"] == 0
+
     # --- running workers --------------------------------------------------------------------
 
     def worker(self, **overrides: Any) -> Worker:

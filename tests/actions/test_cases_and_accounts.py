@@ -101,17 +101,7 @@ CASE_BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
 async def test_bad_case_arguments_fail_once_without_calls(
     actions: Actions, kwargs: dict[str, Any]
 ) -> None:
-    job_id = await actions.enqueue("set_case_status", **kwargs)
-    await actions.run()
-    await actions.enqueue("set_case_status", job_id=job_id, **kwargs)
-    await actions.run()
-
-    [event] = await actions.events_of(job_id)
-    assert event.event == "job.failed"
-    assert event.data["error"]["type"] == "JobArgumentsError"
-    result = await actions.job_result(job_id)
-    assert (result["s"], result["t"]) == (False, 1)
-    assert actions.counters()["requests"] == 0
+    await actions.assert_refused_once("set_case_status", kwargs)
 
 
 # --- account_relations ---------------------------------------------------------------------
@@ -177,14 +167,4 @@ ACCOUNT_BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
 async def test_bad_account_arguments_fail_once_without_calls(
     actions: Actions, kwargs: dict[str, Any]
 ) -> None:
-    job_id = await actions.enqueue("account_relations", **kwargs)
-    await actions.run()
-    await actions.enqueue("account_relations", job_id=job_id, **kwargs)
-    await actions.run()
-
-    [event] = await actions.events_of(job_id)
-    assert event.event == "job.failed"
-    assert event.data["error"]["type"] == "JobArgumentsError"
-    result = await actions.job_result(job_id)
-    assert (result["s"], result["t"]) == (False, 1)
-    assert actions.counters()["requests"] == 0
+    await actions.assert_refused_once("account_relations", kwargs)

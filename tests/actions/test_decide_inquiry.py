@@ -208,15 +208,4 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any], list[Any] | None]] = [
 async def test_bad_arguments_fail_once_without_calls(
     actions: Actions, kwargs: dict[str, Any], args: list[Any] | None
 ) -> None:
-    job_id = await actions.enqueue("decide_inquiry", args=args, **kwargs)
-    await actions.run()
-    await actions.enqueue("decide_inquiry", job_id=job_id, args=args, **kwargs)
-    await actions.run()
-
-    [event] = await actions.events_of(job_id)
-    assert event.event == "job.failed"
-    assert event.data["job"] == "decide_inquiry"
-    assert event.data["error"]["type"] == "JobArgumentsError"
-    result = await actions.job_result(job_id)
-    assert (result["s"], result["t"]) == (False, 1)
-    assert actions.counters()["requests"] == 0
+    await actions.assert_refused_once("decide_inquiry", kwargs, args)

@@ -130,14 +130,4 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
 async def test_bad_arguments_fail_once_without_calls(
     actions: Actions, kwargs: dict[str, Any]
 ) -> None:
-    job_id = await actions.enqueue("redact_inquiry", **kwargs)
-    await actions.run()
-    await actions.enqueue("redact_inquiry", job_id=job_id, **kwargs)
-    await actions.run()
-
-    [event] = await actions.events_of(job_id)
-    assert event.event == "job.failed"
-    assert event.data["error"]["type"] == "JobArgumentsError"
-    result = await actions.job_result(job_id)
-    assert (result["s"], result["t"]) == (False, 1)
-    assert actions.counters()["requests"] == 0
+    await actions.assert_refused_once("redact_inquiry", kwargs)
