@@ -210,6 +210,8 @@ async def _run_demo(count: int, seed: int, report: dict[str, Any] | None) -> int
             poll_min_interval_s=0.25,
             poll_max_interval_s=1.5,
             poll_review_interval_s=1.0,
+            # Checks batch on a grid scaled like the other intervals (the default is 1 s).
+            poll_align_s=0.25,
         )
         worker_settings = build_worker_settings(
             settings, handle_signals=False, poll_delay=0.05, job_completion_wait=0
