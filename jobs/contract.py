@@ -40,6 +40,7 @@ __all__ = [
     "json_deserializer",
     "json_serializer",
     "parse_args",
+    "valid_reference_id",
 ]
 
 CREATE_INQUIRY: Final = "create_inquiry"
@@ -63,9 +64,13 @@ FieldScalar = str | int | float | bool | None
 
 
 class JobArgs(BaseModel):
-    """Base of every job's arguments: strict JSON types, no unknown keys."""
+    """Base of every job's arguments: strict JSON types, no unknown keys.
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    NaN and infinities are refused: they are not JSON (Python's parser reads them anyway), and
+    a request carrying one could never be sent to Persona.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 class InquiryArgs(JobArgs):
@@ -173,6 +178,19 @@ def describe_validation_error(error: ValidationError) -> str:
         where = ".".join(str(part) for part in item["loc"]) or "arguments"
         parts.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
+
+
+def valid_reference_id(value: Any) -> str | None:
+    """`value` if it is a valid `reference_id`, else None: what a `job.failed` may repeat.
+
+    A request refused for its arguments still names the caller's id for the person, but only
+    one that passes the contract: an invalid one (a megabyte of text, control characters)
+    would otherwise be copied into the results stream as it came.
+    """
+    try:
+        return CreateInquiryArgs.model_validate({"reference_id": value}).reference_id
+    except ValidationError:
+        return None
 
 
 def parse_args(model: type[ArgsT], args: tuple[Any, ...], kwargs: dict[str, Any]) -> ArgsT:

@@ -19,7 +19,7 @@ from arq import Retry
 from jobs import keys, log_context
 from jobs.backoff import align_delay, full_jitter
 from jobs.context import JobContext
-from jobs.contract import CREATE_INQUIRY, CreateInquiryArgs, parse_args
+from jobs.contract import CREATE_INQUIRY, CreateInquiryArgs, parse_args, valid_reference_id
 from jobs.errors import (
     ApiError,
     ConflictError,
@@ -194,8 +194,7 @@ async def create_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict
         if template_id is None:
             raise JobArgumentsError("template_id: required when PERSONA_TEMPLATE_ID is not set")
     except JobArgumentsError as exc:
-        reference = kwargs.get("reference_id")
-        await _fail(context, job_id, reference if isinstance(reference, str) else None, exc)
+        await _fail(context, job_id, valid_reference_id(kwargs.get("reference_id")), exc)
         raise
     state = await context.store.begin_create(
         job_id, context.clock(), reference_id=parsed.reference_id

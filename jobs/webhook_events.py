@@ -76,6 +76,9 @@ def parse_event(body: bytes) -> WebhookEvent:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise PayloadError("body is not JSON") from None
+    except RecursionError:
+        # Nesting deeper than the parser's stack (within the size limit): refuse, not crash.
+        raise PayloadError("body is nested too deeply") from None
     data = _mapping(_mapping(document, "the body").get("data"), "data")
     if data.get("type") != "event":
         raise PayloadError("not a Persona event: data.type must be 'event'")

@@ -11,6 +11,7 @@ from jobs.contract import (
     json_deserializer,
     json_serializer,
     parse_args,
+    valid_reference_id,
 )
 from jobs.errors import ApiTimeoutError, JobArgumentsError
 
@@ -81,3 +82,22 @@ def test_serializer_describes_exceptions_instead_of_pickling() -> None:
 def test_deserializer_refuses_anything_but_a_json_object(raw: bytes) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - json.JSONDecodeError is a ValueError
         json_deserializer(raw)
+
+
+@pytest.mark.parametrize("raw", [b'{"x": NaN}', b'{"x": Infinity}', b'{"x": -Infinity}'])
+def test_non_finite_numbers_are_refused_as_arguments(raw: bytes) -> None:
+    # Regression: Python's JSON parser reads them, the model took them, and the request then
+    # failed inside the HTTP client (not JSON) with no job.failed event at all.
+    fields = json.loads(raw)
+    with pytest.raises(JobArgumentsError, match=r"fields\.x\.float: Input should be a finite"):
+        parse_args(CreateInquiryArgs, (), {"reference_id": "user-1", "fields": fields})
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [("user-1", "user-1"), ("r" * 1_000_000, None), ("a\nb", None), (" a", None), (42, None)],
+    ids=["valid", "one-megabyte", "control-chars", "padded", "not-a-string"],
+)
+def test_only_a_valid_reference_id_is_repeated_in_a_failure(value: Any, kept: str | None) -> None:
+    # Regression: a refused create copied its raw reference_id (a megabyte) into job.failed.
+    assert valid_reference_id(value) == kept
