@@ -36,6 +36,7 @@ from jobs.sweep import SWEEP_INTERVAL_S, sweep
 from settings import Settings
 from worker.instrument import instrument_settings
 from worker.lifecycle import CONFIGURE_LOGS_KEY, SETTINGS_KEY, shutdown, startup
+from worker.redis_faults import retry_on_redis_errors
 
 __all__ = ["build_worker_settings"]
 
@@ -130,4 +131,5 @@ def build_worker_settings(
         "job_completion_wait": min(timeout, 30),
     }
     attributes.update(overrides)
-    return type("WorkerSettings", (), instrument_settings(attributes))
+    # A Redis error inside a job re-runs it (worker.redis_faults) instead of arq dropping it.
+    return type("WorkerSettings", (), instrument_settings(retry_on_redis_errors(attributes)))

@@ -1,0 +1,71 @@
+"""A job whose Redis command fails runs again; arq must not fail (and delete) it for that.
+
+Inside a job, a Redis `ConnectionError` or `TimeoutError` (a restart, a failover, a command
+in flight when the connection broke) is an ordinary exception to arq: it stores a failure
+result and deletes the job, and nothing re-runs it. When Redis is back by the time arq
+records that (a fast restart, a failover to a ready replica), the request is lost: a create
+job ends without an event until the sweep gives up on it (`CREATE_STALE_S`) and its inquiry
+is orphaned; a polling chain breaks until the sweep notices. Every job here is safe to run
+again (deterministic job ids, idempotency keys derived from the job, publication deduped in
+one Lua script), so the right answer is arq's `Retry` after a short jittered pause, which
+re-queues the job under the same id. When Redis is still away, arq cannot record the retry
+either; the job then keeps its in-progress key and comes back when it expires, like a killed
+worker's.
+
+`retry_on_redis_errors` wraps the registered functions of an arq settings dict; cron jobs are
+left alone (the sweep runs again on its own schedule, and arq gives crons one try).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import random
+from typing import Any, Final
+
+from arq import Retry
+from arq.typing import WorkerCoroutine
+from arq.worker import Function
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+__all__ = ["REDIS_RETRY_DEFER_S", "retry_on_redis_errors", "retrying"]
+
+logger = logging.getLogger(__name__)
+
+#: Mean pause before the job runs again (jittered ±50 % so a restart does not stampede).
+REDIS_RETRY_DEFER_S: Final = 1.0
+_RNG: Final = random.Random()
+
+
+def retrying(name: str, coroutine: WorkerCoroutine) -> WorkerCoroutine:
+    """Wrap one job coroutine so Redis connection errors become arq `Retry`."""
+
+    @functools.wraps(coroutine)
+    async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await coroutine(ctx, *args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            defer = REDIS_RETRY_DEFER_S * _RNG.uniform(0.5, 1.5)
+            logger.warning(
+                "job %s lost its Redis connection (%s); it runs again in %.1fs",
+                name,
+                type(exc).__name__,
+                defer,
+            )
+            raise Retry(defer=defer) from exc
+
+    return run
+
+
+def retry_on_redis_errors(attributes: dict[str, Any]) -> dict[str, Any]:
+    """The arq settings with every registered function wrapped (a new dict)."""
+    wrapped = dict(attributes)
+    wrapped["functions"] = [
+        dataclasses.replace(entry, coroutine=retrying(entry.name, entry.coroutine))
+        if isinstance(entry, Function)
+        else entry
+        for entry in attributes.get("functions", ())
+    ]
+    return wrapped
