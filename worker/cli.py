@@ -24,6 +24,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs.errors import ConfigError, JobArgumentsError
 from jobs.producer import connect, enqueue_create, enqueue_poll
@@ -338,6 +340,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, JobArgumentsError) as exc:
         print(f"persona-worker: {exc}", file=sys.stderr)
         return 2
+    except (RedisConnectionError, RedisTimeoutError) as exc:
+        # Name the variable to fix, never the URL (it may carry a password).
+        from worker.run import redis_location
+
+        where = redis_location(load_settings())
+        print(f"persona-worker: REDIS_URL: cannot reach Redis at {where} ({exc})", file=sys.stderr)
+        return 3
     except KeyboardInterrupt:
         return 130
 
