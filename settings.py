@@ -123,8 +123,8 @@ class Settings(BaseSettings):
     poll_batch_size: Annotated[int, Field(ge=1, le=100)] = 100
     """Inquiry ids per batched status check (Persona allows 100)."""
     poll_batch_window_s: PositiveFloat = 0.05
-    """How long a status check waits for others of the same process to share one list call."""
-    poll_align_s: Annotated[float, Field(ge=0)] = 1.0
+    """How long a batch of status checks waits for one more before one list call answers it."""
+    poll_align_s: Annotated[float, Field(ge=0)] = 10.0
     """Status checks are due on multiples of this many seconds, so they batch; 0 turns it off."""
 
     # --- Rate limit ----------------------------------------------------------------------
@@ -146,8 +146,8 @@ class Settings(BaseSettings):
     """Minimum level logged."""
     metrics_port: Annotated[int, Field(ge=0, le=65_535)] = 0
     """Port of the worker's Prometheus endpoint; 0 turns it off."""
-    worker_max_jobs: PositiveInt = 50
-    """Jobs one worker process runs at once."""
+    worker_max_jobs: PositiveInt = 100
+    """Jobs one worker process runs at once (so also the status checks one list call can gather)."""
     job_timeout_s: PositiveFloat = 60.0
     """Longest a single job attempt may run; also how soon a killed worker's jobs come back."""
 

@@ -1,13 +1,20 @@
 """Coalesced status checks: many due polls in one process share one list call.
 
 Polls that fall due together (they are aligned to a time grid, see `jobs.backoff.align`) run as
-separate arq jobs at the same moment. Each asks `StatusBatcher.check`; the first opens a short
-window, and everything that arrives within it (up to `POLL_BATCH_SIZE`, Persona's limit of 100
-ids) is answered by one `GET /inquiries?filter[inquiry-id]=...`. The list answer carries
-statuses but not verifications (the operation has no `include`), so a terminal inquiry costs one
-more read with `include=verifications` before it is published. A window that holds a single
-check reads that inquiry with `include=verifications` directly, so a lone poll never costs more
-than it did before batching.
+separate arq jobs at the same moment. Each asks `StatusBatcher.check`; the first opens a window,
+and everything that arrives while it is open (up to `POLL_BATCH_SIZE`, Persona's limit of 100
+ids) is answered by one `GET /inquiries?filter[inquiry-id]=...`. The window stays open as long
+as checks keep coming, each within `POLL_BATCH_WINDOW_S` of the one before, but never longer
+than `MAX_WINDOWS` windows: arq starts the jobs of one grid line one after another (a few Redis
+round trips each), so a hundred due checks reach the batcher over a hundred milliseconds or
+more, and a window of fixed length closed in the middle of that stream and split one grid line
+into several list calls (measured with `python -m bench`). A lone check still waits only one
+window.
+
+The list answer carries statuses but not verifications (the operation has no `include`), so a
+terminal inquiry costs one more read with `include=verifications` before it is published. A
+window that holds a single check reads that inquiry with `include=verifications` directly, so a
+lone poll never costs more than it did before batching.
 """
 
 from __future__ import annotations
@@ -17,11 +24,16 @@ import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Final
 
 from jobs.client import PersonaClient
 from jobs.models import Inquiry, InquiryDocument
 
-__all__ = ["Checked", "StatusBatcher"]
+__all__ = ["MAX_WINDOWS", "Checked", "StatusBatcher"]
+
+#: The longest a batch stays open, in windows: a steady trickle of checks cannot hold the
+#: first of them back for long.
+MAX_WINDOWS: Final = 10
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +50,7 @@ class Checked:
 
 @dataclass
 class _Window:
+    opened_at: float
     waiters: dict[str, list[asyncio.Future[Checked]]] = field(default_factory=dict)
     timer: asyncio.TimerHandle | None = None
 
@@ -48,7 +61,8 @@ class StatusBatcher:
     Args:
         persona: the process's client.
         max_ids: ids per list call (1 to 100).
-        window_s: how long the first check of a batch waits for company.
+        window_s: how long a batch waits for the next check before it is sent; it waits
+            at most `MAX_WINDOWS` times this in all.
     """
 
     def __init__(self, persona: PersonaClient, *, max_ids: int = 100, window_s: float = 0.05):
@@ -68,13 +82,19 @@ class StatusBatcher:
         """The inquiry's current status, from a shared call where possible."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Checked] = loop.create_future()
+        now = loop.time()
         window = self._open
         if window is None:
-            window = self._open = _Window()
-            window.timer = loop.call_later(self._window_s, self._close, window)
+            window = self._open = _Window(opened_at=now)
         window.waiters.setdefault(inquiry_id, []).append(future)
         if len(window.waiters) >= self._max_ids:
             self._close(window)
+        else:
+            # Wait one more window for company, but never past the batch's own deadline.
+            if window.timer is not None:
+                window.timer.cancel()
+            last = window.opened_at + self._window_s * MAX_WINDOWS
+            window.timer = loop.call_at(min(now + self._window_s, last), self._close, window)
         return await future
 
     def _close(self, window: _Window) -> None:

@@ -11,7 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from jobs.backoff import align_delay
-from jobs.batching import StatusBatcher
+from jobs.batching import MAX_WINDOWS, StatusBatcher
 from jobs.client import PersonaClient
 from jobs.errors import ServerError
 from tests.conftest import TEST_API_KEY
@@ -84,6 +84,53 @@ async def test_a_full_batch_goes_at_once_and_the_rest_waits_for_the_next(
 
     assert _calls(sandbox, "list-all-inquiries") == 2
     assert _calls(sandbox, "retrieve-an-inquiry") == 1
+
+
+async def _trickle(batcher: StatusBatcher, ids: list[str], gap_s: float) -> None:
+    """Checks that arrive one after another, `gap_s` apart (as arq starts due jobs)."""
+
+    async def later(index: int, inquiry_id: str) -> None:
+        await asyncio.sleep(index * gap_s)
+        await batcher.check(inquiry_id)
+
+    await asyncio.gather(*(later(index, inquiry_id) for index, inquiry_id in enumerate(ids)))
+
+
+async def test_a_window_stays_open_while_checks_keep_arriving(
+    sandbox: SandboxHandle, persona: PersonaClient
+) -> None:
+    ids = _inquiries(sandbox, 6)
+    batcher = StatusBatcher(persona, window_s=0.2)
+
+    # 0.25 s from the first check to the last: past one window, each one well within one.
+    await _trickle(batcher, ids, gap_s=0.05)
+
+    assert (batcher.calls, _calls(sandbox, "list-all-inquiries")) == (1, 1)
+
+
+async def test_a_window_closes_after_a_quiet_window(
+    sandbox: SandboxHandle, persona: PersonaClient
+) -> None:
+    ids = _inquiries(sandbox, 2)
+    batcher = StatusBatcher(persona, window_s=0.05)
+
+    await _trickle(batcher, ids, gap_s=0.3)
+
+    assert _calls(sandbox, "retrieve-an-inquiry") == 2
+    assert _calls(sandbox, "list-all-inquiries") == 0
+
+
+async def test_a_steady_trickle_is_cut_after_max_windows(
+    sandbox: SandboxHandle, persona: PersonaClient
+) -> None:
+    ids = _inquiries(sandbox, 30)
+    batcher = StatusBatcher(persona, window_s=0.1)
+
+    # One check every 0.04 s for 1.16 s: never a quiet window, but longer than the cap.
+    await _trickle(batcher, ids, gap_s=0.04)
+
+    assert MAX_WINDOWS * 0.1 < 29 * 0.04
+    assert batcher.calls == 2
 
 
 async def test_an_id_the_list_does_not_know_comes_back_empty(
