@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from tests.sandbox.conftest import MakeHarness
 from tests.sandbox.support import Harness
-from worker.sandbox import SandboxConfig
+from worker.sandbox import ManualClock, SandboxConfig
 
 
 async def test_counters_count_calls_per_operation_and_status(harness: Harness) -> None:
@@ -121,3 +121,34 @@ async def test_inquiry_view_of_unknown_inquiry_is_404(harness: Harness) -> None:
     response = await harness.admin("GET", "inquiries/inq_Unknown")
 
     assert response.status_code == 404
+
+
+async def test_counters_keep_the_most_requests_within_any_60_seconds(
+    harness: Harness, clock: ManualClock
+) -> None:
+    for _ in range(3):
+        await harness.client.get("/inquiries")
+    clock.advance(30)
+    for _ in range(2):
+        await harness.client.get("/inquiries")
+    clock.advance(30)  # the first three are now exactly 60 s old: out of the window
+    await harness.client.get("/inquiries")
+
+    counters = (await harness.admin("GET", "counters")).json()
+
+    assert counters["requests"] == 6
+    assert counters["peak_requests_per_60s"] == 5
+
+
+async def test_the_peak_counts_refused_requests_and_restarts_after_a_reset(
+    make_harness: MakeHarness,
+) -> None:
+    harness = await make_harness(SandboxConfig(rate_limit_per_minute=1))
+    for _ in range(3):
+        await harness.client.get("/inquiries")
+    assert (await harness.admin("GET", "counters")).json()["peak_requests_per_60s"] == 3
+
+    await harness.admin("POST", "reset")
+    await harness.client.get("/inquiries")
+
+    assert (await harness.admin("GET", "counters")).json()["peak_requests_per_60s"] == 1

@@ -5,7 +5,7 @@
 | `GET /_sandbox/health`               | liveness and the current sandbox time                     |
 | `GET/POST/DELETE /_sandbox/faults`   | read, change (JSON, only given fields) or clear faults    |
 | `GET /_sandbox/counters`             | calls per operation and status, per inquiry, per key,     |
-|                                      | 429s; webhook attempts, answers and retries               |
+|                                      | 429s, peak per 60 s; webhook attempts/answers/retries     |
 | `POST /_sandbox/reset`               | forget every object, event, key, counter and pending      |
 |                                      | webhook; faults and webhook settings to startup           |
 | `GET /_sandbox/events`               | the event log, `?inquiry-id=` and `?name=` filter it      |

@@ -3,15 +3,23 @@
 They answer: how often was each operation called and with what status; how often was each
 inquiry touched (single-inquiry operations and its creation, not list filters); how many
 inquiries did each Idempotency-Key create (more than one would be a duplicate); how many 429s
-and injected faults were served; how webhook deliveries went (attempts, answers, retries).
+and injected faults were served; how webhook deliveries went (attempts, answers, retries);
+and the most requests answered within any 60 real seconds (`peak_requests_per_60s`), which
+proves a client stayed under Persona's per-minute budget whatever the phase of the limit's own
+window: the timestamps of the last minute are kept, never more.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+import time
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable
 from typing import Any, Final
 
-__all__ = ["WEBHOOK_COUNTERS", "Counters"]
+__all__ = ["PEAK_WINDOW_S", "WEBHOOK_COUNTERS", "Counters"]
+
+#: Persona counts requests per minute: the peak is the most answered within this many seconds.
+PEAK_WINDOW_S: Final = 60.0
 
 #: Webhook tallies, always shown (zero included) so tests can compare whole dictionaries.
 WEBHOOK_COUNTERS: Final = (
@@ -29,9 +37,14 @@ WEBHOOK_COUNTERS: Final = (
 
 
 class Counters:
-    """Mutable tallies of one sandbox."""
+    """Mutable tallies of one sandbox.
 
-    def __init__(self) -> None:
+    Args:
+        real_time: monotonic real seconds (the sandbox clock's `real`), for the peak.
+    """
+
+    def __init__(self, real_time: Callable[[], float] = time.monotonic) -> None:
+        self._real_time = real_time
         self.reset()
 
     def reset(self) -> None:
@@ -45,10 +58,18 @@ class Counters:
         self.faults: Counter[str] = Counter()
         self.webhooks: Counter[str] = Counter()
         self.webhook_answers: Counter[str] = Counter()
+        self.peak_per_window = 0
+        self._recent: deque[float] = deque()
 
     def call(self, operation: str, status: int, inquiry_id: str | None) -> None:
         """Count one answered API request."""
         self.requests += 1
+        now = self._real_time()
+        recent = self._recent
+        recent.append(now)
+        while recent[0] <= now - PEAK_WINDOW_S:
+            recent.popleft()
+        self.peak_per_window = max(self.peak_per_window, len(recent))
         self.operations[operation][status] += 1
         if status == 429:
             self.rate_limited += 1
@@ -77,6 +98,7 @@ class Counters:
         return {
             "requests": self.requests,
             "rate_limited": self.rate_limited,
+            "peak_requests_per_60s": self.peak_per_window,
             "operations": {
                 operation: {str(status): count for status, count in sorted(statuses.items())}
                 for operation, statuses in sorted(self.operations.items())

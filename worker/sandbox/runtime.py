@@ -51,7 +51,7 @@ class Sandbox:
         )
         self.idempotency = IdempotencyStore(self.config.idempotency_ttl_s)
         self.faults = FaultInjector(self.config.faults)
-        self.counters = Counters()
+        self.counters = Counters(self.clock.real)
         self.webhooks = WebhookDeliverer(
             self.state.events, self.counters, self.config.webhooks, transport=webhook_transport
         )

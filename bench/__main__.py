@@ -1,0 +1,189 @@
+"""`python -m bench`: the benchmark suite of issue 5, with one table and one JSON file out.
+
+    python -m bench                                  # every scenario at the issue's sizes
+    python -m bench --only calls,throughput --inquiries 1000
+    python -m bench --only memory --memory-inquiries 2000
+    python -m bench --set POLL_ALIGN_S=5 --set WORKER_MAX_JOBS=100   # try other settings
+
+Scenarios (`--only` takes the names or the letters):
+
+    a calls       API calls per decided inquiry: polling path, webhook path, naive baseline
+    b sustained   decided inquiries per minute, 4 workers, the sandbox's 300/min limit
+    c throughput  pipeline jobs per second as a share of bare arq no-op jobs per second
+    d latency     sandbox decision -> published event, p50 and p99 (measured by the a runs)
+    e memory      Redis bytes per in-flight inquiry and worker RSS up to 10,000 in flight
+
+Everything runs on this machine: private `redis-server`s on free loopback ports (never the
+Redis at REDIS_URL), `persona-sandbox` processes, `arq worker.WorkerSettings` and
+`uvicorn worker.web:create_app` processes, all stopped by pid when the run ends (also on
+Ctrl-C). a/d and b run side by side (both are paced by real time and light on CPU), then c and
+e, which measure CPU and memory, run alone. The defaults finish in about eight minutes on
+2 cores. Results: a table on stdout and `bench/results/<UTC timestamp>.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shlex
+import sys
+import time
+from collections.abc import Awaitable, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from bench.harness import Stack
+from bench.report import ScenarioResult, render_table, write_json
+from bench.scenarios.calls import CallsOptions, run_calls
+from bench.scenarios.memory import MemoryOptions, run_memory
+from bench.scenarios.sustained import SustainedOptions, run_sustained
+from bench.scenarios.throughput import ThroughputOptions, run_throughput
+from settings import Settings
+
+SCENARIOS: Final = ("calls", "sustained", "throughput", "latency", "memory")
+LETTERS: Final = dict(zip("abcde", SCENARIOS, strict=True))
+RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
+
+
+def _scenarios(text: str) -> list[str]:
+    chosen = []
+    for part in filter(None, (item.strip().lower() for item in text.split(","))):
+        name = LETTERS.get(part, part)
+        if name not in SCENARIOS:
+            raise argparse.ArgumentTypeError(f"unknown scenario {part!r}")
+        chosen.append(name)
+    return chosen
+
+
+def _setting(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    field = name.strip().lower()
+    if not sep or field not in Settings.model_fields:
+        raise argparse.ArgumentTypeError(f"expected SETTING=value with a known setting: {text!r}")
+    return field, value.strip()
+
+
+def _bounded(low: float, high: float, kind: type[int] | type[float]) -> Any:
+    def parse(text: str) -> int | float:
+        value = kind(text)
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}")
+        return value
+
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
+    cli = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=(__doc__ or "").split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="\n".join((__doc__ or "").split("\n")[1:]),
+    )
+    add = cli.add_argument
+    add("--only", type=_scenarios, default=list(SCENARIOS), help="scenarios, e.g. calls,memory")
+    add("--inquiries", type=_bounded(10, 20_000, int), default=1_000, help="a/d (1000)")
+    add("--time-scale", type=_bounded(1, 60, float), default=1.0, help="a/d sandbox clock (1)")
+    add("--no-naive", action="store_true", help="skip the naive baseline in a")
+    add(
+        "--safety-net",
+        type=_bounded(1, 3_600, float),
+        default=60.0,
+        help="a/b webhook path's POLL_MIN_INTERVAL_S (60)",
+    )
+    add("--sustained-seconds", type=_bounded(60, 900, float), default=180.0, help="b (180)")
+    add("--workers", type=_bounded(1, 16, int), default=4, help="b worker processes (4)")
+    add(
+        "--rate-limit",
+        type=_bounded(1, 300, int),
+        default=288,
+        help="b RATE_LIMIT_PER_MINUTE (288)",
+    )
+    add("--throughput-inquiries", type=_bounded(100, 20_000, int), default=2_000, help="c (2000)")
+    add("--memory-inquiries", type=_bounded(100, 50_000, int), default=10_000, help="e (10000)")
+    add(
+        "--set",
+        type=_setting,
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="a setting for every pipeline run (repeatable)",
+    )
+    add("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
+    return cli
+
+
+async def _run(args: argparse.Namespace) -> list[ScenarioResult]:
+    chosen = set(args.only)
+    overrides = dict(args.set)
+    results: dict[str, ScenarioResult] = {}
+    async with Stack.open() as stack:
+        side_by_side: list[Awaitable[Any]] = []
+        if chosen & {"calls", "latency"}:
+            calls_options = CallsOptions(
+                inquiries=args.inquiries,
+                time_scale=args.time_scale,
+                naive=not args.no_naive,
+                overrides=overrides,
+                safety_net_min_interval_s=args.safety_net,
+            )
+            side_by_side.append(_announce(run_calls(stack, calls_options), "a/d"))
+        if "sustained" in chosen:
+            sustained_options = SustainedOptions(
+                duration_s=args.sustained_seconds,
+                workers=args.workers,
+                rate_limit_per_minute=args.rate_limit,
+                safety_net_min_interval_s=args.safety_net,
+                overrides=overrides,
+            )
+            side_by_side.append(_announce(run_sustained(stack, sustained_options), "b"))
+        for outcome in await asyncio.gather(*side_by_side):
+            for result in outcome if isinstance(outcome, tuple) else (outcome,):
+                if result.key in chosen or (result.key == "calls" and "latency" in chosen):
+                    results[result.key] = result
+                    _show(result)
+        if "throughput" in chosen:
+            options = ThroughputOptions(inquiries=args.throughput_inquiries, overrides=overrides)
+            results["throughput"] = _show(await _announce(run_throughput(stack, options), "c"))
+        if "memory" in chosen:
+            memory = MemoryOptions(inquiries=args.memory_inquiries, overrides=overrides)
+            results["memory"] = _show(await _announce(run_memory(stack, memory), "e"))
+    return [results[name] for name in SCENARIOS if name in results]
+
+
+async def _announce(work: Awaitable[Any], name: str) -> Any:
+    print(f"[{time.strftime('%H:%M:%S')}] {name}: started", flush=True)
+    outcome = await work
+    print(f"[{time.strftime('%H:%M:%S')}] {name}: done", flush=True)
+    return outcome
+
+
+def _show(result: ScenarioResult) -> ScenarioResult:
+    print(render_table([result]), flush=True)
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the chosen scenarios, print the table, write the JSON."""
+    args = parser().parse_args(argv)
+    command = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
+    started = time.monotonic()
+    try:
+        results = asyncio.run(_run(args))
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted; every process the benchmark started was stopped") from None
+    wall = time.monotonic() - started
+    path = write_json(results, args.results_dir, command=command, wall_s=wall)
+    print()
+    print(render_table(results))
+    print(f"\n{command}: {wall / 60:.1f} min wall; JSON in {path}")
+    missed = [
+        figure.label for result in results for figure in result.figures if figure.met is False
+    ]
+    if missed:
+        print("targets missed: " + "; ".join(missed))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+"""Scenario a (API calls per decided inquiry) and d (decision-to-publication latency).
+
+Three runs of the same population, side by side, each against a sandbox process of its own
+(so each one's counters are its own): `inquiries` people who take 5-120 seconds each, all
+enqueued at once.
+
+- polling: one worker process (`arq worker.WorkerSettings`), nothing else.
+- webhooks: the sandbox delivers signed `inquiry.*` webhooks to the web app (`uvicorn
+  worker.web:create_app`, its own process); polling stays on underneath as the safety net,
+  starting at `POLL_MIN_INTERVAL_S` = `safety_net_min_interval_s`.
+- naive: `bench.naive`, the tutorial's create / status every 10 s / each verification.
+
+The two pipeline runs have a Redis each: the pipeline's keys are global to a Redis.
+
+Time runs at the real pace by default (`time_scale` 1). A faster sandbox clock, with the
+worker's Persona-time cadence divided to match, shortens the run but is not neutral: the
+worker's own costs (starting a job, a Redis round trip, the batching window) do not shrink,
+so at 20x one process falls behind, checks run late, fewer of them happen and the calls
+figure flatters the pipeline. Use it for quick looks only.
+
+Calls are counted by the sandbox (every answered request, per operation). The latency of a
+result is the time from the sandbox's own timestamp of the status the result reports
+(`completed-at`, `failed-at`, `decisioned-at`) to the moment Redis added the event to the
+stream; the sandbox timestamp is mapped to wall-clock time through the sandbox's clock
+(`SandboxClock`), and shown in real seconds and in sandbox (Persona) seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from bench.harness import WEBHOOK_SECRET, SandboxClock, SandboxProcess, Stack, pools
+from bench.naive import NaiveResult, run_naive
+from bench.report import ScenarioResult, percentile
+from bench.waiting import Published, read_results, settle, wait_for_results
+from jobs.producer import enqueue_create
+from settings import Settings
+
+__all__ = ["CallsOptions", "run_calls"]
+
+POLLING_TARGET: Final = 2.1
+WEBHOOK_TARGET: Final = 2.05
+#: Every person finishes: a manual review would wait hours for a human, not for the person.
+OUTCOME_MIX: Final = "approved=0.7,declined=0.2,failed=0.1"
+#: The timestamp attribute behind each terminal status a result can report.
+DECIDED_AT: Final = {
+    "completed": "completed_at",
+    "failed": "failed_at",
+    "approved": "decisioned_at",
+    "declined": "decisioned_at",
+    "expired": "expired_at",
+    "needs_review": "marked_for_review_at",
+}
+#: What the README tells operators to subscribe to.
+WEBHOOK_EVENTS: Final = ["inquiry.*"]
+#: Settings measured in Persona (sandbox) time, divided by the time scale.
+PERSONA_TIME_SETTINGS: Final = (
+    "poll_min_interval_s",
+    "poll_max_interval_s",
+    "poll_review_interval_s",
+    "poll_align_s",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CallsOptions:
+    """Sizes and settings of the calls scenario."""
+
+    inquiries: int = 1_000
+    time_scale: float = 1.0
+    naive: bool = True
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    """Settings of both pipeline runs, in Persona time (`--set`)."""
+    safety_net_min_interval_s: float = 60.0
+    """`POLL_MIN_INTERVAL_S` of the webhook run (Persona time): polling as the safety net."""
+    timeout_s: float = 600.0
+    """Real seconds a run may take before it counts as stuck."""
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """What one pipeline run measured."""
+
+    settings: Settings
+    decided: int
+    failed: int
+    calls: int
+    operations: dict[str, int]
+    peak_inflight: int
+    latencies_s: list[float]
+    wall_s: float
+    webhooks: dict[str, Any]
+
+
+def scaled_settings(
+    stack: Stack, redis_url: str, api_url: str, scale: float, overrides: Mapping[str, Any]
+) -> Settings:
+    """Settings whose Persona-time cadence is divided by `scale`; nothing is rate limited.
+
+    Args:
+        overrides: settings given in Persona time (e.g. `poll_align_s=5`), as for a worker
+            against Persona; the cadence among them is divided like the defaults.
+    """
+    values: dict[str, Any] = {"rate_limit_per_minute": 1_000_000, **overrides}
+    persona = stack.settings(redis_url, persona_api_url=api_url, **values)
+    for name in PERSONA_TIME_SETTINGS:
+        values[name] = float(getattr(persona, name)) / scale
+    return stack.settings(redis_url, persona_api_url=api_url, **values)
+
+
+def _latencies(published: list[Published], clock: SandboxClock) -> list[float]:
+    latencies = []
+    for entry in published:
+        status = entry.data.get("status")
+        attribute = DECIDED_AT.get(status) if isinstance(status, str) else None
+        stamp = entry.data.get("timestamps", {}).get(attribute) if attribute else None
+        if isinstance(stamp, str):
+            decided_wall = clock.wall(datetime.fromisoformat(stamp))
+            latencies.append(entry.entry_ms / 1000 - decided_wall)
+    return latencies
+
+
+async def _start_sandbox(stack: Stack, name: str, options: CallsOptions) -> SandboxProcess:
+    arguments = ("--rate-limit", "0", "--delay-range", "5,120", "--outcome-mix", OUTCOME_MIX)
+    return await stack.start_sandbox(name, *arguments, time_scale=options.time_scale)
+
+
+async def _pipeline_run(stack: Stack, options: CallsOptions, *, webhooks: bool) -> Run:
+    label = "hook" if webhooks else "poll"
+    redis_url = await stack.start_redis()
+    sandbox = await _start_sandbox(stack, f"sandbox-{label}", options)
+    overrides: dict[str, Any] = dict(options.overrides)
+    if webhooks:
+        overrides["poll_min_interval_s"] = options.safety_net_min_interval_s
+        overrides["persona_webhook_secrets"] = WEBHOOK_SECRET
+    settings = scaled_settings(stack, redis_url, sandbox.api_url, options.time_scale, overrides)
+    children = [sandbox.child]
+    try:
+        if webhooks:
+            web_root, web = await stack.start_web(f"web-{label}", settings)
+            children.append(web)
+            hook = {"url": f"{web_root}/webhooks/persona", "secrets": [WEBHOOK_SECRET]}
+            await sandbox.configure_webhooks({**hook, "events": WEBHOOK_EVENTS})
+        children += await stack.start_workers(f"worker-{label}", settings, 1)
+        clock = await sandbox.clock()
+        async with pools(settings) as (pool, redis):
+            started = time.monotonic()
+            for index in range(options.inquiries):
+                await enqueue_create(
+                    pool, reference_id=f"person-{index}", job_id=f"{label}-{index}"
+                )
+            peak = await wait_for_results(
+                redis,
+                settings.results_stream,
+                options.inquiries,
+                timeout_s=options.timeout_s,
+                sample_inflight=True,
+            )
+            wall = time.monotonic() - started
+            await settle(redis, settings.queue_name)
+            published = await read_results(redis, settings.results_stream)
+        counters = await sandbox.counters()
+    finally:
+        await sandbox.admin.aclose()
+        stack.stop(children)
+    failed = sum(1 for entry in published if entry.event == "job.failed")
+    return Run(
+        settings=settings,
+        decided=len(published) - failed,
+        failed=failed,
+        calls=int(counters["requests"]),
+        operations={op: sum(codes.values()) for op, codes in counters["operations"].items()},
+        peak_inflight=peak,
+        latencies_s=_latencies(published, clock),
+        wall_s=wall,
+        webhooks=counters["webhooks"],
+    )
+
+
+async def _naive_run(stack: Stack, options: CallsOptions) -> tuple[NaiveResult, int]:
+    sandbox = await _start_sandbox(stack, "sandbox-naive", options)
+    try:
+        result = await run_naive(
+            sandbox.api_url, inquiries=options.inquiries, time_scale=options.time_scale
+        )
+        counted = int((await sandbox.counters())["requests"])
+    finally:
+        await sandbox.admin.aclose()
+        stack.stop([sandbox.child])
+    return result, counted
+
+
+def _per(calls: int, decided: int) -> float:
+    return calls / decided if decided else float("nan")
+
+
+def _run_details(run: Run) -> dict[str, Any]:
+    settings = run.settings
+    return {
+        "decided": run.decided,
+        "job_failed": run.failed,
+        "calls": run.calls,
+        "calls_per_operation": run.operations,
+        "calls_per_operation_per_decided": {
+            name: round(_per(count, run.decided), 4) for name, count in run.operations.items()
+        },
+        "peak_inflight": run.peak_inflight,
+        "wall_s": round(run.wall_s, 2),
+        "settings": {
+            name: getattr(settings, name)
+            for name in (
+                *PERSONA_TIME_SETTINGS,
+                "poll_batch_window_s",
+                "poll_batch_size",
+                "worker_max_jobs",
+            )
+        },
+    }
+
+
+def _latency_figures(result: ScenarioResult, path: str, run: Run, scale: float) -> None:
+    real = run.latencies_s
+    for share, name in ((0.5, "p50"), (0.99, "p99")):
+        value = percentile(real, share)
+        if scale == 1:
+            result.add(f"{path}: {name}", value, "s", digits=2)
+        else:
+            result.add(f"{path}: {name} (real s)", value, "s", digits=3)
+            result.add(f"{path}: {name} (sandbox clock)", value * scale, "s", digits=1)
+    result.details[path] = {
+        "samples": len(real),
+        "min_real_s": round(min(real), 4) if real else None,
+        "p90_real_s": round(percentile(real, 0.9), 4) if real else None,
+        "max_real_s": round(max(real), 4) if real else None,
+    }
+
+
+async def run_calls(stack: Stack, options: CallsOptions) -> tuple[ScenarioResult, ScenarioResult]:
+    """Run the polling, webhook and naive runs side by side; return (calls, latency)."""
+    scale = options.time_scale
+    calls = ScenarioResult("calls", f"a. API calls per decided inquiry ({options.inquiries:,})")
+    latency = ScenarioResult("latency", "d. decision -> published event")
+    started = time.monotonic()
+    naive_task = _naive_run(stack, options) if options.naive else _nothing()
+    polling, webhooks, naive = await asyncio.gather(
+        _pipeline_run(stack, options, webhooks=False),
+        _pipeline_run(stack, options, webhooks=True),
+        naive_task,
+    )
+    calls.add("polling path", _per(polling.calls, polling.decided), at_most=POLLING_TARGET)
+    calls.add("webhook path", _per(webhooks.calls, webhooks.decided), at_most=WEBHOOK_TARGET)
+    calls.details = {
+        "time_scale": scale,
+        "people_take_s": [5, 120],
+        "outcome_mix": OUTCOME_MIX,
+        "polling": _run_details(polling),
+        "webhooks": {**_run_details(webhooks), "deliveries": webhooks.webhooks},
+    }
+    if naive is not None:
+        result, counted = naive
+        calls.add("naive baseline (tutorial)", _per(counted, result.decided))
+        calls.details["naive"] = {
+            "decided": result.decided,
+            "calls_counted_by_sandbox": counted,
+            "calls_sent": result.calls,
+            "status_reads": result.status_reads,
+            "wall_s": round(result.wall_s, 2),
+        }
+    _latency_figures(latency, "webhook path", webhooks, scale)
+    _latency_figures(latency, "polling path", polling, scale)
+    latency.details["time_scale"] = scale
+    calls.wall_s = latency.wall_s = time.monotonic() - started
+    return calls, latency
+
+
+async def _nothing() -> None:
+    return None

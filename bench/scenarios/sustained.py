@@ -1,0 +1,153 @@
+"""Scenario b: sustained decided inquiries per minute under Persona's 300-per-minute limit.
+
+The production shape: four `arq worker.WorkerSettings` processes and the web app, configured
+by environment, against `persona-sandbox --rate-limit 300` (a real 60-second window) that
+delivers signed webhooks. Every request of every process goes through the one limiter in
+Redis (`RATE_LIMIT_PER_MINUTE`, plus the burst of 10 reads it lets borrow ahead); the sandbox
+answers 429 past 300 in its window and records the most requests it answered within any 60
+seconds (`peak_requests_per_60s`).
+
+The producer keeps a backlog of requests waiting, so the API budget, not the producer, sets
+the pace. People take 5-120 sandbox seconds on a clock `time_scale` times faster (6 real
+seconds at most at 20x), so the run reaches its steady state within seconds; the rate is
+counted from results published after the warm-up. Polling runs underneath as the safety net
+(`POLL_MIN_INTERVAL_S` in real seconds), as in a production deployment with webhooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from arq.connections import ArqRedis
+from redis.asyncio import Redis
+
+from bench.harness import WEBHOOK_SECRET, Stack, pools
+from bench.report import ScenarioResult
+from bench.scenarios.calls import OUTCOME_MIX, WEBHOOK_EVENTS
+from bench.waiting import read_results
+from jobs.producer import enqueue_create
+
+__all__ = ["SustainedOptions", "run_sustained"]
+
+PER_MINUTE_TARGET: Final = 140.0
+SANDBOX_LIMIT: Final = 300
+#: How often the producer tops up the backlog.
+PRODUCER_PERIOD_S: Final = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class SustainedOptions:
+    """Sizes and settings of the sustained-throughput scenario."""
+
+    duration_s: float = 180.0
+    warmup_s: float = 30.0
+    workers: int = 4
+    rate_limit_per_minute: int = 288
+    """Our limiter's budget: its peak in any 60 s is this plus the 10-request read burst."""
+    backlog: int = 60
+    """Requests kept waiting beyond those answered, so the pipeline never runs dry."""
+    time_scale: float = 20.0
+    safety_net_min_interval_s: float = 60.0
+    overrides: Mapping[str, Any] = field(default_factory=dict)
+    """Settings for every process (`--set`); the scenario's own limits and cadence win."""
+
+
+async def _produce(
+    pool: ArqRedis, redis: Redis, stream: str, options: SustainedOptions, stop_at: float
+) -> int:
+    """Top the backlog up until `stop_at`; return how many requests were enqueued."""
+    enqueued = 0
+    ceiling = int(options.duration_s / 60 * SANDBOX_LIMIT) + options.backlog
+    while time.monotonic() < stop_at and enqueued < ceiling:
+        answered = int(await redis.xlen(stream))
+        while enqueued - answered < options.backlog and enqueued < ceiling:
+            await enqueue_create(
+                pool, reference_id=f"person-{enqueued}", job_id=f"sustained-{enqueued}"
+            )
+            enqueued += 1
+        await asyncio.sleep(PRODUCER_PERIOD_S)
+    return enqueued
+
+
+async def run_sustained(stack: Stack, options: SustainedOptions) -> ScenarioResult:
+    """Run the four-worker pipeline for `duration_s` against the rate-limited sandbox."""
+    result = ScenarioResult(
+        "sustained", f"b. sustained throughput ({options.workers} workers, limit 300/min)"
+    )
+    redis_url = await stack.start_redis()
+    sandbox = await stack.start_sandbox(
+        "sandbox-sustained",
+        *("--rate-limit", str(SANDBOX_LIMIT), "--delay-range", "5,120"),
+        *("--outcome-mix", OUTCOME_MIX),
+        time_scale=options.time_scale,
+    )
+    settings = stack.settings(
+        redis_url,
+        **options.overrides,
+        persona_api_url=sandbox.api_url,
+        persona_webhook_secrets=WEBHOOK_SECRET,
+        rate_limit_per_minute=options.rate_limit_per_minute,
+        poll_min_interval_s=options.safety_net_min_interval_s,
+    )
+    children = [sandbox.child]
+    started = time.monotonic()
+    try:
+        web_root, web = await stack.start_web("web-sustained", settings)
+        children.append(web)
+        hook = {"url": f"{web_root}/webhooks/persona", "secrets": [WEBHOOK_SECRET]}
+        await sandbox.configure_webhooks({**hook, "events": WEBHOOK_EVENTS})
+        children += await stack.start_workers("worker-sustained", settings, options.workers)
+        async with pools(settings) as (pool, redis):
+            begin_wall = time.time()
+            begin = time.monotonic()
+            enqueued = await _produce(
+                pool, redis, settings.results_stream, options, begin + options.duration_s
+            )
+            end_wall = time.time()
+            published = await read_results(redis, settings.results_stream)
+        counters = await sandbox.counters()
+    finally:
+        await sandbox.admin.aclose()
+        stack.stop(children)
+
+    window_start = begin_wall + options.warmup_s
+    in_window = [
+        entry
+        for entry in published
+        if entry.event != "job.failed" and window_start <= entry.entry_ms / 1000 <= end_wall
+    ]
+    minutes = (end_wall - window_start) / 60
+    per_minute = len(in_window) / minutes if minutes > 0 else float("nan")
+    decided = sum(1 for entry in published if entry.event != "job.failed")
+    result.add("decided inquiries per minute", per_minute, "/min", at_least=PER_MINUTE_TARGET)
+    result.add("429 answers", float(counters["rate_limited"]), at_most=0, digits=0)
+    result.add(
+        "most requests in any 60 s",
+        float(counters["peak_requests_per_60s"]),
+        at_most=SANDBOX_LIMIT,
+        digits=0,
+    )
+    result.details = {
+        "duration_s": options.duration_s,
+        "warmup_s": options.warmup_s,
+        "workers": options.workers,
+        "rate_limit_per_minute": options.rate_limit_per_minute,
+        "time_scale": options.time_scale,
+        "safety_net_min_interval_s": options.safety_net_min_interval_s,
+        "enqueued": enqueued,
+        "decided": decided,
+        "job_failed": len(published) - decided,
+        "decided_in_window": len(in_window),
+        "requests": counters["requests"],
+        "calls_per_decided": round(counters["requests"] / decided, 4) if decided else None,
+        "calls_per_operation": {
+            op: sum(codes.values()) for op, codes in counters["operations"].items()
+        },
+        "webhooks": counters["webhooks"],
+    }
+    result.wall_s = time.monotonic() - started
+    return result
