@@ -171,6 +171,8 @@ class Stack:
             POLL_MIN_INTERVAL_S="0.5",
             POLL_MAX_INTERVAL_S="2",
             POLL_REVIEW_INTERVAL_S="2",
+            # The status-check grid scaled like the intervals (the default is 10 s).
+            POLL_ALIGN_S="0.5",
             LOG_LEVEL=plan.log_level,
         )
 

@@ -61,6 +61,8 @@ def settings_env(redis_url: str, api_url: str, **values: str) -> dict[str, str]:
         REDIS_URL=redis_url,
         POLL_MIN_INTERVAL_S="0.05",
         POLL_MAX_INTERVAL_S="0.2",
+        # The status-check grid scaled like the intervals (the default is 10 s).
+        POLL_ALIGN_S="0.05",
         HTTP_TIMEOUT_S="3",
         JOB_TIMEOUT_S="8",
         RATE_LIMIT_PER_MINUTE="60000",
