@@ -28,6 +28,7 @@ import asyncio
 import shlex
 import sys
 import time
+import traceback
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any, Final
@@ -114,12 +115,12 @@ def parser() -> argparse.ArgumentParser:
     return cli
 
 
-async def _run(args: argparse.Namespace) -> list[ScenarioResult]:
+async def _run(args: argparse.Namespace, failures: list[str]) -> list[ScenarioResult]:
     chosen = set(args.only)
     overrides = dict(args.set)
-    results: dict[str, ScenarioResult] = {}
+    found: list[ScenarioResult] = []
     async with Stack.open() as stack:
-        side_by_side: list[Awaitable[Any]] = []
+        side_by_side: list[Awaitable[list[ScenarioResult]]] = []
         if chosen & {"calls", "latency"}:
             calls_options = CallsOptions(
                 inquiries=args.inquiries,
@@ -128,7 +129,7 @@ async def _run(args: argparse.Namespace) -> list[ScenarioResult]:
                 overrides=overrides,
                 safety_net_min_interval_s=args.safety_net,
             )
-            side_by_side.append(_announce(run_calls(stack, calls_options), "a/d"))
+            side_by_side.append(_scenario("a/d", run_calls(stack, calls_options), failures))
         if "sustained" in chosen:
             sustained_options = SustainedOptions(
                 duration_s=args.sustained_seconds,
@@ -137,31 +138,38 @@ async def _run(args: argparse.Namespace) -> list[ScenarioResult]:
                 safety_net_min_interval_s=args.safety_net,
                 overrides=overrides,
             )
-            side_by_side.append(_announce(run_sustained(stack, sustained_options), "b"))
-        for outcome in await asyncio.gather(*side_by_side):
-            for result in outcome if isinstance(outcome, tuple) else (outcome,):
-                if result.key in chosen or (result.key == "calls" and "latency" in chosen):
-                    results[result.key] = result
-                    _show(result)
+            side_by_side.append(_scenario("b", run_sustained(stack, sustained_options), failures))
+        for results in await asyncio.gather(*side_by_side):
+            found += results
         if "throughput" in chosen:
             options = ThroughputOptions(inquiries=args.throughput_inquiries, overrides=overrides)
-            results["throughput"] = _show(await _announce(run_throughput(stack, options), "c"))
+            found += await _scenario("c", run_throughput(stack, options), failures)
         if "memory" in chosen:
             memory = MemoryOptions(inquiries=args.memory_inquiries, overrides=overrides)
-            results["memory"] = _show(await _announce(run_memory(stack, memory), "e"))
-    return [results[name] for name in SCENARIOS if name in results]
+            found += await _scenario("e", run_memory(stack, memory), failures)
+    wanted = chosen | ({"calls"} if "latency" in chosen else set())
+    by_key = {result.key: result for result in found if result.key in wanted}
+    return [by_key[name] for name in SCENARIOS if name in by_key]
 
 
-async def _announce(work: Awaitable[Any], name: str) -> Any:
+async def _scenario(
+    name: str,
+    work: Awaitable[ScenarioResult | tuple[ScenarioResult, ...]],
+    failures: list[str],
+) -> list[ScenarioResult]:
+    """Run one scenario, print its figures; a failure is reported and the others go on."""
     print(f"[{time.strftime('%H:%M:%S')}] {name}: started", flush=True)
-    outcome = await work
+    try:
+        outcome = await work
+    except Exception as exc:
+        traceback.print_exc()
+        failures.append(f"{name}: {type(exc).__name__}: {exc}")
+        print(f"[{time.strftime('%H:%M:%S')}] {name}: FAILED ({exc})", flush=True)
+        return []
+    results = list(outcome) if isinstance(outcome, tuple) else [outcome]
     print(f"[{time.strftime('%H:%M:%S')}] {name}: done", flush=True)
-    return outcome
-
-
-def _show(result: ScenarioResult) -> ScenarioResult:
-    print(render_table([result]), flush=True)
-    return result
+    print(render_table(results), flush=True)
+    return results
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -169,8 +177,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser().parse_args(argv)
     command = shlex.join(["python", "-m", "bench", *(sys.argv[1:] if argv is None else argv)])
     started = time.monotonic()
+    failures: list[str] = []
     try:
-        results = asyncio.run(_run(args))
+        results = asyncio.run(_run(args, failures))
     except KeyboardInterrupt:
         raise SystemExit("interrupted; every process the benchmark started was stopped") from None
     wall = time.monotonic() - started
@@ -183,6 +192,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ]
     if missed:
         print("targets missed: " + "; ".join(missed))
+    if failures:
+        raise SystemExit("scenarios that failed: " + "; ".join(failures))
 
 
 if __name__ == "__main__":

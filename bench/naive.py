@@ -14,22 +14,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 import httpx
 from pydantic import SecretStr
 
 from jobs.client import PersonaClient
+from jobs.errors import TransientApiError
 from jobs.models import InquiryDocument
 from settings import DEFAULT_TERMINAL_STATUSES
 
 __all__ = ["NaiveResult", "run_naive"]
 
+T = TypeVar("T")
+
 #: The tutorial's status period in (sandbox) seconds.
 STATUS_PERIOD_S: Final = 10.0
 #: Creates sent at once: a producer loop, not a thundering herd.
 CREATE_CONCURRENCY: Final = 50
+#: Attempts per request before a transient failure gives up.
+TRIES: Final = 3
 API_KEY: Final = "persona_sandbox_bench0local0only"
 TEMPLATE_ID: Final = "itmpl_BenchTemplate000000000000"
 
@@ -48,29 +54,43 @@ class NaiveResult:
 
 
 class _CountingClient:
-    """The worker's `PersonaClient`, counting what it sends."""
+    """The worker's `PersonaClient`, counting what it sends and retrying what a client must.
+
+    A tutorial script that died on the first dropped keep-alive connection would not be a
+    fair baseline, so a transient failure (a timeout, a 5xx, a closed connection) is retried
+    a few times; every attempt counts as a call.
+    """
 
     def __init__(self, client: PersonaClient) -> None:
         self.client = client
         self.calls = 0
         self.status_reads = 0
 
+    async def _call(self, send: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(1, TRIES + 1):
+            self.calls += 1
+            try:
+                return await send()
+            except TransientApiError:
+                if attempt == TRIES:
+                    raise
+                await asyncio.sleep(0.1 * attempt)
+        raise AssertionError("unreachable")
+
     async def create(self, index: int) -> InquiryDocument:
-        self.calls += 1
-        return await self.client.create_inquiry(
-            template_id=TEMPLATE_ID,
-            idempotency_key=f"naive-{index}-{time.time_ns()}",
-            reference_id=f"naive-person-{index}",
+        key = f"naive-{index}-{time.time_ns()}"
+        return await self._call(
+            lambda: self.client.create_inquiry(
+                template_id=TEMPLATE_ID, idempotency_key=key, reference_id=f"naive-person-{index}"
+            )
         )
 
     async def status(self, inquiry_id: str) -> InquiryDocument:
-        self.calls += 1
         self.status_reads += 1
-        return await self.client.retrieve_inquiry(inquiry_id)
+        return await self._call(lambda: self.client.retrieve_inquiry(inquiry_id))
 
     async def verification(self, verification_id: str) -> None:
-        self.calls += 1
-        await self.client.retrieve_verification(verification_id)
+        await self._call(lambda: self.client.retrieve_verification(verification_id))
 
 
 async def _follow(
@@ -101,7 +121,9 @@ async def run_naive(
         time_scale: the sandbox's time scale (the 10 s period is divided by it).
         timeout_s: real seconds after which unfinished people are given up.
     """
-    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    # Idle connections are dropped before the server's 5 s keep-alive timeout closes them, so
+    # a status read 10 s later does not race the server's close.
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100, keepalive_expiry=1.0)
     async with httpx.AsyncClient(base_url=api_url, timeout=30.0, limits=limits) as http:
         api = _CountingClient(PersonaClient(http, api_key=SecretStr(API_KEY)))
         gate = asyncio.Semaphore(CREATE_CONCURRENCY)

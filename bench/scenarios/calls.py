@@ -246,12 +246,12 @@ async def run_calls(stack: Stack, options: CallsOptions) -> tuple[ScenarioResult
     calls = ScenarioResult("calls", f"a. API calls per decided inquiry ({options.inquiries:,})")
     latency = ScenarioResult("latency", "d. decision -> published event")
     started = time.monotonic()
-    naive_task = _naive_run(stack, options) if options.naive else _nothing()
-    polling, webhooks, naive = await asyncio.gather(
-        _pipeline_run(stack, options, webhooks=False),
-        _pipeline_run(stack, options, webhooks=True),
-        naive_task,
-    )
+    # A task group: if one run fails, the others are cancelled (and stop their processes).
+    async with asyncio.TaskGroup() as group:
+        polling_run = group.create_task(_pipeline_run(stack, options, webhooks=False))
+        webhook_run = group.create_task(_pipeline_run(stack, options, webhooks=True))
+        naive_run = group.create_task(_naive_run(stack, options) if options.naive else _nothing())
+    polling, webhooks, naive = polling_run.result(), webhook_run.result(), naive_run.result()
     calls.add("polling path", _per(polling.calls, polling.decided), at_most=POLLING_TARGET)
     calls.add("webhook path", _per(webhooks.calls, webhooks.decided), at_most=WEBHOOK_TARGET)
     calls.details = {
