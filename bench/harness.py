@@ -16,12 +16,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -218,6 +219,8 @@ class Stack:
     workdir: Path
     redis_servers: list[RedisServer] = field(default_factory=list)
     children: list[ChildProcess] = field(default_factory=list)
+    keep_logs: bool = False
+    """Keep the children's logs after the stack closes (a scenario failed)."""
 
     async def start_redis(self) -> str:
         """A new private redis-server on a free loopback port; its URL."""
@@ -328,10 +331,16 @@ class Stack:
     @classmethod
     @contextlib.asynccontextmanager
     async def open(cls) -> AsyncIterator[Stack]:
-        """A scratch directory; every child and Redis started through the stack stops on exit."""
+        """A scratch directory; every child and Redis started through the stack stops on exit.
+
+        The directory (the children's logs) is removed after a clean run and kept, with its
+        path printed, after a failure, when the logs are what explains it.
+        """
         stack = cls(Path(tempfile.mkdtemp(prefix="persona-bench-")))
+        clean = False
         try:
             yield stack
+            clean = True
         finally:
             for child in reversed(stack.children):
                 child.stop()
@@ -339,6 +348,10 @@ class Stack:
             for server in stack.redis_servers:
                 await asyncio.to_thread(server.cleanup)
             stack.redis_servers.clear()
+            if clean and not stack.keep_logs:
+                shutil.rmtree(stack.workdir, ignore_errors=True)
+            else:
+                print(f"logs of the benchmark's processes: {stack.workdir}", file=sys.stderr)
 
 
 Check = Callable[[], Awaitable[bool]]
@@ -389,20 +402,6 @@ def in_process_worker(settings: Settings, **overrides: Any) -> Worker:
 
 
 @contextlib.asynccontextmanager
-async def running(worker: Worker) -> AsyncIterator[Worker]:
-    """Run a worker as a task of this loop; stop it afterwards, letting running jobs finish."""
-    task = asyncio.create_task(worker.main())
-    try:
-        yield worker
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        await asyncio.gather(*worker.tasks.values(), return_exceptions=True)
-        await worker.close()
-
-
-@contextlib.asynccontextmanager
 async def pools(settings: Settings) -> AsyncIterator[tuple[ArqRedis, Redis]]:
     """An arq pool for enqueueing and a decoding client for reading, both on the stack's Redis."""
     pool = await connect(str(settings.redis_url), queue_name=settings.queue_name)
@@ -412,9 +411,3 @@ async def pools(settings: Settings) -> AsyncIterator[tuple[ArqRedis, Redis]]:
     finally:
         await pool.aclose()
         await redis.aclose()
-
-
-def chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    """`items` in slices of `size`."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

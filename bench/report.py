@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import sys
 from collections.abc import Sequence
@@ -125,7 +126,7 @@ def write_json(
         "machine": {
             "python": sys.version.split()[0],
             "platform": platform.platform(),
-            "cpus": _cpu_count(),
+            "cpus": os.cpu_count(),
         },
         "scenarios": [
             {
@@ -147,9 +148,3 @@ def write_json(
 
 def _json_number(value: float) -> float | None:
     return None if math.isnan(value) else value
-
-
-def _cpu_count() -> int | None:
-    import os
-
-    return os.cpu_count()
