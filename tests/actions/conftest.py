@@ -35,6 +35,7 @@ from jobs.store import InquiryRecord, Store
 from settings import Settings
 from tests.conftest import TEST_API_KEY, TEST_TEMPLATE_ID
 from worker.embedded_redis import RedisServer
+from worker.inspect import ResultEvent as Event
 from worker.main import build_worker_settings
 from worker.sandbox import ManualClock, SandboxConfig, run_sandbox
 from worker.sandbox.server import SandboxHandle
@@ -43,16 +44,6 @@ pytestmark = pytest.mark.redis
 
 #: Longest any run or wait may take before the test fails instead of hanging.
 WAIT_S = 20.0
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One results-stream entry, decoded."""
-
-    entry_id: str
-    event: str
-    inquiry_id: str
-    data: dict[str, Any]
 
 
 def _event(entry_id: str, fields: dict[str, str]) -> Event:

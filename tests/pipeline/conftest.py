@@ -26,6 +26,7 @@ from jobs.producer import connect, enqueue_create
 from settings import Settings
 from tests.conftest import TEST_API_KEY
 from worker.embedded_redis import RedisServer
+from worker.inspect import ResultEvent as Event
 from worker.main import build_worker_settings
 from worker.sandbox import SandboxConfig, run_sandbox
 from worker.sandbox.server import SandboxHandle, bind_socket, uvicorn_config
@@ -34,16 +35,6 @@ from worker.sandbox.server import SandboxHandle, bind_socket, uvicorn_config
 TIME_SCALE = 600.0
 #: Longest a burst run may take before a test fails instead of hanging.
 RUN_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One results-stream entry, decoded."""
-
-    entry_id: str
-    event: str
-    inquiry_id: str
-    data: dict[str, Any]
 
 
 @dataclass
