@@ -7,6 +7,11 @@ attempt may have created (same reference id, created since the first attempt, sa
 and note, not claimed by another request). A 5xx may be cached by Persona under its key, so
 the attempt after one uses the next key generation; a timeout retries with the same key, as
 Persona advises. The job's result holds the inquiry id, its status and the one-time link.
+
+A re-run of an answered request (a crash before arq stored the result, or a re-enqueue after
+the result expired) creates nothing and returns the same fields: a new one-time link
+(Idempotency-Key `create:{job_id}:link`) while the inquiry is `created` or `pending`, no link
+for any other status or when Persona refuses one. The request's state never keeps a link.
 """
 
 from __future__ import annotations
@@ -31,9 +36,10 @@ from jobs.errors import (
     TransientApiError,
     WorkerError,
 )
-from jobs.models import Inquiry, InquiryDocument
+from jobs.models import Inquiry, InquiryDocument, InquiryMeta
 from jobs.scheduling import enqueue_poll
-from jobs.store import CreateState
+from jobs.status import PERSON_ACTIVE, InquiryStatus, event_name
+from jobs.store import CreateState, InquiryRecord
 
 __all__ = ["CREATE_MAX_FAILURES", "create_inquiry"]
 
@@ -44,6 +50,8 @@ CREATE_MAX_FAILURES = 8
 #: Clock skew tolerated between us and Persona when matching `created-at`.
 _SKEW_S = 120.0
 _TEMPLATE_RELATIONSHIPS = ("inquiry-template", "inquiry-template-version", "template")
+#: The status a published result event stands for (`inquiry.completed` -> `completed`).
+_STATUS_OF_EVENT = {event_name(status): status.value for status in InquiryStatus}
 
 
 def _template_matches(inquiry: Inquiry, template_id: str) -> bool:
@@ -76,11 +84,7 @@ async def _find_created(
 
 
 async def _start_following(
-    ctx: JobContext,
-    job_id: str,
-    inquiry: Inquiry,
-    reference_id: str,
-    answer: dict[str, str | None] | None = None,
+    ctx: JobContext, job_id: str, inquiry: Inquiry, reference_id: str
 ) -> None:
     log_context.bind(inquiry_id=inquiry.id)
     now = ctx.clock()
@@ -98,7 +102,7 @@ async def _start_following(
         poll_job=first_job,
     )
     await enqueue_poll(ctx, inquiry.id, first_job, delay)
-    await ctx.store.finish_create(job_id, inquiry.id, answer=answer)
+    await ctx.store.finish_create(job_id, inquiry.id)
 
 
 async def _fail(ctx: JobContext, job_id: str, reference_id: str | None, error: WorkerError) -> None:
@@ -113,21 +117,69 @@ async def _fail(ctx: JobContext, job_id: str, reference_id: str | None, error: W
     logger.warning("create request %s failed: %s", job_id, error.message)
 
 
-_ANSWER = ("one_time_link", "one_time_link_short", "session_token")
+def _result(
+    inquiry_id: str, status: str, reference_id: str, meta: InquiryMeta | None
+) -> dict[str, Any]:
+    return {
+        "inquiry_id": inquiry_id,
+        "reference_id": reference_id,
+        "status": status,
+        "one_time_link": meta.one_time_link if meta else None,
+        "one_time_link_short": meta.one_time_link_short if meta else None,
+        "session_token": meta.session_token if meta else None,
+    }
 
 
 def _summary(
     inquiry: Inquiry, document: InquiryDocument | None, reference_id: str
 ) -> dict[str, Any]:
     meta = document.meta if document is not None else None
-    return {
-        "inquiry_id": inquiry.id,
-        "reference_id": reference_id,
-        "status": inquiry.status,
-        "one_time_link": meta.one_time_link if meta else None,
-        "one_time_link_short": meta.one_time_link_short if meta else None,
-        "session_token": meta.session_token if meta else None,
-    }
+    return _result(inquiry.id, inquiry.status, reference_id, meta)
+
+
+def _last_status(record: InquiryRecord | None) -> str:
+    """The inquiry's last known status: the record's, or that of its published result.
+
+    Publishing a result marks the record (`published`, `event`) without updating `status`.
+    """
+    if record is None:
+        return "created"
+    if record.published and record.event in _STATUS_OF_EVENT:
+        return _STATUS_OF_EVENT[record.event]
+    return record.status
+
+
+async def _new_link(
+    ctx: JobContext, job_id: str, inquiry_id: str, job_try: int
+) -> InquiryMeta | None:
+    """A new one-time link for a re-run; None when Persona refuses one (or keeps failing)."""
+    try:
+        document = await ctx.persona.generate_one_time_link(
+            inquiry_id, idempotency_key=f"create:{job_id}:link"
+        )
+    except RateLimitedError as exc:
+        raise Retry(defer=(exc.retry_after_s or 5.0) + ctx.rng.uniform(0, 1)) from exc
+    except TransientApiError as exc:
+        if job_try >= CREATE_MAX_FAILURES:
+            logger.warning("create request %s: no new one-time link: %s", job_id, exc.message)
+            return None
+        raise Retry(defer=full_jitter(job_try - 1, base_s=2, cap_s=120, rng=ctx.rng)) from exc
+    except PermanentApiError as exc:
+        logger.warning("create request %s: no new one-time link: %s", job_id, exc.message)
+        return None
+    return document.meta
+
+
+async def _answer_again(
+    ctx: JobContext, job_id: str, inquiry_id: str, reference_id: str, job_try: int
+) -> dict[str, Any]:
+    """The result of a re-run of an answered request: no create, a new link while it helps."""
+    log_context.bind(inquiry_id=inquiry_id)
+    status = _last_status(await ctx.store.get(inquiry_id))
+    meta = None
+    if status in PERSON_ACTIVE:
+        meta = await _new_link(ctx, job_id, inquiry_id, job_try)
+    return _result(inquiry_id, status, reference_id, meta)
 
 
 async def _attempt(
@@ -160,9 +212,8 @@ async def _attempt(
             state.job_id, outcome_unknown=True, new_generation=True, counts=True
         )
         raise Retry(defer=0)
-    summary = _summary(inquiry, document, args.reference_id)
-    await _start_following(ctx, state.job_id, inquiry, args.reference_id, answer=summary)
-    return summary
+    await _start_following(ctx, state.job_id, inquiry, args.reference_id)
+    return _summary(inquiry, document, args.reference_id)
 
 
 async def _handle_transient(
@@ -200,13 +251,9 @@ async def create_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict
         job_id, context.clock(), reference_id=parsed.reference_id
     )
     if state.inquiry_id is not None:
-        record = await context.store.get(state.inquiry_id)
-        status = record.status if record else "created"
-        return {
-            "inquiry_id": state.inquiry_id,
-            "reference_id": parsed.reference_id,
-            "status": status,
-        }
+        return await _answer_again(
+            context, job_id, state.inquiry_id, parsed.reference_id, ctx.get("job_try", 1)
+        )
     try:
         return await _attempt(context, state, parsed, template_id)
     except IdempotencyError as exc:

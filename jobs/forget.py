@@ -5,8 +5,8 @@ On redaction each is dropped:
 
 - `persona:inquiry:{id}`, the followed record: `reference_id` (the caller's id for the
   person) is blanked;
-- `persona:create:{job}`, the create request's state: `reference_id`, and the one-time link
-  and session token that open the person's flow, are removed;
+- `persona:create:{job}`, the create request's state: `reference_id` is removed (and the
+  one-time link and session token that states written by older versions still hold);
 - `arq:result:{job}`, arq's result of that create job: it holds the job's arguments
   (`reference_id` and the `fields`, e.g. name and birthdate, the inquiry was created with)
   and is deleted;

@@ -67,9 +67,6 @@ return redis.call('HGETALL', KEYS[1])
 """
 
 
-_ANSWER_FIELDS = ("one_time_link", "one_time_link_short", "session_token")
-
-
 def _float(value: str | None) -> float | None:
     return float(value) if value not in (None, "") else None
 
@@ -129,7 +126,6 @@ class CreateState:
     outcome_unknown: bool
     failures: int
     inquiry_id: str | None
-    answer: dict[str, str]
 
     @property
     def idempotency_key(self) -> str:
@@ -165,7 +161,6 @@ class Store:
             outcome_unknown=raw.get("outcome_unknown") == "1",
             failures=int(raw.get("failures", "0")),
             inquiry_id=raw.get("inquiry_id") or None,
-            answer={name: raw[name] for name in _ANSWER_FIELDS if raw.get(name)},
         )
 
     async def note_create_failure(
@@ -183,21 +178,15 @@ class Store:
             pipe.expire(key, self.ttl_s)
             await pipe.execute()
 
-    async def finish_create(
-        self, job_id: str, inquiry_id: str | None, *, answer: Mapping[str, str | None] | None = None
-    ) -> None:
+    async def finish_create(self, job_id: str, inquiry_id: str | None) -> None:
         """Close a create request: answered by `inquiry_id`, or by a failure event (None).
 
-        `answer` (the one-time link and session token) is kept with the request so a re-run of
-        the job returns the same answer as the first run.
+        Only the inquiry id is kept, never the one-time link or session token: a re-run of the
+        job asks Persona for a new link instead (`jobs.create_inquiry`).
         """
         async with self.redis.pipeline(transaction=True) as pipe:
             if inquiry_id:
                 pipe.hset(keys.create_key(job_id), "inquiry_id", inquiry_id)
-            if answer:
-                kept = {name: value for name, value in answer.items() if value}
-                if kept:
-                    pipe.hset(keys.create_key(job_id), mapping=kept)
             pipe.hset(keys.create_key(job_id), "done", "1")
             pipe.zrem(keys.CREATING, job_id)
             await pipe.execute()

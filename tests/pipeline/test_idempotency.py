@@ -2,10 +2,25 @@
 
 from __future__ import annotations
 
-import pytest
-from arq.constants import result_key_prefix
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
 
-from tests.pipeline.conftest import Pipeline
+import pytest
+from arq import Retry
+from arq.constants import result_key_prefix
+from arq.jobs import Job
+
+from jobs import keys
+from jobs.client import PersonaClient
+from jobs.context import CTX_KEY, JobContext
+from jobs.contract import json_deserializer
+from jobs.create_inquiry import CREATE_MAX_FAILURES, create_inquiry
+from jobs.redis_typing import resolved
+from jobs.store import Store
+from tests.pipeline.conftest import RUN_TIMEOUT_S, Pipeline, running
 from worker.sandbox.faults import FaultSettings
 
 
@@ -77,3 +92,178 @@ async def test_lost_or_failed_create_answers_still_make_exactly_one_inquiry(
         [result] = await pipeline.events_for(f"create-person-{index}")
         assert result.event == "inquiry.completed"
     assert pipeline.sandbox.counters_json()["faults"], "the faults were really injected"
+
+
+# --- re-runs of an answered request: the result again, with a new link while it can help ----
+
+#: The link fields of a create job's result; never kept in the request's state.
+LINK_FIELDS = ("one_time_link", "one_time_link_short", "session_token")
+#: The person starts at once and never finishes: the inquiry stays `pending` for 24 sandbox
+#: hours (over two real minutes), longer than any of these tests runs.
+STAYS_PENDING = "sandbox-outcome=abandoned sandbox-after=0"
+
+
+async def _result(pipeline: Pipeline, job_id: str) -> dict[str, Any]:
+    """The create job's result, waiting (bounded) until a worker stored it."""
+    job = Job(
+        job_id,
+        pipeline.pool,
+        _queue_name=pipeline.settings.queue_name,
+        _deserializer=json_deserializer,
+    )
+    result: dict[str, Any] = await job.result(timeout=RUN_TIMEOUT_S, poll_delay=0.01)
+    return result
+
+
+async def _status_becomes(pipeline: Pipeline, inquiry_id: str, status: str) -> None:
+    """Wait (bounded) until a status check recorded `status` for the inquiry."""
+    store = Store(pipeline.redis, record_ttl_s=60)
+    async with asyncio.timeout(RUN_TIMEOUT_S):
+        while True:
+            record = await store.get(inquiry_id)
+            if record is not None and record.status == status:
+                return
+            await asyncio.sleep(0.01)
+
+
+async def _enqueue_again(pipeline: Pipeline, job_id: str, note: str) -> None:
+    """The same request once more, after arq's result key expired (the producer's window)."""
+    await pipeline.redis.delete(result_key_prefix + job_id)
+    await pipeline.create("person-1", note=note, job_id=job_id)
+
+
+async def test_a_create_request_keeps_no_link_in_its_state(pipeline: Pipeline) -> None:
+    job_id = await pipeline.create("person-1", note="sandbox-outcome=completed", job_id="req-1")
+
+    await pipeline.run()
+
+    result = await _result(pipeline, job_id)
+    assert result["one_time_link"].startswith("https://"), "the first run returns the link"
+    state = await resolved(pipeline.redis.hgetall(keys.create_key(job_id)))
+    assert state["inquiry_id"] == result["inquiry_id"]
+    assert not set(LINK_FIELDS) & set(state)
+    assert result["one_time_link"] not in state.values()
+    assert result["one_time_link_short"] not in state.values()
+
+
+async def test_rerunning_a_create_job_whose_inquiry_is_pending_returns_a_new_link(
+    pipeline: Pipeline,
+) -> None:
+    job_id = await pipeline.create("person-1", note=STAYS_PENDING, job_id="req-1")
+    async with running(pipeline.worker(burst=False)):
+        first = await _result(pipeline, job_id)
+        await _status_becomes(pipeline, first["inquiry_id"], "pending")
+    assert pipeline.calls("generate-a-one-time-link") == 0
+
+    await _enqueue_again(pipeline, job_id, STAYS_PENDING)
+    async with running(pipeline.worker(burst=False)):
+        again = await _result(pipeline, job_id)
+
+    assert set(again) == {"inquiry_id", "reference_id", "status", *LINK_FIELDS}
+    assert (again["inquiry_id"], again["reference_id"], again["status"]) == (
+        first["inquiry_id"],
+        "person-1",
+        "pending",
+    )
+    assert again["one_time_link"].startswith("https://")
+    assert again["one_time_link_short"].startswith("https://")
+    assert again["one_time_link"] != first["one_time_link"], "a fresh link, not a stored one"
+    assert pipeline.calls("generate-a-one-time-link") == 1
+    assert pipeline.calls("create-an-inquiry") == 1
+    assert pipeline.inquiries_of("person-1") == [first["inquiry_id"]]
+    assert await pipeline.events() == []
+    state = await resolved(pipeline.redis.hgetall(keys.create_key(job_id)))
+    assert not set(LINK_FIELDS) & set(state)
+
+
+async def test_rerunning_a_create_job_whose_inquiry_is_done_returns_no_link(
+    pipeline: Pipeline,
+) -> None:
+    job_id = await pipeline.create("person-1", note="sandbox-outcome=completed", job_id="req-1")
+    await pipeline.run()
+    first = await _result(pipeline, job_id)
+    [event] = await pipeline.events()
+
+    await _enqueue_again(pipeline, job_id, "sandbox-outcome=completed")
+    await pipeline.run()
+
+    assert await _result(pipeline, job_id) == {
+        "inquiry_id": first["inquiry_id"],
+        "reference_id": "person-1",
+        "status": "completed",
+        "one_time_link": None,
+        "one_time_link_short": None,
+        "session_token": None,
+    }
+    assert pipeline.calls("generate-a-one-time-link") == 0
+    assert pipeline.calls("create-an-inquiry") == 1
+    assert await pipeline.events() == [event]
+
+
+# The error paths of that link call, with the job function called directly: no worker runs the
+# polling chain, so the record keeps the status the create wrote (`created`).
+
+
+@contextlib.asynccontextmanager
+async def _job_context(pipeline: Pipeline) -> AsyncIterator[JobContext]:
+    async with PersonaClient.build_http(pipeline.settings) as http:
+        persona = PersonaClient.from_settings(pipeline.settings, http)
+        yield JobContext.build(
+            pipeline.settings, persona=persona, redis=pipeline.redis, queue=pipeline.pool
+        )
+
+
+async def _run_create(context: JobContext, job_try: int = 1) -> dict[str, Any]:
+    ctx = {CTX_KEY: context, "job_id": "req-1", "job_try": job_try}
+    return await create_inquiry(ctx, reference_id="person-1", note=STAYS_PENDING)
+
+
+async def test_a_refused_link_still_answers_a_rerun_without_a_link(
+    pipeline: Pipeline, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with _job_context(pipeline) as context:
+        first = await _run_create(context)
+        # Expired at Persona before any status check saw it: the record still says created.
+        await context.persona.expire_inquiry(first["inquiry_id"], idempotency_key="test-expire")
+
+        with caplog.at_level(logging.WARNING, logger="jobs.create_inquiry"):
+            again = await _run_create(context)
+
+    assert again == {**first, **dict.fromkeys(LINK_FIELDS)}
+    refused = pipeline.sandbox.counters_json()["operations"]["generate-a-one-time-link"]
+    assert refused == {"409": 1}
+    [warning] = [r for r in caplog.records if r.name == "jobs.create_inquiry"]
+    assert "no new one-time link" in warning.getMessage()
+    assert "https://" not in warning.getMessage()
+    assert await pipeline.events() == []
+
+
+async def test_a_link_call_that_fails_transiently_is_retried_under_one_key(
+    pipeline: Pipeline,
+) -> None:
+    async with _job_context(pipeline) as context:
+        first = await _run_create(context)
+        link_only = frozenset({"generate-a-one-time-link"})
+        pipeline.sandbox.sandbox.faults.configure(
+            FaultSettings(error_rate=1.0, operations=link_only)
+        )
+
+        with pytest.raises(Retry) as retry:
+            await _run_create(context, job_try=1)
+        assert (retry.value.defer_score or 0) > 0
+        # The create's failure budget bounds the retries: then the answer comes without a link.
+        given_up = await _run_create(context, job_try=CREATE_MAX_FAILURES)
+        assert given_up == {**first, **dict.fromkeys(LINK_FIELDS)}
+
+        pipeline.sandbox.sandbox.faults.configure(FaultSettings())
+        again = await _run_create(context, job_try=2)
+        # A re-run of the re-run (its result lost) gets the same link back, not a second one.
+        once_more = await _run_create(context, job_try=3)
+
+    assert again["one_time_link"].startswith("https://")
+    assert again["one_time_link"] != first["one_time_link"]
+    assert once_more == again
+    state = await resolved(pipeline.redis.hgetall(keys.create_key("req-1")))
+    assert "failures" not in state, "a link failure is not a failed create attempt"
+    assert pipeline.calls("create-an-inquiry") == 1
+    assert await pipeline.events() == []
