@@ -146,6 +146,8 @@ class Settings(BaseSettings):
     """Minimum level logged."""
     metrics_port: Annotated[int, Field(ge=0, le=65_535)] = 0
     """Port of the worker's Prometheus endpoint; 0 turns it off."""
+    worker_event_loop: Literal["auto", "uvloop", "asyncio"] = "auto"
+    """Event loop of `python -m worker.run`: uvloop when installed (`auto`), or the one named."""
     worker_max_jobs: PositiveInt = 100
     """Jobs one worker process runs at once (so also the status checks one list call can gather)."""
     job_timeout_s: PositiveFloat = 60.0

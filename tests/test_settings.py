@@ -56,6 +56,7 @@ def test_missing_api_key_names_the_variable() -> None:
         ({"poll_terminal_statuses": "completed,finished"}, "POLL_TERMINAL_STATUSES"),
         ({"results_stream": "bad stream name"}, "RESULTS_STREAM"),
         ({"log_format": "xml"}, "LOG_FORMAT"),
+        ({"worker_event_loop": "trio"}, "WORKER_EVENT_LOOP"),
     ],
 )
 def test_bad_value_fails_naming_the_variable(overrides: dict[str, Any], variable: str) -> None:

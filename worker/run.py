@@ -42,6 +42,7 @@ from redis.exceptions import WatchError
 
 from jobs.errors import ConfigError
 from settings import Settings, load_settings
+from worker.event_loop import loop_factory, loop_name
 from worker.logs import configure_logging
 from worker.main import build_worker_settings
 
@@ -252,6 +253,7 @@ async def _supervise(settings: Settings, startup_wait_s: float) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, supervisor.stop, signum)
+    logger.info("worker supervisor running on the %s event loop", loop_name(loop))
     return await supervisor.run()
 
 
@@ -271,11 +273,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = _parser().parse_args(argv)
     try:
         settings = load_settings()
+        factory = loop_factory(settings.worker_event_loop)
     except ConfigError as exc:
         print(f"persona-worker: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     configure_logging(settings)
-    return asyncio.run(_supervise(settings, options.startup_wait))
+    with asyncio.Runner(loop_factory=factory) as runner:
+        return runner.run(_supervise(settings, options.startup_wait))
 
 
 if __name__ == "__main__":

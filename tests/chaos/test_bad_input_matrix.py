@@ -558,6 +558,9 @@ def _config_rows() -> list[Any]:
             ARQ, {**base, "PERSONA_TEMPLATE_ID": "tpl_123"}, 2, "PERSONA_TEMPLATE_ID"
         ),
         "run-zero-job-timeout": ConfigRow(RUN, {**base, "JOB_TIMEOUT_S": "0"}, 2, "JOB_TIMEOUT_S"),
+        "run-unknown-event-loop": ConfigRow(
+            RUN, {**base, "WORKER_EVENT_LOOP": "trio"}, 2, "WORKER_EVENT_LOOP"
+        ),
         "arq-simulate-not-a-bool": ConfigRow(
             ARQ, {**base, "PERSONA_ALLOW_SIMULATE": "maybe"}, 2, "PERSONA_ALLOW_SIMULATE"
         ),
