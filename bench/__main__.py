@@ -33,7 +33,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, cast, get_args
 
 from bench.harness import Stack
 from bench.report import ScenarioResult, render_table, write_json
@@ -42,6 +42,8 @@ from bench.scenarios.memory import MemoryOptions, run_memory
 from bench.scenarios.sustained import SustainedOptions, run_sustained
 from bench.scenarios.throughput import ThroughputOptions, run_throughput
 from settings import Settings
+from worker import event_loop
+from worker.event_loop import EventLoopChoice
 
 SCENARIOS: Final = ("calls", "sustained", "throughput", "latency", "memory")
 LETTERS: Final = dict(zip("abcde", SCENARIOS, strict=True))
@@ -180,6 +182,13 @@ async def _scenario(
     return results
 
 
+def _loop_choice(args: argparse.Namespace) -> EventLoopChoice:
+    choice = dict(args.set).get("worker_event_loop", "auto")
+    if choice not in get_args(EventLoopChoice):
+        raise SystemExit(f"WORKER_EVENT_LOOP: one of {', '.join(get_args(EventLoopChoice))}")
+    return cast(EventLoopChoice, choice)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the chosen scenarios, print the table, write the JSON."""
     args = parser().parse_args(argv)
@@ -187,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     started = time.monotonic()
     failures: list[str] = []
     try:
-        results = asyncio.run(_run(args, failures))
+        # The loop the Procfile's worker runs on, so c measures arq and the pipeline on it.
+        results = event_loop.run(_run(args, failures), _loop_choice(args))
     except KeyboardInterrupt:
         raise SystemExit("interrupted; every process the benchmark started was stopped") from None
     wall = time.monotonic() - started

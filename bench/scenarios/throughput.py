@@ -15,10 +15,20 @@ of arq's own job rate the pipeline keeps while doing its real work (HTTP calls, 
 publication). Jobs per inquiry is counted from the worker (every job run, retries included).
 The sandbox runs in its own process so its CPU is not charged to the worker; on a 2-core
 machine it still competes for the second core with Redis.
+
+Both runs keep the worker's core busy, so the ratio is a ratio of CPU time per job. To show
+where that time goes, the scenario also measures this process's CPU per job in each run and,
+last, what the HTTP client alone costs: `http_probe_requests` reads of one inquiry, one at a
+time, through the production `httpx.AsyncClient` (body read, nothing parsed). From those,
+*ceiling* is the ratio the pipeline would reach if everything but arq and httpx were free
+(our Redis state, parsing, publication, the rate limiter): jobs per inquiry x no-op CPU per
+job / (that + API calls per inquiry x CPU per request). A target above the ceiling cannot be
+met by changing our code, only by a cheaper HTTP client or more processes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,12 +36,15 @@ from typing import Any, Final
 
 from arq import func
 from arq.worker import Worker
+from redis.asyncio import Redis
 
 from bench.harness import Stack, in_process_worker, pools
 from bench.report import ScenarioResult
 from bench.scenarios.calls import OUTCOME_MIX
+from jobs.client import PersonaClient
 from jobs.producer import enqueue_create
 from settings import Settings
+from worker.event_loop import loop_name
 from worker.main import build_worker_settings
 
 __all__ = ["ThroughputOptions", "run_throughput"]
@@ -59,6 +72,7 @@ class ThroughputOptions:
 
     inquiries: int = 2_000
     noop_jobs: int = 4_000
+    http_probe_requests: int = 500
     overrides: Mapping[str, Any] = field(default_factory=dict)
     """Settings of the pipeline (`--set`); the instant cadence and open limit win."""
 
@@ -78,13 +92,43 @@ def _bare_worker(settings: Settings) -> Worker:
     )
 
 
-async def _timed(worker: Worker) -> float:
-    started = time.perf_counter()
+@dataclass(frozen=True, slots=True)
+class _Timing:
+    wall_s: float
+    cpu_s: float
+    """CPU time of this process (user + system): the in-process worker's, and little else."""
+
+
+async def _timed(worker: Worker) -> _Timing:
+    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         await worker.main()
     finally:
         await worker.close()
-    return time.perf_counter() - started
+    return _Timing(time.perf_counter() - started, time.process_time() - cpu_started)
+
+
+async def _http_cpu_per_request(settings: Settings, inquiry_id: str, requests: int) -> float:
+    """CPU seconds per status read through the production HTTP client, one at a time."""
+    headers = {"Authorization": f"Bearer {settings.persona_api_key.get_secret_value()}"}
+    path = f"inquiries/{inquiry_id}"
+    params = {"include": "verifications"}
+    async with PersonaClient.build_http(settings) as http:
+        (await http.get(path, params=params, headers=headers)).raise_for_status()  # connect
+        cpu_started = time.process_time()
+        for _ in range(requests):
+            response = await http.get(path, params=params, headers=headers)
+            response.raise_for_status()
+        return (time.process_time() - cpu_started) / requests
+
+
+async def _some_inquiry_id(redis: Redis, settings: Settings) -> str:
+    """An inquiry the run created and decided, to read again for the HTTP probe."""
+    entries = await redis.xrange(settings.results_stream, count=1)
+    if not entries:
+        raise RuntimeError("the pipeline run published nothing")
+    _entry_id, fields = entries[0]
+    return str(fields["inquiry_id"])
 
 
 def _jobs_run(worker: Worker) -> int:
@@ -116,36 +160,54 @@ async def run_throughput(stack: Stack, options: ThroughputOptions) -> ScenarioRe
             for index in range(options.noop_jobs):
                 await pool.enqueue_job("noop", _job_id=f"noop-{index}")
             bare = _bare_worker(settings)
-            bare_s = await _timed(bare)
+            bare_timing = await _timed(bare)
             bare_jobs = _jobs_run(bare)
             await redis.flushall()
 
             for index in range(options.inquiries):
                 await enqueue_create(pool, reference_id=f"person-{index}", job_id=f"tp-{index}")
             worker = in_process_worker(settings, burst=True)
-            pipeline_s = await _timed(worker)
+            pipeline_timing = await _timed(worker)
             pipeline_jobs = _jobs_run(worker)
             published = int(await redis.xlen(settings.results_stream))
+            probe_inquiry = await _some_inquiry_id(redis, settings)
         counters = await sandbox.counters()
+        http_cpu_s = await _http_cpu_per_request(
+            settings, probe_inquiry, options.http_probe_requests
+        )
     finally:
         await sandbox.admin.aclose()
         stack.stop([sandbox.child])
 
-    noop_rate = bare_jobs / bare_s
-    inquiry_rate = published / pipeline_s
+    noop_rate = bare_jobs / bare_timing.wall_s
+    inquiry_rate = published / pipeline_timing.wall_s
     jobs_per_inquiry = pipeline_jobs / published if published else float("nan")
+    calls_per_inquiry = counters["requests"] / published if published else float("nan")
     ratio = inquiry_rate * jobs_per_inquiry / noop_rate
+    noop_cpu_s = bare_timing.cpu_s / bare_jobs
+    pipeline_cpu_s = pipeline_timing.cpu_s / pipeline_jobs
+    arq_share = jobs_per_inquiry * noop_cpu_s
+    ceiling = arq_share / (arq_share + calls_per_inquiry * http_cpu_s)
     result.add("bare arq no-op jobs per second", noop_rate, "/s", digits=0)
     result.add("pipeline inquiries per second", inquiry_rate, "/s", digits=1)
     result.add("jobs per inquiry", jobs_per_inquiry)
     result.add("ratio", ratio, at_least=RATIO_TARGET)
+    result.add("worker CPU per no-op job", noop_cpu_s * 1000, "ms")
+    result.add("worker CPU per pipeline job", pipeline_cpu_s * 1000, "ms")
+    result.add("httpx CPU per API request", http_cpu_s * 1000, "ms")
+    result.add("ceiling: arq and httpx only", ceiling)
     result.details = {
+        "event_loop": loop_name(asyncio.get_running_loop()),
         "noop_jobs": bare_jobs,
-        "noop_s": round(bare_s, 3),
+        "noop_s": round(bare_timing.wall_s, 3),
+        "noop_cpu_s": round(bare_timing.cpu_s, 3),
         "inquiries": options.inquiries,
         "published": published,
         "pipeline_jobs": pipeline_jobs,
-        "pipeline_s": round(pipeline_s, 3),
+        "pipeline_s": round(pipeline_timing.wall_s, 3),
+        "pipeline_cpu_s": round(pipeline_timing.cpu_s, 3),
+        "http_probe_requests": options.http_probe_requests,
+        "http_cpu_ms_per_request": round(http_cpu_s * 1000, 3),
         "api_calls": counters["requests"],
         "calls_per_operation": {
             op: sum(codes.values()) for op, codes in counters["operations"].items()
