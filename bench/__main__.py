@@ -1,6 +1,6 @@
-"""`python -m bench`: the benchmark suite of issue 5, with one table and one JSON file out.
+"""`python -m bench`: the benchmark suite, with one table and one JSON file out.
 
-    python -m bench                                  # every scenario at the issue's sizes
+    python -m bench                                  # every scenario at its default size
     python -m bench --only calls,throughput --inquiries 1000
     python -m bench --only memory --memory-inquiries 2000
     python -m bench --set POLL_ALIGN_S=5 --set WORKER_MAX_JOBS=100   # try other settings

@@ -24,7 +24,7 @@ __all__ = ["Figure", "ScenarioResult", "percentile", "render_table", "write_json
 
 @dataclass(frozen=True, slots=True)
 class Figure:
-    """One measured number, with its target when the issue sets one."""
+    """One measured number, with its target when there is one."""
 
     label: str
     value: float
