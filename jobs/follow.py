@@ -58,7 +58,11 @@ async def publish_document(
         publish_fields=ctx.settings.publish_fields,
     )
     publication = await ctx.publisher.publish(
-        dedupe_id=record.dedupe_id, event=data["event"], inquiry_id=record.inquiry_id, data=data
+        dedupe_id=record.dedupe_id,
+        event=data["event"],
+        inquiry_id=record.inquiry_id,
+        data=data,
+        status=data["status"],
     )
     if publication.new:
         observe_publish_lag(document.data.attributes, ctx.clock())

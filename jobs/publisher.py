@@ -36,6 +36,7 @@ if ARGV[2] ~= '' and ARGV[7] == '1' then
   redis.call('ZREM', KEYS[3], ARGV[2])
   if redis.call('EXISTS', KEYS[4]) == 1 then
     redis.call('HSET', KEYS[4], 'published', '1', 'event', ARGV[1], 'published_at', ARGV[6])
+    if ARGV[8] ~= '' then redis.call('HSET', KEYS[4], 'status', ARGV[8]) end
   end
 end
 return {1, entry}
@@ -70,12 +71,16 @@ class Publisher:
         inquiry_id: str | None,
         data: dict[str, Any],
         settles_inquiry: bool = True,
+        status: str | None = None,
     ) -> Publication:
         """Append the event unless `dedupe_id` was published already.
 
         Args:
             settles_inquiry: whether the event is the inquiry's outcome and ends its following;
                 False for events that only report an action on the inquiry.
+            status: the inquiry status the outcome reports, written to the record with the
+                publication so that operators (`inquiry show`, `status`) see the final status
+                rather than the one the last check before it saw.
         """
         body = json.dumps(data, separators=(",", ":"), default=str)
         new, entry = await self._script(
@@ -93,6 +98,7 @@ class Publisher:
                 self.marker_ttl_s,
                 repr(time.time()),
                 "1" if settles_inquiry else "0",
+                status or "",
             ],
         )
         entry_id = entry.decode() if isinstance(entry, bytes) else str(entry)

@@ -77,6 +77,30 @@ async def test_publication_marks_the_record_and_leaves_the_inflight_index(
     assert await resolved(decoded.hget(keys.inquiry_key("inq_9"), "published")) == "1"
 
 
+async def test_publication_records_the_status_its_outcome_reports(
+    publisher: Publisher, decoded: Redis
+) -> None:
+    key = keys.inquiry_key("inq_8")
+    await resolved(decoded.hset(key, mapping={"followed_since": "1", "status": "pending"}))
+    await publisher.publish(
+        dedupe_id="inq_8:0",
+        event="inquiry.approved",
+        inquiry_id="inq_8",
+        data={},
+        status="approved",
+    )
+    assert await resolved(decoded.hget(key, "status")) == "approved"
+
+
+async def test_publication_without_a_status_leaves_the_records_status(
+    publisher: Publisher, decoded: Redis
+) -> None:
+    key = keys.inquiry_key("inq_7")
+    await resolved(decoded.hset(key, mapping={"followed_since": "1", "status": "pending"}))
+    await publisher.publish(dedupe_id="inq_7:0", event="job.failed", inquiry_id="inq_7", data={})
+    assert await resolved(decoded.hget(key, "status")) == "pending"
+
+
 async def test_stream_is_trimmed_approximately(decoded: Redis) -> None:
     small = Publisher(decoded, stream="test:small", maxlen=10, marker_ttl_s=60)
     for index in range(500):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from jobs import keys
+from jobs.redis_typing import resolved
 from tests.pipeline.conftest import Pipeline
 
 pytestmark = pytest.mark.sandbox(decision_after_s=3_600.0)
@@ -41,6 +43,16 @@ async def test_each_outcome_publishes_one_event_with_its_verifications(
     assert {item["status"] for item in result.data["verifications"]} == verification_statuses
     for verification in result.data["verifications"]:
         assert verification["checks"], "each verification carries its checks"
+
+
+async def test_the_published_inquirys_record_shows_its_final_status(pipeline: Pipeline) -> None:
+    await pipeline.create("person-1", note="sandbox-outcome=completed sandbox-after=30")
+
+    await pipeline.run()
+
+    [result] = await pipeline.events()
+    record = await resolved(pipeline.redis.hgetall(keys.inquiry_key(result.inquiry_id)))
+    assert (record["published"], record["status"]) == ("1", "completed")
 
 
 async def test_a_result_costs_one_create_and_one_read_per_status_check(pipeline: Pipeline) -> None:
