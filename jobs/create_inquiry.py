@@ -38,8 +38,8 @@ from jobs.errors import (
 )
 from jobs.models import Inquiry, InquiryDocument, InquiryMeta
 from jobs.scheduling import enqueue_poll
-from jobs.status import PERSON_ACTIVE, InquiryStatus, event_name
-from jobs.store import CreateState, InquiryRecord
+from jobs.status import PERSON_ACTIVE
+from jobs.store import CreateState
 
 __all__ = ["CREATE_MAX_FAILURES", "create_inquiry"]
 
@@ -50,8 +50,6 @@ CREATE_MAX_FAILURES = 8
 #: Clock skew tolerated between us and Persona when matching `created-at`.
 _SKEW_S = 120.0
 _TEMPLATE_RELATIONSHIPS = ("inquiry-template", "inquiry-template-version", "template")
-#: The status a published result event stands for (`inquiry.completed` -> `completed`).
-_STATUS_OF_EVENT = {event_name(status): status.value for status in InquiryStatus}
 
 
 def _template_matches(inquiry: Inquiry, template_id: str) -> bool:
@@ -137,16 +135,9 @@ def _summary(
     return _result(inquiry.id, inquiry.status, reference_id, meta)
 
 
-def _last_status(record: InquiryRecord | None) -> str:
-    """The inquiry's last known status: the record's, or that of its published result.
-
-    Publishing a result marks the record (`published`, `event`) without updating `status`.
-    """
-    if record is None:
-        return "created"
-    if record.published and record.event in _STATUS_OF_EVENT:
-        return _STATUS_OF_EVENT[record.event]
-    return record.status
+def _after_the_window(ctx: JobContext, exc: RateLimitedError) -> Retry:
+    """Run the job again once the rate-limit window allows, jittered so workers spread out."""
+    return Retry(defer=(exc.retry_after_s or 5.0) + ctx.rng.uniform(0, 1))
 
 
 async def _new_link(
@@ -158,7 +149,7 @@ async def _new_link(
             inquiry_id, idempotency_key=f"create:{job_id}:link"
         )
     except RateLimitedError as exc:
-        raise Retry(defer=(exc.retry_after_s or 5.0) + ctx.rng.uniform(0, 1)) from exc
+        raise _after_the_window(ctx, exc) from exc
     except TransientApiError as exc:
         if job_try >= CREATE_MAX_FAILURES:
             logger.warning("create request %s: no new one-time link: %s", job_id, exc.message)
@@ -175,7 +166,8 @@ async def _answer_again(
 ) -> dict[str, Any]:
     """The result of a re-run of an answered request: no create, a new link while it helps."""
     log_context.bind(inquiry_id=inquiry_id)
-    status = _last_status(await ctx.store.get(inquiry_id))
+    record = await ctx.store.get(inquiry_id)
+    status = record.status if record is not None else "created"
     meta = None
     if status in PERSON_ACTIVE:
         meta = await _new_link(ctx, job_id, inquiry_id, job_try)
@@ -221,7 +213,7 @@ async def _handle_transient(
 ) -> None:
     if isinstance(exc, RateLimitedError):
         # Not cached by Persona and not a failure: wait for the window, same key.
-        raise Retry(defer=(exc.retry_after_s or 5.0) + ctx.rng.uniform(0, 1)) from exc
+        raise _after_the_window(ctx, exc) from exc
     cached_error = isinstance(exc, ServerError | ConflictError)
     await ctx.store.note_create_failure(
         state.job_id,
