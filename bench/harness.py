@@ -35,8 +35,8 @@ from redis.asyncio import Redis
 
 from jobs.producer import connect
 from settings import Settings, load_settings
+from worker.arq_settings import build_worker_settings
 from worker.embedded_redis import RedisServer, free_port
-from worker.main import build_worker_settings
 
 __all__ = [
     "API_KEY",
@@ -73,7 +73,7 @@ def _script(name: str) -> list[str]:
     script = Path(sys.executable).with_name(name)
     if script.exists():
         return [str(script)]
-    modules = {"persona-sandbox": "worker.sandbox", "arq": "arq", "uvicorn": "uvicorn"}
+    modules = {"persona-sandbox": "persona_sandbox", "arq": "arq", "uvicorn": "uvicorn"}
     return [sys.executable, "-m", modules[name]]
 
 

@@ -21,9 +21,9 @@ from typing import Final, TypeVar
 import httpx
 from pydantic import SecretStr
 
-from jobs.client import PersonaClient
 from jobs.errors import TransientApiError
-from jobs.models import InquiryDocument
+from jobs.persona.client import PersonaClient
+from jobs.persona.models import InquiryDocument
 from settings import DEFAULT_TERMINAL_STATUSES
 
 __all__ = ["NaiveResult", "run_naive"]

@@ -76,7 +76,7 @@ class Connection:
 def _sandbox_command() -> list[str]:
     """`persona-sandbox` on a free loopback port (0), rate limit off."""
     script = Path(sys.executable).with_name("persona-sandbox")
-    program = [str(script)] if script.exists() else [sys.executable, "-m", "worker.sandbox"]
+    program = [str(script)] if script.exists() else [sys.executable, "-m", "persona_sandbox"]
     return [*program, "--host", "127.0.0.1", "--port", "0", "--rate-limit", "0"]
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from jobs import keys
+from jobs.state import keys
 
 __all__ = ["Published", "read_results", "settle", "wait_for_results"]
 

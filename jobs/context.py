@@ -15,11 +15,11 @@ from typing import Any, Self
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
-from jobs.backoff import PollPolicy
-from jobs.batching import StatusBatcher
-from jobs.client import PersonaClient
-from jobs.publisher import Publisher
-from jobs.store import Store
+from jobs.persona.client import PersonaClient
+from jobs.pipeline.batching import StatusBatcher
+from jobs.policy.backoff import PollPolicy
+from jobs.state.publisher import Publisher
+from jobs.state.store import Store
 from settings import Settings
 
 __all__ = ["CTX_KEY", "JobContext"]

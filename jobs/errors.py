@@ -23,7 +23,7 @@ WorkerError                      root; never raised directly
     └── PayloadError             not a Persona event we can read (400)
 ```
 
-HTTP details are converted into this tree at one boundary, `jobs.client`; nothing else looks
+HTTP details are converted into this tree at one boundary, `jobs.persona.client`; nothing else looks
 at status codes. Every class survives a pickle round trip (the message is the only positional
 argument, the rest keyword-only with defaults) and describes itself as JSON with `to_dict()`,
 which is what `job.failed` events carry. No error ever holds the API key or a request body.

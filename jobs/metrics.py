@@ -17,9 +17,9 @@
 request wait) or `429` (Persona refused one).
 
 Label values come from fixed sets (our job names, Persona operation ids named in
-`jobs.client`, the documented inquiry statuses plus `other`), never from ids, reference ids or
-free text: every distinct value is a new time series, and an id in a label would both grow
-Prometheus without bound and copy identifiers into a second store.
+`jobs.persona.client`, the documented inquiry statuses plus `other`), never from ids,
+reference ids or free text: every distinct value is a new time series, and an id in a label
+would both grow Prometheus without bound and copy identifiers into a second store.
 
 The metrics live on one `CollectorRegistry` per process (not prometheus_client's global one),
 reached through `metrics()`, which also carries the standard `process_*`, `python_gc_*` and
@@ -43,11 +43,11 @@ from prometheus_client import (
     Histogram,
 )
 
-from jobs.status import InquiryStatus
+from jobs.policy.status import InquiryStatus
 
 if TYPE_CHECKING:
-    from jobs.client import ApiCall
-    from jobs.models import InquiryAttributes
+    from jobs.persona.client import ApiCall
+    from jobs.persona.models import InquiryAttributes
 
 __all__ = [
     "JOB_OUTCOMES",
@@ -74,7 +74,7 @@ RateLimitReason = Literal["limiter", "429"]
 #: Inquiry statuses as label values: Persona's documented ones, `unknown` (not checked yet)
 #: and `other` for anything Persona adds later.
 STATUS_LABELS: Final = frozenset({status.value for status in InquiryStatus} | {"unknown", "other"})
-#: Webhook outcomes as label values (`jobs.webhook_events` actions and the receiver's refusals).
+#: Webhook outcomes as label values (`jobs.webhooks.events` actions and the receiver's refusals).
 WEBHOOK_OUTCOMES: Final = frozenset(
     {
         "fetch_enqueued",

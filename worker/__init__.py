@@ -18,7 +18,7 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from jobs.errors import ConfigError
     from settings import load_settings
-    from worker.main import build_worker_settings
+    from worker.arq_settings import build_worker_settings
 
     try:
         settings = load_settings()

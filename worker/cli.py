@@ -30,8 +30,15 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from jobs.errors import ConfigError, JobArgumentsError
 from jobs.producer import connect, enqueue_create, enqueue_poll
 from settings import Settings, load_settings
-from worker.inspect import InquiryView, Overview, ResultEvent, inquiry_view, overview, read_results
 from worker.logs import configure_logging
+from worker.state_views import (
+    InquiryView,
+    Overview,
+    ResultEvent,
+    inquiry_view,
+    overview,
+    read_results,
+)
 
 __all__ = ["main"]
 

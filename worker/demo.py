@@ -28,11 +28,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from jobs.producer import connect, enqueue_create
+from persona_sandbox import SandboxConfig, run_sandbox
 from settings import load_settings
+from worker.arq_settings import build_worker_settings
 from worker.embedded_redis import RedisServer
-from worker.inspect import ResultEvent, read_results
-from worker.main import build_worker_settings
-from worker.sandbox import SandboxConfig, run_sandbox
+from worker.state_views import ResultEvent, read_results
 
 __all__ = ["DEMO_OUTCOMES", "run_demo"]
 

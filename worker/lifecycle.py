@@ -13,11 +13,11 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from jobs.client import PersonaClient
 from jobs.context import CTX_KEY, JobContext
 from jobs.errors import ConfigError
 from jobs.metrics import observe_api_call, record_rate_limit_wait
-from jobs.ratelimit import RedisRateLimiter
+from jobs.persona.client import PersonaClient
+from jobs.persona.ratelimit import RedisRateLimiter
 from settings import Settings
 from worker.logs import configure_logging, redact_arq_records
 from worker.metrics import MetricsServer

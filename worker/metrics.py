@@ -24,7 +24,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from jobs.metrics import metrics, set_inflight
-from worker.inspect import inflight_rows
+from worker.state_views import inflight_rows
 
 __all__ = ["MetricsServer", "refresh_inflight", "render"]
 

@@ -42,9 +42,9 @@ from redis.exceptions import WatchError
 
 from jobs.errors import ConfigError
 from settings import Settings, load_settings
+from worker.arq_settings import build_worker_settings
 from worker.event_loop import loop_factory, loop_name
 from worker.logs import configure_logging
-from worker.main import build_worker_settings
 
 __all__ = [
     "BACKOFF_CAP_S",

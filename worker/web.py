@@ -1,7 +1,7 @@
 """The `web` process: Persona's webhooks in, liveness and readiness out.
 
 `POST /webhooks/persona` reads the raw body (bounded), verifies `Persona-Signature` over those
-exact bytes, reads the event envelope and hands it to `jobs.webhook_events`, answering 202 well
+exact bytes, reads the event envelope and hands it to `jobs.webhooks.events`, answering 202 well
 inside Persona's 5-second limit: the work itself happens in the worker. Refusals are 4xx and
 touch nothing: 400 for a missing or malformed signature header or a body that is not a Persona
 event, 401 for a signature that does not match (or is stale when a tolerance is set), 413 for a
@@ -31,13 +31,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from jobs.client import PersonaClient
 from jobs.context import JobContext
 from jobs.errors import ConfigError, WebhookError
 from jobs.metrics import observe_webhook
+from jobs.persona.client import PersonaClient
 from jobs.producer import connect
-from jobs.webhook_events import handle_event, parse_event
-from jobs.webhook_signature import verify
+from jobs.webhooks.events import handle_event, parse_event
+from jobs.webhooks.signature import verify
 from settings import Settings, load_settings
 from worker.logs import configure_logging
 from worker.metrics import render

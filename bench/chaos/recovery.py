@@ -22,7 +22,7 @@ from typing import Final
 
 from redis.asyncio import Redis
 
-from jobs import keys
+from jobs.state import keys
 
 __all__ = ["KillTracker", "RecoveryFigures"]
 

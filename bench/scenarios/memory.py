@@ -26,9 +26,9 @@ from redis.asyncio import Redis
 
 from bench.harness import ChildProcess, Stack, pools
 from bench.report import ScenarioResult
-from jobs import keys
 from jobs.producer import enqueue_create
-from jobs.redis_typing import resolved
+from jobs.state import keys
+from jobs.state.redis_typing import resolved
 
 __all__ = ["MemoryOptions", "run_memory"]
 

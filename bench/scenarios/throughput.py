@@ -41,11 +41,11 @@ from redis.asyncio import Redis
 from bench.harness import Stack, in_process_worker, pools
 from bench.report import ScenarioResult
 from bench.scenarios.calls import OUTCOME_MIX
-from jobs.client import PersonaClient
+from jobs.persona.client import PersonaClient
 from jobs.producer import enqueue_create
 from settings import Settings
+from worker.arq_settings import build_worker_settings
 from worker.event_loop import loop_name
-from worker.main import build_worker_settings
 
 __all__ = ["ThroughputOptions", "run_throughput"]
 

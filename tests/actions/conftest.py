@@ -28,17 +28,17 @@ import pytest
 from arq.worker import Worker
 from redis.asyncio import Redis
 
-from jobs import keys
-from jobs.client import PersonaClient
-from jobs.models import Inquiry
-from jobs.store import InquiryRecord, Store
+from jobs.persona.client import PersonaClient
+from jobs.persona.models import Inquiry
+from jobs.state import keys
+from jobs.state.store import InquiryRecord, Store
+from persona_sandbox import ManualClock, SandboxConfig, run_sandbox
+from persona_sandbox.server import SandboxHandle
 from settings import Settings
 from tests.conftest import TEST_API_KEY, TEST_TEMPLATE_ID
+from worker.arq_settings import build_worker_settings
 from worker.embedded_redis import RedisServer
-from worker.inspect import ResultEvent as Event
-from worker.main import build_worker_settings
-from worker.sandbox import ManualClock, SandboxConfig, run_sandbox
-from worker.sandbox.server import SandboxHandle
+from worker.state_views import ResultEvent as Event
 
 pytestmark = pytest.mark.redis
 

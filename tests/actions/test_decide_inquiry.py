@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
+from persona_sandbox import FaultSettings
 from tests.actions.conftest import Actions
-from worker.sandbox import FaultSettings
 
 pytestmark = pytest.mark.redis
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from jobs import keys
-from jobs.redis_typing import resolved
+from jobs.state import keys
+from jobs.state.redis_typing import resolved
 from tests.actions.conftest import Actions
 
 pytestmark = pytest.mark.redis

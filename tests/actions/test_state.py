@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from jobs import keys
 from jobs.contract import (
     AccountRelationsArgs,
     DecideInquiryArgs,
@@ -16,8 +15,9 @@ from jobs.contract import (
     parse_args,
 )
 from jobs.errors import JobArgumentsError
-from jobs.publisher import Publisher
-from jobs.store import Store
+from jobs.state import keys
+from jobs.state.publisher import Publisher
+from jobs.state.store import Store
 
 
 @pytest.fixture

@@ -40,16 +40,16 @@ from redis.asyncio import Redis
 
 from bench.chaos.recovery import IN_PROGRESS_PREFIX
 from bench.chaos.stack import BIN, ROOT, WORKER_COMMAND, clean_env
-from jobs import keys
-from jobs.client import PersonaClient
 from jobs.errors import ConfigError
+from jobs.persona.client import PersonaClient
 from jobs.producer import connect, enqueue_create
-from jobs.webhook_signature import signature_header
+from jobs.state import keys
+from jobs.webhooks.signature import signature_header
+from persona_sandbox import SandboxConfig, run_sandbox
 from settings import Settings, load_settings
 from tests.chaos.conftest import QUEUE, Workers, results, settings_env, wait_for
 from tests.conftest import TEST_API_KEY, TEST_WEBHOOK_SECRET
 from worker.embedded_redis import RedisServer, free_port
-from worker.sandbox import SandboxConfig, run_sandbox
 from worker.web import create_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]

@@ -18,13 +18,13 @@ from redis.asyncio import Redis
 
 from bench.chaos.recovery import IN_PROGRESS_PREFIX
 from jobs.producer import connect, enqueue_create
+from persona_sandbox import FaultSettings, SandboxConfig, run_sandbox
 from settings import Settings
 from tests.chaos.conftest import QUEUE, Workers, answered, results, settings_env, wait_for
 from tests.conftest import TEST_API_KEY
+from worker.arq_settings import build_worker_settings
 from worker.embedded_redis import RedisServer
-from worker.main import build_worker_settings
 from worker.run import Supervisor
-from worker.sandbox import FaultSettings, SandboxConfig, run_sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 

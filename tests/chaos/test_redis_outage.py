@@ -16,6 +16,7 @@ import pytest
 from redis.asyncio import Redis
 
 from jobs.producer import connect, enqueue_create
+from persona_sandbox import FaultSettings, SandboxConfig, run_sandbox
 from tests.chaos.conftest import (
     QUEUE,
     Workers,
@@ -27,7 +28,6 @@ from tests.chaos.conftest import (
 )
 from tests.conftest import TEST_API_KEY
 from worker.embedded_redis import RedisServer
-from worker.sandbox import FaultSettings, SandboxConfig, run_sandbox
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 

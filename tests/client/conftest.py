@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs.client import PersonaClient
+from jobs.persona.client import PersonaClient
 from tests.client.fakes import API_KEY, BASE_URL, FakePersona
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import NamedTuple
 
-from jobs.client import PersonaClient
+from jobs.persona.client import PersonaClient
 from tests.client.fakes import FakePersona, inquiry_resource, verification_resource
 
 TEMPLATE_ID = "itmpl_TestTemplate000000000000"

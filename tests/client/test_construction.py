@@ -6,8 +6,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from jobs.client import PersonaClient
 from jobs.errors import ConfigError
+from jobs.persona.client import PersonaClient
 from tests.client.fakes import API_KEY, FakePersona, inquiry_resource
 
 

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from jobs import errors
-from jobs.client import PersonaClient
+from jobs.persona.client import PersonaClient
 from tests.client.fakes import API_KEY, PREFIX, FakePersona, error_response
 from tests.client.operations import INQUIRY_ID, TEMPLATE_ID, seed
 

@@ -4,7 +4,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from jobs.client import PersonaClient
+from jobs.persona.client import PersonaClient
 from tests.client.fakes import API_KEY, PREFIX, FakePersona
 from tests.client.operations import NOT_POSTS, OPERATIONS, POSTS, Operation, op_id, seed
 

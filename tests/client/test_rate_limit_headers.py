@@ -7,7 +7,7 @@ import pytest
 from pydantic import SecretStr
 
 from jobs import errors
-from jobs.client import ApiCall, PersonaClient, RateLimitInfo
+from jobs.persona.client import ApiCall, PersonaClient, RateLimitInfo
 from tests.client.fakes import API_KEY, FakePersona, inquiry_resource
 from tests.client.operations import INQUIRY_ID, OPERATIONS, Operation, op_id, seed
 
@@ -176,7 +176,7 @@ async def test_a_failing_observer_does_not_mask_the_answer(
         raise RuntimeError("metrics backend down")
 
     client.observers.extend([broken, seen.append])
-    with caplog.at_level(logging.ERROR, logger="jobs.client"):
+    with caplog.at_level(logging.ERROR, logger="jobs.persona.client"):
         document = await client.retrieve_inquiry(INQUIRY_ID)
     assert document.data.id == INQUIRY_ID
     assert len(seen) == 1
@@ -255,7 +255,7 @@ async def test_a_gate_that_fails_to_observe_does_not_mask_the_answer(
 
     seed(fake)
     client = PersonaClient(http, api_key=SecretStr(API_KEY), gate=BrokenGate())
-    with caplog.at_level(logging.ERROR, logger="jobs.client"):
+    with caplog.at_level(logging.ERROR, logger="jobs.persona.client"):
         document = await client.retrieve_inquiry(INQUIRY_ID)
     assert document.data.id == INQUIRY_ID
     assert "gate failed to observe" in caplog.text

@@ -6,8 +6,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from jobs.client import PersonaClient
 from jobs.errors import ConfigError, NotFoundError
+from jobs.persona.client import PersonaClient
 from tests.client.fakes import API_KEY, PREFIX, FakePersona
 from tests.client.operations import INQUIRY_ID, TEMPLATE_ID, seed
 

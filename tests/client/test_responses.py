@@ -3,7 +3,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from jobs.client import PersonaClient
+from jobs.persona.client import PersonaClient
 from tests.client.fakes import FakePersona, inquiry_resource, verification_resource
 from tests.client.operations import INQUIRY_ID, TEMPLATE_ID, VERIFICATION_ID, seed
 

@@ -13,10 +13,10 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs.client import PersonaClient
+from jobs.persona.client import PersonaClient
+from persona_sandbox import ManualClock, SandboxConfig, create_app, sandbox_of
 from tests.conftest import TEST_API_KEY
 from tests.contract.harness import ContractTransport, Rig
-from worker.sandbox import ManualClock, SandboxConfig, create_app, sandbox_of
 
 API_URL = "http://persona.test/api/v1"
 

@@ -1,7 +1,7 @@
 """Ways to bring sandbox objects into a given state through the real client, and one client call
 per operation, for the parametrised contract tests.
 
-Inquiries follow the sandbox's documented scenario rule (`worker.sandbox.timeline`): a create
+Inquiries follow the sandbox's documented scenario rule (`persona_sandbox.timeline`): a create
 note `sandbox-outcome=<outcome> sandbox-after=<seconds>` fixes what the simulated person does;
 the test then moves the sandbox's manual clock past the step it wants. With a delay D the
 inquiry is `pending` from D/3, finishes at D, and is decided `decision_after_s` (30 s) later.
@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from jobs.client import PersonaClient
-from jobs.models import InquiryDocument
+from jobs.persona.client import PersonaClient
+from jobs.persona.models import InquiryDocument
 from tests.contract.harness import Rig
 
 __all__ = [

@@ -24,10 +24,10 @@ import httpx
 from starlette.applications import Starlette
 from starlette.types import ASGIApp
 
-from jobs.client import PersonaClient
+from jobs.persona.client import PersonaClient
+from persona_sandbox import ManualClock, Sandbox
 from tests.contract.openapi import ContractError, OperationSet
 from tests.contract.schema import Problem
-from worker.sandbox import ManualClock, Sandbox
 
 __all__ = [
     "CLIENT_OPERATIONS",
@@ -37,7 +37,7 @@ __all__ = [
     "Rig",
 ]
 
-#: Every Persona operation `jobs.client.PersonaClient` implements.
+#: Every Persona operation `jobs.persona.client.PersonaClient` implements.
 CLIENT_OPERATIONS: Final = (
     "create-an-inquiry",
     "retrieve-an-inquiry",

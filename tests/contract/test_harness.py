@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from jobs.client import PersonaClient
+from jobs.persona.client import PersonaClient
 from tests.conftest import TEST_API_KEY
 from tests.contract.conftest import API_URL
 from tests.contract.flows import TEMPLATE_ID, key

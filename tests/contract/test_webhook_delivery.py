@@ -18,14 +18,14 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from jobs.client import PersonaClient
-from jobs.webhook_signature import verify
+from jobs.persona.client import PersonaClient
+from jobs.webhooks.signature import verify
+from persona_sandbox import ManualClock, SandboxConfig, WebhookSettings, create_app, sandbox_of
 from tests.conftest import TEST_API_KEY, TEST_WEBHOOK_SECRET
 from tests.contract.conftest import API_URL
 from tests.contract.flows import DELAY_S, create_with_outcome
 from tests.contract.harness import ContractTransport, Rig
 from tests.contract.webhooks import load_webhooks
-from worker.sandbox import ManualClock, SandboxConfig, WebhookSettings, create_app, sandbox_of
 
 RECEIVER_URL: Final = "http://receiver.test/webhooks/persona"
 _EVERY_STEP_S: Final = DELAY_S + 30 + 300 + 1

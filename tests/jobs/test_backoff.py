@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from jobs.backoff import DEFAULT_EXPIRY, PollPolicy, full_jitter
+from jobs.policy.backoff import DEFAULT_EXPIRY, PollPolicy, full_jitter
 
 POLICY = PollPolicy(
     min_interval_s=2, max_interval_s=60, review_interval_s=600, deadline_grace_s=300

@@ -10,15 +10,15 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from jobs.backoff import align_delay
-from jobs.batching import MAX_WINDOWS, StatusBatcher
-from jobs.client import PersonaClient
 from jobs.errors import ServerError
+from jobs.persona.client import PersonaClient
+from jobs.pipeline.batching import MAX_WINDOWS, StatusBatcher
+from jobs.policy.backoff import align_delay
+from persona_sandbox import SandboxConfig, run_sandbox
+from persona_sandbox.faults import FaultSettings
+from persona_sandbox.server import SandboxHandle
+from persona_sandbox.state import NewInquiry
 from tests.conftest import TEST_API_KEY
-from worker.sandbox import SandboxConfig, run_sandbox
-from worker.sandbox.faults import FaultSettings
-from worker.sandbox.server import SandboxHandle
-from worker.sandbox.state import NewInquiry
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import json
 import pytest
 from redis.asyncio import Redis
 
-from jobs import keys
 from jobs.errors import AuthenticationError
-from jobs.publisher import Publisher
-from jobs.redis_typing import resolved
+from jobs.state import keys
+from jobs.state.publisher import Publisher
+from jobs.state.redis_typing import resolved
 
 pytestmark = pytest.mark.redis
 

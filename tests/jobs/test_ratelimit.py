@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from jobs.client import ApiCall, RateLimitInfo
 from jobs.errors import RateLimitedError
-from jobs.ratelimit import RedisRateLimiter
+from jobs.persona.client import ApiCall, RateLimitInfo
+from jobs.persona.ratelimit import RedisRateLimiter
 
 READ = "retrieve-an-inquiry"
 CREATE = "create-an-inquiry"

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from jobs.status import event_name, is_final, is_terminal, parse_status
+from jobs.policy.status import event_name, is_final, is_terminal, parse_status
 from settings import DECISION_STATUSES, DEFAULT_TERMINAL_STATUSES
 
 DEFAULT = frozenset(DEFAULT_TERMINAL_STATUSES)

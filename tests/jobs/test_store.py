@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from jobs import keys
-from jobs.redis_typing import resolved
-from jobs.store import Store
+from jobs.state import keys
+from jobs.state.redis_typing import resolved
+from jobs.state.store import Store
 
 pytestmark = pytest.mark.redis
 

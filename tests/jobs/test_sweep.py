@@ -18,12 +18,12 @@ import pytest
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
-from jobs import keys
-from jobs.client import PersonaClient
 from jobs.context import CTX_KEY, JobContext
+from jobs.persona.client import PersonaClient
+from jobs.pipeline.sweep import CREATE_STALE_S, OVERDUE_SLACK_S, sweep
 from jobs.producer import connect
-from jobs.redis_typing import resolved
-from jobs.sweep import CREATE_STALE_S, OVERDUE_SLACK_S, sweep
+from jobs.state import keys
+from jobs.state.redis_typing import resolved
 from settings import Settings
 from worker.embedded_redis import RedisServer
 

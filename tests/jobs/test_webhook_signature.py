@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from jobs.errors import SignatureError, SignatureHeaderError
-from jobs.webhook_signature import parse_header, sign, signature_header, verify
+from jobs.webhooks.signature import parse_header, sign, signature_header, verify
 
 # The public vector (ResearchHub test_persona_webhook_view.py, test_create_digest).
 PUBLIC_SECRET = "wbhsec_researchhub"

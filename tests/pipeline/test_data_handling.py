@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs.client import PersonaClient
+from jobs.persona.client import PersonaClient
+from persona_sandbox.faults import FaultSettings
 from settings import Settings
 from tests.conftest import TEST_API_KEY, TEST_WEBHOOK_SECRET
 from tests.pipeline.conftest import Pipeline
-from worker.sandbox.faults import FaultSettings
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):

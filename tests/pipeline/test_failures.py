@@ -8,8 +8,8 @@ import pytest
 from arq.jobs import Job
 
 from jobs.contract import json_deserializer
+from persona_sandbox.faults import FaultSettings
 from tests.pipeline.conftest import Pipeline
-from worker.sandbox.faults import FaultSettings
 
 
 async def _job_try(pipeline: Pipeline, job_id: str) -> int | None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from jobs.producer import enqueue_poll
+from persona_sandbox.state import NewInquiry
 from tests.pipeline.conftest import Pipeline
-from worker.sandbox.state import NewInquiry
 
 
 def _created_elsewhere(pipeline: Pipeline, scenario: str) -> str:

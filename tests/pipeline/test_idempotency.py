@@ -13,15 +13,15 @@ from arq import Retry
 from arq.constants import result_key_prefix
 from arq.jobs import Job
 
-from jobs import keys
-from jobs.client import PersonaClient
 from jobs.context import CTX_KEY, JobContext
 from jobs.contract import json_deserializer
-from jobs.create_inquiry import CREATE_MAX_FAILURES, create_inquiry
-from jobs.redis_typing import resolved
-from jobs.store import Store
+from jobs.persona.client import PersonaClient
+from jobs.pipeline.create_inquiry import CREATE_MAX_FAILURES, create_inquiry
+from jobs.state import keys
+from jobs.state.redis_typing import resolved
+from jobs.state.store import Store
+from persona_sandbox.faults import FaultSettings
 from tests.pipeline.conftest import RUN_TIMEOUT_S, Pipeline, running
-from worker.sandbox.faults import FaultSettings
 
 
 async def test_a_duplicate_enqueue_is_one_request(pipeline: Pipeline) -> None:
@@ -226,13 +226,13 @@ async def test_a_refused_link_still_answers_a_rerun_without_a_link(
         # Expired at Persona before any status check saw it: the record still says created.
         await context.persona.expire_inquiry(first["inquiry_id"], idempotency_key="test-expire")
 
-        with caplog.at_level(logging.WARNING, logger="jobs.create_inquiry"):
+        with caplog.at_level(logging.WARNING, logger="jobs.pipeline.create_inquiry"):
             again = await _run_create(context)
 
     assert again == {**first, **dict.fromkeys(LINK_FIELDS)}
     refused = pipeline.sandbox.counters_json()["operations"]["generate-a-one-time-link"]
     assert refused == {"409": 1}
-    [warning] = [r for r in caplog.records if r.name == "jobs.create_inquiry"]
+    [warning] = [r for r in caplog.records if r.name == "jobs.pipeline.create_inquiry"]
     assert "no new one-time link" in warning.getMessage()
     assert "https://" not in warning.getMessage()
     assert await pipeline.events() == []

@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
 from jobs.metrics import Metrics, reset_metrics
-from jobs.webhook_signature import signature_header
+from jobs.webhooks.signature import signature_header
 from settings import Settings
 from tests.conftest import TEST_API_KEY, TEST_WEBHOOK_SECRET
 from tests.logging_support import capture_logs, parse_json_lines

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from jobs import keys
-from jobs.redis_typing import resolved
+from jobs.state import keys
+from jobs.state.redis_typing import resolved
 from tests.pipeline.conftest import Pipeline
 
 pytestmark = pytest.mark.sandbox(decision_after_s=3_600.0)

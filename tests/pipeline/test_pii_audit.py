@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from jobs.metrics import reset_metrics
-from jobs.webhook_signature import signature_header
+from jobs.webhooks.signature import signature_header
 from tests.conftest import TEST_API_KEY, TEST_WEBHOOK_SECRET
 from tests.logging_support import capture_logs
 from tests.pipeline.conftest import Pipeline, running, serve

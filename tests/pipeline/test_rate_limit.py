@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.redis_typing import resolved
+from jobs.state.redis_typing import resolved
 from tests.pipeline.conftest import Pipeline
 
 

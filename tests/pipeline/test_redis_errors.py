@@ -13,7 +13,7 @@ import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from jobs.store import Store
+from jobs.state.store import Store
 from tests.pipeline.conftest import Pipeline
 
 

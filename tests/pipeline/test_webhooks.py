@@ -14,11 +14,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from jobs import keys
-from jobs.store import Store
+from jobs.state import keys
+from jobs.state.store import Store
+from persona_sandbox.webhook_settings import WebhookSettings
 from tests.conftest import TEST_WEBHOOK_SECRET
 from tests.pipeline.conftest import Pipeline, running, serve
-from worker.sandbox.webhook_settings import WebhookSettings
 from worker.web import create_app
 
 pytestmark = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from jobs.store import Store
+from jobs.state.store import Store
 from tests.pipeline.conftest import Pipeline
 
 

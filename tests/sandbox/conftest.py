@@ -8,8 +8,8 @@ from contextlib import AsyncExitStack
 import httpx
 import pytest
 
+from persona_sandbox import ManualClock, SandboxConfig, create_app, sandbox_of
 from tests.sandbox.support import HEADERS, Harness
-from worker.sandbox import ManualClock, SandboxConfig, create_app, sandbox_of
 
 MakeHarness = Callable[..., Awaitable[Harness]]
 

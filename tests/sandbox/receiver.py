@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from worker.sandbox.server import bind_socket, uvicorn_config
+from persona_sandbox.server import bind_socket, uvicorn_config
 
 __all__ = ["MOCK_URL", "WAIT_S", "Received", "Receiver", "serve_receiver"]
 

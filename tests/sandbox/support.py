@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from worker.sandbox import ManualClock, Sandbox
+from persona_sandbox import ManualClock, Sandbox
 
 API_KEY = "persona_sandbox_tests0key0for0sandbox"
 TEMPLATE_ID = "itmpl_SandboxTests00000000000"

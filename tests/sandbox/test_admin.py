@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from persona_sandbox import ManualClock, SandboxConfig
 from tests.sandbox.conftest import MakeHarness
 from tests.sandbox.support import Harness
-from worker.sandbox import ManualClock, SandboxConfig
 
 
 async def test_counters_count_calls_per_operation_and_status(harness: Harness) -> None:

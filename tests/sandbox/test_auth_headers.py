@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from persona_sandbox import SandboxConfig
 from tests.sandbox.conftest import MakeHarness
 from tests.sandbox.support import Harness
-from worker.sandbox import SandboxConfig
 
 UNAUTHORIZED = {"errors": [{"title": "Must be authenticated to access this endpoint"}]}
 

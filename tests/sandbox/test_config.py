@@ -5,8 +5,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from worker.sandbox import FaultSettings, ManualClock, SandboxConfig, ScaledClock
-from worker.sandbox.config import parse_delay_range, parse_outcome_mix
+from persona_sandbox import FaultSettings, ManualClock, SandboxConfig, ScaledClock
+from persona_sandbox.config import parse_delay_range, parse_outcome_mix
 
 
 def test_scaled_clock_runs_faster_than_real_time(monkeypatch: pytest.MonkeyPatch) -> None:

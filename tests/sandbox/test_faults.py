@@ -6,9 +6,9 @@ from typing import Any
 import httpx
 import pytest
 
+from persona_sandbox import FaultSettings, SandboxConfig, run_sandbox
 from tests.sandbox.conftest import MakeHarness
 from tests.sandbox.support import HEADERS, Harness, create_body
-from worker.sandbox import FaultSettings, SandboxConfig, run_sandbox
 
 
 async def _faulty(make_harness: MakeHarness, **faults: Any) -> Harness:

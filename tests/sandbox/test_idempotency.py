@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import asyncio
 
+from persona_sandbox import SandboxConfig
+from persona_sandbox.idempotency import fingerprint
 from tests.sandbox.conftest import MakeHarness
 from tests.sandbox.support import Harness, create_body
-from worker.sandbox import SandboxConfig
-from worker.sandbox.idempotency import fingerprint
 
 
 async def test_replay_returns_the_stored_answer_and_creates_nothing(harness: Harness) -> None:

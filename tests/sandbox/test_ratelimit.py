@@ -1,9 +1,9 @@
 from __future__ import annotations
 
+from persona_sandbox import ManualClock, SandboxConfig
+from persona_sandbox.ratelimit import UNLIMITED, FixedWindowLimiter
 from tests.sandbox.conftest import MakeHarness
 from tests.sandbox.support import Harness
-from worker.sandbox import ManualClock, SandboxConfig
-from worker.sandbox.ratelimit import UNLIMITED, FixedWindowLimiter
 
 
 async def _limited(make_harness: MakeHarness, limit: int = 3) -> Harness:

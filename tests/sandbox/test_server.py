@@ -8,9 +8,9 @@ import sys
 import httpx
 import pytest
 
+from persona_sandbox import SandboxConfig, run_sandbox
+from persona_sandbox.__main__ import build_config, parser
 from tests.sandbox.support import HEADERS, create_body
-from worker.sandbox import SandboxConfig, run_sandbox
-from worker.sandbox.__main__ import build_config, parser
 
 
 async def test_run_sandbox_serves_on_a_real_port() -> None:
@@ -72,7 +72,7 @@ def test_cli_refuses_an_unknown_outcome() -> None:
 
 
 def test_cli_serves_until_terminated() -> None:
-    command = [sys.executable, "-m", "worker.sandbox", "--port", "0", "--rate-limit", "0"]
+    command = [sys.executable, "-m", "persona_sandbox", "--port", "0", "--rate-limit", "0"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         try:
             assert process.stdout is not None

@@ -5,11 +5,11 @@ from datetime import datetime
 
 import pytest
 
+from persona_sandbox import Event, ManualClock, SandboxConfig, run_sandbox
+from persona_sandbox.state import NewInquiry
+from persona_sandbox.timeline import Outcome, choose_scenario
 from tests.sandbox.conftest import MakeHarness
 from tests.sandbox.support import Harness
-from worker.sandbox import Event, ManualClock, SandboxConfig, run_sandbox
-from worker.sandbox.state import NewInquiry
-from worker.sandbox.timeline import Outcome, choose_scenario
 
 # With sandbox-after=60 and the default decision_after_s=30, review_after_s=300.
 TIMELINES: dict[str, list[tuple[float, str]]] = {

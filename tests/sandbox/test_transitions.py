@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.sandbox.transitions import ALLOWED_FROM, LIVE, Action
+from persona_sandbox.transitions import ALLOWED_FROM, LIVE, Action
 
 STATUSES = ("created", "pending", "completed", "failed", "expired", "needs_review", "approved",
             "declined")  # fmt: skip

@@ -19,10 +19,8 @@ import httpx
 import pytest
 
 from jobs.errors import SignatureError
-from jobs.webhook_signature import parse_header, verify
-from tests.sandbox.receiver import WAIT_S, Received, Receiver, serve_receiver
-from tests.sandbox.support import HEADERS, Harness, create_body
-from worker.sandbox import (
+from jobs.webhooks.signature import parse_header, verify
+from persona_sandbox import (
     ManualClock,
     Sandbox,
     SandboxConfig,
@@ -31,13 +29,15 @@ from worker.sandbox import (
     run_sandbox,
     sandbox_of,
 )
-from worker.sandbox.counters import Counters
-from worker.sandbox.events import EventLog
-from worker.sandbox.serialize import dumps
-from worker.sandbox.server import bind_socket
-from worker.sandbox.state import NewInquiry
-from worker.sandbox.webhook_delivery import WebhookDeliverer
-from worker.sandbox.webhook_sender import MAX_ATTEMPTS, RETRY_INTERVALS_S
+from persona_sandbox.counters import Counters
+from persona_sandbox.events import EventLog
+from persona_sandbox.serialize import dumps
+from persona_sandbox.server import bind_socket
+from persona_sandbox.state import NewInquiry
+from persona_sandbox.webhook_delivery import WebhookDeliverer
+from persona_sandbox.webhook_sender import MAX_ATTEMPTS, RETRY_INTERVALS_S
+from tests.sandbox.receiver import WAIT_S, Received, Receiver, serve_receiver
+from tests.sandbox.support import HEADERS, Harness, create_body
 
 SECRET: Final = "wbhsec_sandbox_tests_current"
 OLD_SECRET: Final = "wbhsec_sandbox_tests_previous"

@@ -9,13 +9,13 @@ from typing import Any, Final
 
 import pytest
 
+from persona_sandbox import Sandbox, SandboxConfig, WebhookSettings
+from persona_sandbox.__main__ import build_config, parser
+from persona_sandbox.background import WEBHOOK_ADVANCE_INTERVAL_S, BackgroundAdvance
+from persona_sandbox.webhook_signing import signature, signature_header
 from tests.sandbox.conftest import MakeHarness
 from tests.sandbox.receiver import WAIT_S
 from tests.sandbox.support import Harness
-from worker.sandbox import Sandbox, SandboxConfig, WebhookSettings
-from worker.sandbox.__main__ import build_config, parser
-from worker.sandbox.background import WEBHOOK_ADVANCE_INTERVAL_S, BackgroundAdvance
-from worker.sandbox.webhook_signing import signature, signature_header
 
 SECRET: Final = "wbhsec_settings_tests_current"
 OLD_SECRET: Final = "wbhsec_settings_tests_previous"

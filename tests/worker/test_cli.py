@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from jobs import keys
+from jobs.state import keys
 from tests.conftest import TEST_API_KEY, TEST_TEMPLATE_ID
 from tests.logging_support import preserved_logging
 from worker.cli import main

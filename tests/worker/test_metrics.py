@@ -12,8 +12,6 @@ from arq import Retry
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
-from jobs import keys
-from jobs.client import ApiCall, RateLimitInfo
 from jobs.metrics import (
     Metrics,
     observe_api_call,
@@ -23,8 +21,10 @@ from jobs.metrics import (
     reset_metrics,
     set_inflight,
 )
-from jobs.models import InquiryAttributes
-from jobs.redis_typing import resolved
+from jobs.persona.client import ApiCall, RateLimitInfo
+from jobs.persona.models import InquiryAttributes
+from jobs.state import keys
+from jobs.state.redis_typing import resolved
 from worker.instrument import instrument
 from worker.metrics import MetricsServer, refresh_inflight
 
@@ -264,7 +264,7 @@ async def test_web_app_serves_metrics(web: httpx.AsyncClient, fresh: Metrics) ->
 async def test_the_workers_rate_limiter_reports_its_waits(
     fresh: Metrics, decoded_redis: Redis
 ) -> None:
-    from jobs.ratelimit import RedisRateLimiter
+    from jobs.persona.ratelimit import RedisRateLimiter
     from worker.lifecycle import _limiter_waited
 
     # 600 a minute without burst: the second request waits for its slot 100 ms on.

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from jobs import keys
-from jobs.store import Store
-from jobs.webhook_signature import signature_header
+from jobs.state import keys
+from jobs.state.store import Store
+from jobs.webhooks.signature import signature_header
 from settings import Settings
 from tests.conftest import TEST_WEBHOOK_SECRET
 

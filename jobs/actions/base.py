@@ -1,0 +1,211 @@
+"""Decision and lifecycle actions as jobs: the run loop they share, and their events.
+
+Callers ask for actions on existing Persona objects through the same queue, with the same
+guarantees as the pipeline: JSON arguments validated at the boundary, an `Idempotency-Key`
+derived from the job (`{job}:{job_id}`, plus `:{step}` when one job sends two POSTs), and exactly
+one outcome event on the results stream under the dedupe id `job:{job_id}`.
+
+| job                 | arguments                                   | event                      |
+| ------------------- | ------------------------------------------- | -------------------------- |
+| `decide_inquiry`    | `inquiry_id, decision, comment=None`        | `inquiry.decision-recorded`|
+| `refresh_link`      | `inquiry_id, expires_in_seconds=None`       | `inquiry.link-refreshed`   |
+| `redact_inquiry`    | `inquiry_id`                                | `inquiry.redacted`         |
+| `set_case_status`   | `case_id, status`                           | `case.status-set`          |
+| `account_relations` | `account_id, key`                           | `account.relations-listed` |
+
+Every event's `data` holds `event`, `job`, `job_id`, `published_at` and what the job's module
+docstring lists; a request that cannot succeed ends with `job.failed` instead (bad arguments,
+a 4xx from Persona, or transient errors past `ACTION_MAX_TRIES`). Event names are kebab-case
+like the pipeline's own (`inquiry.marked-for-review`). Action events about an inquiry do not
+settle it: if we follow that inquiry, it stays followed until its own result is published.
+
+A re-run of a job id whose event is already published calls nothing at Persona and publishes
+nothing: it returns the earlier event's data (with `published: false`), so a producer that
+re-enqueues by accident gets the same answer, including a refreshed link (or the earlier
+`job.failed` data, when that was the answer). Arguments are checked first, so a re-run with bad
+arguments fails again, without a second event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Final, TypeVar
+
+from arq import Retry
+
+from jobs.context import JobContext
+from jobs.contract import JobArgs, parse_args
+from jobs.errors import (
+    ConflictError,
+    JobArgumentsError,
+    PermanentApiError,
+    RateLimitedError,
+    TransientApiError,
+    WorkerError,
+)
+from jobs.pipeline.scheduling import enqueue_poll, pull_forward
+from jobs.policy.backoff import full_jitter
+from jobs.state.store import InquiryRecord
+
+__all__ = [
+    "ACTION_MAX_TRIES",
+    "ActionRun",
+    "InquiryAlreadyDecidedError",
+    "Outcome",
+    "iso",
+    "poll_soon",
+    "run_action",
+]
+
+logger = logging.getLogger(__name__)
+
+ArgsT = TypeVar("ArgsT", bound=JobArgs)
+
+#: Tries (transient failures and crash re-runs alike) before an action ends with `job.failed`;
+#: arq's own `max_tries` for these jobs sits above it, so our code always gets the last word.
+ACTION_MAX_TRIES: Final = 8
+
+
+class InquiryAlreadyDecidedError(ConflictError):
+    """409: the inquiry is already approved or declined, and a decision cannot be changed."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRun:
+    """One run of an action job: its context and identity."""
+
+    context: JobContext
+    job: str
+    job_id: str
+    job_try: int
+
+    def idempotency_key(self, step: str | None = None) -> str:
+        """The key of this job's POST (or of one `step` of a job that sends several)."""
+        base = f"{self.job}:{self.job_id}"
+        return base if step is None else f"{base}:{step}"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What an action achieved: its event name and the event's specific data."""
+
+    event: str
+    data: dict[str, Any] = field(default_factory=dict)
+    inquiry_id: str | None = None
+    """The inquiry the event is about (the stream entry's `inquiry_id` field)."""
+
+
+def iso(value: Any) -> str | None:
+    """A datetime as ISO 8601 text, None stays None."""
+    return None if value is None else str(value.isoformat())
+
+
+async def poll_soon(ctx: JobContext, record: InquiryRecord) -> None:
+    """Have a followed inquiry checked now: its owner job pulled forward, or re-enqueued.
+
+    The owner job can be missing (lost with a killed worker); enqueueing its deterministic id
+    again is harmless when it exists, and repairs the chain at once instead of at the sweep.
+    """
+    now = ctx.clock()
+    await pull_forward(ctx, record, now)
+    if record.poll_job:
+        await enqueue_poll(ctx, record.inquiry_id, record.poll_job, 0)
+
+
+async def _replay(ctx: JobContext, job_id: str, entry_id: str) -> dict[str, Any]:
+    """The data of the event an earlier run published (when the stream still holds it)."""
+    entries = await ctx.redis.xrange(ctx.settings.results_stream, entry_id, entry_id)
+    data: dict[str, Any] = {"job_id": job_id}
+    if entries:
+        _, fields = entries[0]
+        data = json.loads(fields["data"])
+    return {**data, "entry_id": entry_id, "published": False}
+
+
+async def _fail(run: ActionRun, error: WorkerError, inquiry_id: str | None) -> None:
+    await run.context.publisher.publish_failure(
+        dedupe_id=f"job:{run.job_id}",
+        job=run.job,
+        job_id=run.job_id,
+        error=error,
+        inquiry_id=inquiry_id,
+        settles_inquiry=False,
+    )
+    logger.warning("%s job %s failed: %s", run.job, run.job_id, error.message)
+
+
+async def run_action(
+    ctx: dict[str, Any],
+    *,
+    job: str,
+    model: type[ArgsT],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    perform: Callable[[ActionRun, ArgsT], Awaitable[Outcome]],
+    subject: Callable[[ArgsT], str | None] = lambda _: None,
+) -> dict[str, Any]:
+    """Run one action job: validate, skip if answered, perform, publish its one event.
+
+    Args:
+        ctx: arq's job context.
+        job: the job's name (also the first part of its Idempotency-Key).
+        model: the arguments' model.
+        args, kwargs: the job's arguments as enqueued.
+        perform: the action itself; raises `jobs.errors` types on failure.
+        subject: the inquiry the job acts on, if any (named in `job.failed`).
+
+    Returns:
+        The published event's data plus `entry_id` and `published` (False on a re-run).
+
+    Raises:
+        JobArgumentsError, PermanentApiError: after publishing `job.failed`; never retried.
+        TransientApiError: after publishing `job.failed`, once `ACTION_MAX_TRIES` are spent.
+        Retry: a transient failure with tries left.
+    """
+    context = JobContext.from_ctx(ctx)
+    run = ActionRun(context, job, str(ctx["job_id"]), int(ctx.get("job_try", 1)))
+    try:
+        parsed = parse_args(model, args, kwargs)
+    except JobArgumentsError as exc:
+        await _fail(run, exc, None)
+        raise
+    dedupe_id = f"job:{run.job_id}"
+    earlier = await context.publisher.published_entry(dedupe_id)
+    if earlier is not None:
+        logger.info("%s job %s already answered; nothing to do", job, run.job_id)
+        return await _replay(context, run.job_id, earlier)
+    inquiry_id = subject(parsed)
+    try:
+        outcome = await perform(run, parsed)
+    except PermanentApiError as exc:
+        await _fail(run, exc, inquiry_id)
+        raise
+    except TransientApiError as exc:
+        if run.job_try >= ACTION_MAX_TRIES:
+            await _fail(run, exc, inquiry_id)
+            raise
+        if isinstance(exc, RateLimitedError) and exc.retry_after_s is not None:
+            delay = exc.retry_after_s + context.rng.uniform(0, 1)
+        else:
+            delay = full_jitter(run.job_try - 1, base_s=1, cap_s=60, rng=context.rng)
+        raise Retry(defer=delay) from exc
+    data = {
+        "event": outcome.event,
+        "job": job,
+        "job_id": run.job_id,
+        **outcome.data,
+        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    publication = await context.publisher.publish(
+        dedupe_id=dedupe_id,
+        event=outcome.event,
+        inquiry_id=outcome.inquiry_id,
+        data=data,
+        settles_inquiry=False,
+    )
+    logger.info("%s job %s: published %s", job, run.job_id, outcome.event)
+    return {**data, "entry_id": publication.entry_id, "published": publication.new}

@@ -1,0 +1,121 @@
+"""`decide_inquiry(inquiry_id, decision, comment=None)`: approve, decline or mark for review.
+
+`decision` is `approve`, `decline` or `mark_for_review`; `comment` (approve and decline only)
+goes to Persona as the reviewer comment and is never echoed into events or logs. One POST under
+the Idempotency-Key `decide_inquiry:{job_id}`, so a retry after a lost answer gets Persona's
+first answer back instead of a second decision.
+
+Outcome event `inquiry.decision-recorded`, data: `inquiry_id`, `decision`, `status` (after the
+decision), `final` (whether that status is a decision that will not change), `decisioned_at`,
+`marked_for_review_at` and `following` (our pipeline was following the inquiry and had not
+published its result when the decision was sent, so that result event comes).
+
+A decision on an inquiry that is already approved or declined ends with `job.failed` carrying
+`InquiryAlreadyDecidedError` (Persona answers 409, and the same request would be refused
+forever, so it is not retried). Other refusals (e.g. marking an inquiry for review twice, a
+redacted inquiry) end with `job.failed` carrying Persona's own error.
+
+If we follow the inquiry and have not published its result yet, the decision leads to that
+result: a status that ends polling gets its fetch enqueued at once (`fetch:{id}:{cycle}`, the
+same id a webhook would use), any other status has its next check pulled forward to now.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobs.actions.base import (
+    ActionRun,
+    InquiryAlreadyDecidedError,
+    Outcome,
+    iso,
+    poll_soon,
+    run_action,
+)
+from jobs.contract import DECIDE_INQUIRY, DecideInquiryArgs
+from jobs.errors import ConflictError
+from jobs.persona.models import Inquiry, InquiryDocument
+from jobs.pipeline.scheduling import enqueue_fetch
+from jobs.policy.status import is_final, is_terminal
+
+__all__ = ["decide_inquiry"]
+
+
+async def _send(run: ActionRun, args: DecideInquiryArgs) -> InquiryDocument:
+    persona, key = run.context.persona, run.idempotency_key()
+    if args.decision == "approve":
+        return await persona.approve_inquiry(
+            args.inquiry_id, idempotency_key=key, comment=args.comment
+        )
+    if args.decision == "decline":
+        return await persona.decline_inquiry(
+            args.inquiry_id, idempotency_key=key, comment=args.comment
+        )
+    return await persona.mark_for_review(args.inquiry_id, idempotency_key=key)
+
+
+def _already_decided(args: DecideInquiryArgs, status: str, exc: ConflictError) -> ConflictError:
+    return InquiryAlreadyDecidedError(
+        f"inquiry is already {status}; {args.decision} is refused because a decision "
+        "cannot be changed",
+        status_code=exc.status_code,
+        title=exc.title,
+        details=exc.details,
+        request_id=exc.request_id,
+        method=exc.method,
+        path=exc.path,
+    )
+
+
+async def _follow_up(run: ActionRun, inquiry: Inquiry) -> None:
+    """Lead a followed, unpublished inquiry to its result event."""
+    context = run.context
+    record = await context.store.get(inquiry.id)
+    if record is None or record.published:
+        return  # not ours, or the polling got there first
+    if is_terminal(inquiry.status, context.settings.terminal_statuses):
+        await enqueue_fetch(context, inquiry.id, record.cycle)
+    else:
+        await poll_soon(context, record)
+
+
+async def _perform(run: ActionRun, args: DecideInquiryArgs) -> Outcome:
+    before = await run.context.store.get(args.inquiry_id)
+    following = before is not None and not before.published
+    try:
+        document = await _send(run, args)
+    except ConflictError as exc:
+        # Persona's 409 covers several causes; name the one callers must act on.
+        current = await run.context.persona.retrieve_inquiry(args.inquiry_id)
+        if not is_final(current.data.status):
+            raise
+        raise _already_decided(args, current.data.status, exc) from exc
+    inquiry = document.data
+    await _follow_up(run, inquiry)
+    attributes = inquiry.attributes
+    return Outcome(
+        "inquiry.decision-recorded",
+        {
+            "inquiry_id": inquiry.id,
+            "decision": args.decision,
+            "status": inquiry.status,
+            "final": is_final(inquiry.status),
+            "decisioned_at": iso(attributes.decisioned_at),
+            "marked_for_review_at": iso(attributes.marked_for_review_at),
+            "following": following,
+        },
+        inquiry_id=inquiry.id,
+    )
+
+
+async def decide_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Record a reviewer's decision on one inquiry (once) and publish it."""
+    return await run_action(
+        ctx,
+        job=DECIDE_INQUIRY,
+        model=DecideInquiryArgs,
+        args=args,
+        kwargs=kwargs,
+        perform=_perform,
+        subject=lambda parsed: parsed.inquiry_id,
+    )

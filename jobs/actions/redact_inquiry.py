@@ -1,0 +1,64 @@
+"""`redact_inquiry(inquiry_id)`: erase an inquiry's personal data at Persona and here.
+
+Irreversible. `DELETE /inquiries/{id}` makes Persona erase the inquiry's PII (fields,
+verification data); DELETE takes no Idempotency-Key, so a retry after a lost answer sees
+Persona's 409 "Inquiry already redacted", which the job confirms with a read and treats as done:
+the caller's goal, no personal data left, is met either way. Then `jobs.state.forget` drops our own
+copies (the record's reference id, the create request's link and session token, arq's result
+of the create job with its arguments, and result events carrying field values).
+
+Outcome event `inquiry.redacted`, data: `inquiry_id`, `status` (redaction keeps it),
+`redacted_at`, `already_redacted` (Persona had redacted it before this job) and `dropped`
+(counts of our copies removed: `inquiry_records`, `create_requests`, `job_results`,
+`stream_events`). An unknown inquiry, or any other refusal, ends with `job.failed`.
+
+A followed inquiry stays followed: its result is still published, without personal data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jobs.actions.base import ActionRun, Outcome, iso, run_action
+from jobs.contract import REDACT_INQUIRY, InquiryArgs
+from jobs.errors import ConflictError
+from jobs.state.forget import forget_inquiry
+
+__all__ = ["redact_inquiry"]
+
+
+async def _perform(run: ActionRun, args: InquiryArgs) -> Outcome:
+    persona = run.context.persona
+    already = False
+    try:
+        inquiry = (await persona.redact_inquiry(args.inquiry_id)).data
+    except ConflictError:
+        inquiry = (await persona.retrieve_inquiry(args.inquiry_id)).data
+        if inquiry.attributes.redacted_at is None:
+            raise
+        already = True
+    dropped = await forget_inquiry(run.context, inquiry.id)
+    return Outcome(
+        "inquiry.redacted",
+        {
+            "inquiry_id": inquiry.id,
+            "status": inquiry.status,
+            "redacted_at": iso(inquiry.attributes.redacted_at),
+            "already_redacted": already,
+            "dropped": dropped,
+        },
+        inquiry_id=inquiry.id,
+    )
+
+
+async def redact_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Redact one inquiry at Persona and drop our own copies of its personal data."""
+    return await run_action(
+        ctx,
+        job=REDACT_INQUIRY,
+        model=InquiryArgs,
+        args=args,
+        kwargs=kwargs,
+        perform=_perform,
+        subject=lambda parsed: parsed.inquiry_id,
+    )

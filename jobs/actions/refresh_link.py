@@ -1,0 +1,97 @@
+"""`refresh_link(inquiry_id, expires_in_seconds=None)`: a new one-time link for a person.
+
+Persona generates one-time links only for live inquiries (`created`, `pending`); an expired one
+must be resumed first. So the job reads the inquiry's status, resumes it when it is `expired`
+(Idempotency-Key `refresh_link:{job_id}:resume`), then generates the link (`refresh_link:{job_id}`,
+with `expires_in_seconds` when given; Persona's default is 24 hours). A retry after a lost
+answer reads the status again, so it never resumes twice, and Persona replays the link it
+already made under the same key.
+
+Outcome event `inquiry.link-refreshed`, data: `inquiry_id`, `status`, `resumed` (this run
+resumed an expired inquiry), `one_time_link`, `one_time_link_short`, `expires_in_seconds` and
+`following`. The same data is the job's result. The link opens the person's flow: it goes to
+the stream and the job result, never to logs. Inquiries that are done (completed, decided,
+failed) or redacted cannot get a link: `job.failed` with Persona's error.
+
+If we follow the inquiry: an expired inquiry whose `inquiry.expired` result we already
+published is followed again (a new cycle of its record and a new polling chain), so its next
+result is published for the same request; one still followed has its next check pulled
+forward, so the polling sees the resumed status.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from jobs.actions.base import ActionRun, Outcome, poll_soon, run_action
+from jobs.contract import REFRESH_LINK, RefreshLinkArgs
+from jobs.persona.models import Inquiry
+from jobs.pipeline.scheduling import enqueue_poll
+from jobs.policy.status import PERSON_ACTIVE, InquiryStatus, event_name
+
+__all__ = ["refresh_link"]
+
+_EXPIRED_EVENT: Final = event_name(InquiryStatus.expired)
+
+
+async def _follow_again(run: ActionRun, inquiry: Inquiry) -> bool:
+    """Put a followed inquiry back under polling after a resume; whether we follow it."""
+    context = run.context
+    record = await context.store.get(inquiry.id)
+    if record is None:
+        return False
+    if not record.published:
+        await poll_soon(context, record)
+        return True
+    if record.event != _EXPIRED_EVENT or inquiry.status not in PERSON_ACTIVE:
+        return False
+    now = context.clock()
+    delay = context.policy.next_delay(0, inquiry.status, context.rng)
+    poll_job = await context.store.refollow(
+        record, status=inquiry.status, now=now, first_due=now + delay
+    )
+    if poll_job is not None:
+        await enqueue_poll(context, inquiry.id, poll_job, delay)
+    return True
+
+
+async def _perform(run: ActionRun, args: RefreshLinkArgs) -> Outcome:
+    persona = run.context.persona
+    current = await persona.retrieve_inquiry(args.inquiry_id)
+    resumed = current.data.status == InquiryStatus.expired
+    if resumed:
+        await persona.resume_inquiry(args.inquiry_id, idempotency_key=run.idempotency_key("resume"))
+    document = await persona.generate_one_time_link(
+        args.inquiry_id,
+        idempotency_key=run.idempotency_key(),
+        expires_in_s=args.expires_in_seconds,
+    )
+    inquiry = document.data
+    following = await _follow_again(run, inquiry)
+    meta = document.meta
+    return Outcome(
+        "inquiry.link-refreshed",
+        {
+            "inquiry_id": inquiry.id,
+            "status": inquiry.status,
+            "resumed": resumed,
+            "one_time_link": meta.one_time_link if meta else None,
+            "one_time_link_short": meta.one_time_link_short if meta else None,
+            "expires_in_seconds": args.expires_in_seconds,
+            "following": following,
+        },
+        inquiry_id=inquiry.id,
+    )
+
+
+async def refresh_link(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Resume an expired inquiry when needed and return a new one-time link (once)."""
+    return await run_action(
+        ctx,
+        job=REFRESH_LINK,
+        model=RefreshLinkArgs,
+        args=args,
+        kwargs=kwargs,
+        perform=_perform,
+        subject=lambda parsed: parsed.inquiry_id,
+    )

@@ -1,0 +1,263 @@
+"""`create_inquiry(reference_id, ...)`: create one Persona inquiry per request, then follow it.
+
+However often the job runs (arq retries, a crash and re-run, a duplicate enqueue), it creates
+at most one inquiry: the `Idempotency-Key` is derived from the job id, and after an attempt
+whose outcome is unknown (a timeout, a 5xx) the next attempt first looks for an inquiry that
+attempt may have created (same reference id, created since the first attempt, same template
+and note, not claimed by another request). A 5xx may be cached by Persona under its key, so
+the attempt after one uses the next key generation; a timeout retries with the same key, as
+Persona advises. The job's result holds the inquiry id, its status and the one-time link.
+
+A re-run of an answered request (a crash before arq stored the result, or a re-enqueue after
+the result expired) creates nothing and returns the same fields: a new one-time link
+(Idempotency-Key `create:{job_id}:link`) while the inquiry is `created` or `pending`, no link
+for any other status or when Persona refuses one. The request's state never keeps a link.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import Retry
+
+from jobs import log_context
+from jobs.context import JobContext
+from jobs.contract import CREATE_INQUIRY, CreateInquiryArgs, parse_args, valid_reference_id
+from jobs.errors import (
+    ApiError,
+    ConflictError,
+    IdempotencyError,
+    JobArgumentsError,
+    PermanentApiError,
+    RateLimitedError,
+    ServerError,
+    TransientApiError,
+    WorkerError,
+)
+from jobs.persona.models import Inquiry, InquiryDocument, InquiryMeta
+from jobs.pipeline.scheduling import enqueue_poll
+from jobs.policy.backoff import align_delay, full_jitter
+from jobs.policy.status import PERSON_ACTIVE
+from jobs.state import keys
+from jobs.state.store import CreateState
+
+__all__ = ["CREATE_MAX_FAILURES", "create_inquiry"]
+
+logger = logging.getLogger(__name__)
+
+#: Failed attempts (not counting 429s) before the request ends with `job.failed`.
+CREATE_MAX_FAILURES = 8
+#: Clock skew tolerated between us and Persona when matching `created-at`.
+_SKEW_S = 120.0
+_TEMPLATE_RELATIONSHIPS = ("inquiry-template", "inquiry-template-version", "template")
+
+
+def _template_matches(inquiry: Inquiry, template_id: str) -> bool:
+    related = [
+        ident
+        for name in _TEMPLATE_RELATIONSHIPS
+        if (relationship := inquiry.relationships.get(name)) is not None
+        for ident in relationship.ids()
+    ]
+    return not related or template_id in related
+
+
+async def _find_created(
+    ctx: JobContext, state: CreateState, args: CreateInquiryArgs, template_id: str
+) -> Inquiry | None:
+    """An inquiry an earlier attempt of this request created, claimed for this request."""
+    page = await ctx.persona.list_inquiries(reference_id=args.reference_id, page_size=100)
+    since = state.first_attempt_at - _SKEW_S
+    for inquiry in reversed(page.data):  # oldest first: earlier attempts created earlier
+        created = inquiry.attributes.created_at
+        if created is not None and created.timestamp() < since:
+            continue
+        if not _template_matches(inquiry, template_id):
+            continue
+        if (inquiry.attributes.note or None) != args.note:
+            continue
+        if await ctx.store.claim_inquiry(inquiry.id, state.job_id):
+            return inquiry
+    return None
+
+
+async def _start_following(
+    ctx: JobContext, job_id: str, inquiry: Inquiry, reference_id: str
+) -> None:
+    log_context.bind(inquiry_id=inquiry.id)
+    now = ctx.clock()
+    delay = align_delay(
+        now, ctx.policy.next_delay(0, inquiry.status, ctx.rng), ctx.settings.poll_align_s
+    )
+    first_job = keys.poll_job_id(inquiry.id, 0)
+    await ctx.store.follow(
+        inquiry.id,
+        request_id=job_id,
+        reference_id=reference_id,
+        status=inquiry.status,
+        now=now,
+        first_due=now + delay,
+        poll_job=first_job,
+    )
+    await enqueue_poll(ctx, inquiry.id, first_job, delay)
+    await ctx.store.finish_create(job_id, inquiry.id)
+
+
+async def _fail(ctx: JobContext, job_id: str, reference_id: str | None, error: WorkerError) -> None:
+    await ctx.publisher.publish_failure(
+        dedupe_id=f"job:{job_id}",
+        job=CREATE_INQUIRY,
+        job_id=job_id,
+        error=error,
+        reference_id=reference_id,
+    )
+    await ctx.store.finish_create(job_id, None)
+    logger.warning("create request %s failed: %s", job_id, error.message)
+
+
+def _result(
+    inquiry_id: str, status: str, reference_id: str, meta: InquiryMeta | None
+) -> dict[str, Any]:
+    return {
+        "inquiry_id": inquiry_id,
+        "reference_id": reference_id,
+        "status": status,
+        "one_time_link": meta.one_time_link if meta else None,
+        "one_time_link_short": meta.one_time_link_short if meta else None,
+        "session_token": meta.session_token if meta else None,
+    }
+
+
+def _summary(
+    inquiry: Inquiry, document: InquiryDocument | None, reference_id: str
+) -> dict[str, Any]:
+    meta = document.meta if document is not None else None
+    return _result(inquiry.id, inquiry.status, reference_id, meta)
+
+
+def _after_the_window(ctx: JobContext, exc: RateLimitedError) -> Retry:
+    """Run the job again once the rate-limit window allows, jittered so workers spread out."""
+    return Retry(defer=(exc.retry_after_s or 5.0) + ctx.rng.uniform(0, 1))
+
+
+async def _new_link(
+    ctx: JobContext, job_id: str, inquiry_id: str, job_try: int
+) -> InquiryMeta | None:
+    """A new one-time link for a re-run; None when Persona refuses one (or keeps failing)."""
+    try:
+        document = await ctx.persona.generate_one_time_link(
+            inquiry_id, idempotency_key=f"create:{job_id}:link"
+        )
+    except RateLimitedError as exc:
+        raise _after_the_window(ctx, exc) from exc
+    except TransientApiError as exc:
+        if job_try >= CREATE_MAX_FAILURES:
+            logger.warning("create request %s: no new one-time link: %s", job_id, exc.message)
+            return None
+        raise Retry(defer=full_jitter(job_try - 1, base_s=2, cap_s=120, rng=ctx.rng)) from exc
+    except PermanentApiError as exc:
+        logger.warning("create request %s: no new one-time link: %s", job_id, exc.message)
+        return None
+    return document.meta
+
+
+async def _answer_again(
+    ctx: JobContext, job_id: str, inquiry_id: str, reference_id: str, job_try: int
+) -> dict[str, Any]:
+    """The result of a re-run of an answered request: no create, a new link while it helps."""
+    log_context.bind(inquiry_id=inquiry_id)
+    record = await ctx.store.get(inquiry_id)
+    status = record.status if record is not None else "created"
+    meta = None
+    if status in PERSON_ACTIVE:
+        meta = await _new_link(ctx, job_id, inquiry_id, job_try)
+    return _result(inquiry_id, status, reference_id, meta)
+
+
+async def _attempt(
+    ctx: JobContext, state: CreateState, args: CreateInquiryArgs, template_id: str
+) -> dict[str, Any]:
+    if state.outcome_unknown:
+        found = await _find_created(ctx, state, args, template_id)
+        if found is not None:
+            logger.info(
+                "create request %s: adopted %s from an earlier attempt", state.job_id, found.id
+            )
+            await _start_following(ctx, state.job_id, found, args.reference_id)
+            return _summary(found, None, args.reference_id)
+    document = await ctx.persona.create_inquiry(
+        template_id=template_id,
+        idempotency_key=state.idempotency_key,
+        reference_id=args.reference_id,
+        fields=args.fields,
+        account_id=args.account_id,
+        note=args.note,
+        tags=args.tags,
+        redirect_uri=args.redirect_uri,
+        one_time_link=True,
+    )
+    inquiry = document.data
+    if not await ctx.store.claim_inquiry(inquiry.id, state.job_id):
+        # A concurrent request with a lost answer adopted this inquiry; look again and, if
+        # nothing else is ours, create anew under the next key.
+        await ctx.store.note_create_failure(
+            state.job_id, outcome_unknown=True, new_generation=True, counts=True
+        )
+        raise Retry(defer=0)
+    await _start_following(ctx, state.job_id, inquiry, args.reference_id)
+    return _summary(inquiry, document, args.reference_id)
+
+
+async def _handle_transient(
+    ctx: JobContext, state: CreateState, args: CreateInquiryArgs, exc: ApiError
+) -> None:
+    if isinstance(exc, RateLimitedError):
+        # Not cached by Persona and not a failure: wait for the window, same key.
+        raise _after_the_window(ctx, exc) from exc
+    cached_error = isinstance(exc, ServerError | ConflictError)
+    await ctx.store.note_create_failure(
+        state.job_id,
+        outcome_unknown=exc.outcome_unknown or isinstance(exc, ConflictError),
+        new_generation=cached_error,
+        counts=True,
+    )
+    if state.failures + 1 >= CREATE_MAX_FAILURES:
+        await _fail(ctx, state.job_id, args.reference_id, exc)
+        return
+    raise Retry(defer=full_jitter(state.failures, base_s=2, cap_s=120, rng=ctx.rng)) from exc
+
+
+async def create_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Create the inquiry of one request (once), start following it, return its link."""
+    context = JobContext.from_ctx(ctx)
+    job_id: str = ctx["job_id"]
+    try:
+        parsed = parse_args(CreateInquiryArgs, args, kwargs)
+        template_id = parsed.template_id or context.settings.persona_template_id
+        if template_id is None:
+            raise JobArgumentsError("template_id: required when PERSONA_TEMPLATE_ID is not set")
+    except JobArgumentsError as exc:
+        await _fail(context, job_id, valid_reference_id(kwargs.get("reference_id")), exc)
+        raise
+    state = await context.store.begin_create(
+        job_id, context.clock(), reference_id=parsed.reference_id
+    )
+    if state.inquiry_id is not None:
+        return await _answer_again(
+            context, job_id, state.inquiry_id, parsed.reference_id, ctx.get("job_try", 1)
+        )
+    try:
+        return await _attempt(context, state, parsed, template_id)
+    except IdempotencyError as exc:
+        await _fail(context, job_id, parsed.reference_id, exc)
+        raise
+    except ConflictError as exc:
+        await _handle_transient(context, state, parsed, exc)
+        raise
+    except PermanentApiError as exc:
+        await _fail(context, job_id, parsed.reference_id, exc)
+        raise
+    except TransientApiError as exc:
+        await _handle_transient(context, state, parsed, exc)
+        raise

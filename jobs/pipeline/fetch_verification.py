@@ -1,0 +1,69 @@
+"""`fetch_verification(inquiry_id)`: read an inquiry with its verifications and publish it.
+
+The fast path after a webhook and the sweep's repair for terminal inquiries whose result is
+not published. One `GET /inquiries/{id}?include=verifications` gives the whole result. If the
+inquiry turns out not to be terminal (a webhook for an intermediate event, or a setting that
+waits for a decision), nothing is published and the next status check is pulled forward.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from arq import Retry
+
+from jobs.context import JobContext
+from jobs.contract import FETCH_VERIFICATION
+from jobs.errors import PermanentApiError, RateLimitedError, TransientApiError
+from jobs.pipeline.follow import fail_request, inquiry_id_or_fail, publish_document
+from jobs.pipeline.scheduling import pull_forward
+from jobs.policy.backoff import full_jitter
+from jobs.policy.status import is_terminal
+from jobs.state import keys
+
+__all__ = ["FETCH_MAX_TRIES", "fetch_verification"]
+
+logger = logging.getLogger(__name__)
+
+#: Transient failures tolerated before the fetch gives up; the polling chain remains the net.
+FETCH_MAX_TRIES = 6
+
+
+async def fetch_verification(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """Fetch one inquiry's result and publish it if its status is terminal."""
+    context = JobContext.from_ctx(ctx)
+    job_id: str = ctx["job_id"]
+    inquiry_id = await inquiry_id_or_fail(context, FETCH_VERIFICATION, job_id, args, kwargs)
+    now = context.clock()
+    await context.store.follow(
+        inquiry_id,
+        request_id=job_id,
+        reference_id=None,
+        status="unknown",
+        now=now,
+        first_due=now + context.settings.poll_min_interval_s,
+        poll_job=keys.poll_job_id(inquiry_id, 0),
+    )
+    record = await context.store.get(inquiry_id)
+    if record is None or record.published:
+        return {"inquiry_id": inquiry_id, "skipped": "already published"}
+    try:
+        document = await context.persona.retrieve_inquiry(inquiry_id, include=("verifications",))
+    except PermanentApiError as exc:
+        return await fail_request(context, record, job_id, exc)
+    except TransientApiError as exc:
+        job_try: int = ctx.get("job_try", 1)
+        if job_try >= FETCH_MAX_TRIES:
+            logger.warning("fetch of %s gave up; polling will pick it up", inquiry_id)
+            await pull_forward(context, record, now)
+            return {"inquiry_id": inquiry_id, "deferred_to_polling": type(exc).__name__}
+        if isinstance(exc, RateLimitedError) and exc.retry_after_s is not None:
+            raise Retry(defer=exc.retry_after_s + context.rng.uniform(0, 1)) from exc
+        raise Retry(defer=full_jitter(job_try, base_s=1, cap_s=30, rng=context.rng)) from exc
+
+    if is_terminal(document.data.attributes.status, context.settings.terminal_statuses):
+        return await publish_document(context, record, document)
+    # Not terminal yet: let the polling chain check again soon rather than at its backoff.
+    await pull_forward(context, record, now + context.settings.poll_min_interval_s)
+    return {"inquiry_id": inquiry_id, "status": document.data.attributes.status}

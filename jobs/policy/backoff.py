@@ -1,0 +1,92 @@
+"""When to check an inquiry again, and when to give up (pure policy, never sleeps).
+
+Status checks back off exponentially with full jitter, from `POLL_MIN_INTERVAL_S` to
+`POLL_MAX_INTERVAL_S`: people take seconds to minutes, so early checks are cheap and later ones
+rare, and jitter keeps many inquiries created together from checking together. While a human
+reviews (`needs_review`) the cadence is the slower `POLL_REVIEW_INTERVAL_S`. Polling ends at a
+deadline: while the person can still act, the inquiry's own `expires-at` plus a grace period
+(after that Persona has expired it); afterwards, a long horizon for reviews.
+
+Retries of failed API calls use the same full-jitter shape with their own base and cap.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from jobs.policy.status import PERSON_ACTIVE, InquiryStatus, parse_status
+
+__all__ = ["PollPolicy", "align_delay", "full_jitter"]
+
+#: Without an `expires-at`, assume Persona's default: 24 hours after creation.
+DEFAULT_EXPIRY = timedelta(hours=24)
+
+
+def full_jitter(attempt: int, *, base_s: float, cap_s: float, rng: random.Random) -> float:
+    """A delay drawn uniformly from [base, min(cap, base * 2**attempt)].
+
+    Args:
+        attempt: 0 for the first wait, then 1, 2, ...
+        base_s: the shortest wait.
+        cap_s: the longest wait.
+        rng: the random source (seeded in tests).
+    """
+    ceiling = min(cap_s, base_s * 2 ** min(max(attempt, 0), 62))
+    return rng.uniform(base_s, max(base_s, ceiling))
+
+
+def align_delay(now: float, delay_s: float, grid_s: float) -> float:
+    """Stretch a delay so that it ends on the next multiple of `grid_s` (0 turns this off).
+
+    Checks that end on the same grid line run together, so one process can answer them with
+    one list call (`jobs.pipeline.batching`); the stretch is less than one grid step, and the jitter
+    underneath still spreads inquiries over the steps.
+    """
+    if grid_s <= 0:
+        return delay_s
+    due = now + max(delay_s, 0.0)
+    steps = -(-due // grid_s)  # ceiling division on floats
+    return max(steps * grid_s - now, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class PollPolicy:
+    """The polling cadence and deadline rules, from settings."""
+
+    min_interval_s: float
+    max_interval_s: float
+    review_interval_s: float
+    deadline_grace_s: float
+    review_horizon_s: float = 30 * 86_400.0
+
+    def next_delay(self, attempt: int, status: str, rng: random.Random) -> float:
+        """Seconds until the next status check after check number `attempt` (0-based)."""
+        if parse_status(status) is InquiryStatus.needs_review:
+            # A human is looking: check rarely, with a little jitter to spread the load.
+            return self.review_interval_s * rng.uniform(0.9, 1.1)
+        return full_jitter(attempt, base_s=self.min_interval_s, cap_s=self.max_interval_s, rng=rng)
+
+    def deadline(
+        self,
+        status: str,
+        *,
+        expires_at: datetime | None,
+        created_at: datetime | None,
+        followed_since: datetime,
+    ) -> datetime:
+        """The moment polling gives up on this inquiry.
+
+        While the person can still act, that is the inquiry's expiry plus a grace period (Persona
+        then reports `expired`, which ends polling by default). Once the person is done, the
+        wait is for a decision, bounded by the review horizon.
+        """
+        parsed = parse_status(status)
+        grace = timedelta(seconds=self.deadline_grace_s)
+        if parsed in PERSON_ACTIVE:
+            return (expires_at or (created_at or followed_since) + DEFAULT_EXPIRY) + grace
+        if parsed is InquiryStatus.expired:
+            # Only a resume revives it, and a resume puts it back under polling anew.
+            return (expires_at or followed_since) + grace
+        return followed_since + timedelta(seconds=self.review_horizon_s)

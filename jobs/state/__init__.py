@@ -1,0 +1,1 @@
+"""Redis state: key names, the per-inquiry records and in-flight index, exactly-once publication."""

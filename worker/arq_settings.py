@@ -1,0 +1,135 @@
+"""arq wiring: which functions run, on which queue, with which limits, and why.
+
+`arq worker.WorkerSettings` builds these settings from the environment. arq reads only the
+class's own `__dict__` (no inheritance), so `build_worker_settings` returns a fresh flat class.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from arq import cron, func
+from arq.connections import RedisSettings
+
+from jobs.actions.account_relations import account_relations
+from jobs.actions.base import ACTION_MAX_TRIES
+from jobs.actions.decide_inquiry import decide_inquiry
+from jobs.actions.redact_inquiry import redact_inquiry
+from jobs.actions.refresh_link import refresh_link
+from jobs.actions.set_case_status import set_case_status
+from jobs.contract import (
+    ACCOUNT_RELATIONS,
+    CREATE_INQUIRY,
+    DECIDE_INQUIRY,
+    FETCH_VERIFICATION,
+    POLL_INQUIRY,
+    REDACT_INQUIRY,
+    REFRESH_LINK,
+    SET_CASE_STATUS,
+    json_deserializer,
+    json_serializer,
+)
+from jobs.pipeline.create_inquiry import create_inquiry
+from jobs.pipeline.fetch_verification import FETCH_MAX_TRIES, fetch_verification
+from jobs.pipeline.poll_inquiry import poll_inquiry
+from jobs.pipeline.sweep import SWEEP_INTERVAL_S, sweep
+from settings import Settings
+from worker.instrument import instrument_settings
+from worker.lifecycle import CONFIGURE_LOGS_KEY, SETTINGS_KEY, shutdown, startup
+from worker.redis_retry import retry_on_redis_errors
+
+__all__ = ["build_worker_settings"]
+
+#: How long a create job's result (inquiry id, one-time link) stays readable by its producer.
+CREATE_RESULT_TTL_S = 86_400
+#: How long an action job's result (its event data, e.g. a refreshed link) stays readable.
+ACTION_RESULT_TTL_S = 86_400
+
+
+def build_worker_settings(
+    settings: Settings, *, configure_logs: bool = False, **overrides: Any
+) -> type:
+    """The arq `WorkerSettings` class for these settings (overrides win, e.g. `burst=True`).
+
+    Every job is wrapped by `worker.instrument` (log context and metrics; names unchanged).
+    `configure_logs` makes on_startup take over the process's logging: for the `arq` CLI,
+    which owns its process, not for the demo or tests, which run a worker inside theirs.
+    """
+    timeout = settings.job_timeout_s
+    attributes: dict[str, Any] = {
+        "functions": [
+            # Our own failure budget decides when a create gives up (jobs.pipeline.create_inquiry);
+            # arq's max_tries only stops a job that keeps crashing the worker.
+            func(
+                create_inquiry,
+                name=CREATE_INQUIRY,
+                timeout=timeout,
+                max_tries=100,
+                keep_result=CREATE_RESULT_TTL_S,
+            ),
+            # Each status check is its own short job under a new id, so max_tries only counts
+            # re-runs of one check, and no result is kept (the chain's owner dedupes).
+            func(poll_inquiry, name=POLL_INQUIRY, timeout=timeout, max_tries=20, keep_result=0),
+            func(
+                fetch_verification,
+                name=FETCH_VERIFICATION,
+                timeout=timeout,
+                max_tries=FETCH_MAX_TRIES + 2,
+                keep_result=0,
+            ),
+            # Decision and lifecycle actions (jobs.actions.base): their own try budget publishes
+            # job.failed before arq's max_tries could drop a job without an event.
+            *(
+                func(
+                    action,
+                    name=name,
+                    timeout=timeout,
+                    max_tries=ACTION_MAX_TRIES + 2,
+                    keep_result=ACTION_RESULT_TTL_S,
+                )
+                for name, action in (
+                    (DECIDE_INQUIRY, decide_inquiry),
+                    (REFRESH_LINK, refresh_link),
+                    (REDACT_INQUIRY, redact_inquiry),
+                    (SET_CASE_STATUS, set_case_status),
+                    (ACCOUNT_RELATIONS, account_relations),
+                )
+            ),
+        ],
+        "cron_jobs": [
+            cron(
+                sweep,
+                name="sweep",
+                second=set(range(0, 60, SWEEP_INTERVAL_S)),
+                run_at_startup=True,
+                timeout=timeout,
+                max_tries=1,
+                keep_result=0,
+            ),
+        ],
+        "redis_settings": RedisSettings.from_dsn(str(settings.redis_url)),
+        "queue_name": settings.queue_name,
+        # JSON both ways: pickle would let anyone with Redis write access run code here.
+        "job_serializer": json_serializer,
+        "job_deserializer": json_deserializer,
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "ctx": {SETTINGS_KEY: settings, CONFIGURE_LOGS_KEY: configure_logs},
+        # Results can hold one-time links and session tokens: never into the logs.
+        "log_results": False,
+        # Jobs are I/O bound (one or two HTTP calls each): many run at once per process.
+        "max_jobs": settings.worker_max_jobs,
+        # arq sleeps this long between queue reads; 0.1 s keeps latency low at ~10 reads/s idle.
+        "poll_delay": 0.1,
+        # Short: a killed worker's jobs come back after the longest timeout + 10 s (arq #402).
+        "job_timeout": timeout,
+        # `arq --check` reads this key; refresh it well inside a typical 60 s liveness probe.
+        "health_check_interval": 30,
+        # Results of jobs without their own keep_result: long enough to debug, short to stay small.
+        "keep_result": 3_600,
+        # On SIGTERM let running jobs finish (each is short) before cancelling the rest.
+        "job_completion_wait": min(timeout, 30),
+    }
+    attributes.update(overrides)
+    # A Redis error inside a job re-runs it (worker.redis_retry) instead of arq dropping it.
+    return type("WorkerSettings", (), instrument_settings(retry_on_redis_errors(attributes)))
