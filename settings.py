@@ -8,7 +8,7 @@ variable, never its secret value: see `load_settings`.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     AnyHttpUrl,
@@ -21,15 +21,33 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from jobs.errors import ConfigError
-
 __all__ = [
     "DECISION_STATUSES",
     "DEFAULT_TERMINAL_STATUSES",
     "PERSONA_VERSIONS",
+    "ConfigError",
     "Settings",
     "load_settings",
 ]
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names the environment variable.
+
+    It lives with the settings (not in `jobs.errors`, which re-exports it) so that reading the
+    configuration imports nothing else of ours. It has the shape of the other error roots.
+    """
+
+    transient: ClassVar[bool] = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, Any]:
+        """Describe the error as JSON-ready data, for structured logs."""
+        return {"type": type(self).__name__, "message": self.message, "transient": self.transient}
+
 
 #: API versions Persona accepts in `Persona-Version` (components/schemas/api-version.yaml).
 PERSONA_VERSIONS = frozenset(

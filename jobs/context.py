@@ -12,20 +12,46 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+import httpx
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
-from jobs.persona.client import PersonaClient
+from jobs.persona.client import PersonaClient, RequestGate
 from jobs.pipeline.batching import StatusBatcher
 from jobs.policy.backoff import PollPolicy
 from jobs.state.publisher import Publisher
 from jobs.state.store import Store
 from settings import Settings
 
-__all__ = ["CTX_KEY", "JobContext"]
+__all__ = ["CTX_KEY", "JobContext", "persona_client", "persona_http"]
 
 #: Where the context lives in arq's ctx dict.
 CTX_KEY = "persona"
+
+
+def persona_http(
+    settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """The process's one HTTP client for Persona, sized and timed by the settings."""
+    return PersonaClient.build_http(
+        base_url=settings.api_base_url,
+        timeout_s=settings.http_timeout_s,
+        max_connections=settings.http_max_connections,
+        transport=transport,
+    )
+
+
+def persona_client(
+    settings: Settings, http: httpx.AsyncClient, gate: RequestGate | None = None
+) -> PersonaClient:
+    """A Persona client with the key, version and simulate switch of the settings."""
+    return PersonaClient(
+        http,
+        api_key=settings.persona_api_key,
+        version=settings.persona_version,
+        gate=gate,
+        allow_simulate=settings.persona_allow_simulate,
+    )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

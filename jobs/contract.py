@@ -16,7 +16,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from jobs.errors import JobArgumentsError, WorkerError
+from jobs.errors import KNOWN_ERRORS, JobArgumentsError
 
 __all__ = [
     "ACCOUNT_RELATIONS",
@@ -206,7 +206,7 @@ def parse_args(model: type[ArgsT], args: tuple[Any, ...], kwargs: dict[str, Any]
 def _to_json(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return value.isoformat()
-    if isinstance(value, WorkerError):
+    if isinstance(value, KNOWN_ERRORS):
         return {"error": value.to_dict()}
     if isinstance(value, BaseException):
         # Foreign exceptions (arq's own, cancellations) keep their type and a short message.

@@ -1,52 +1,68 @@
-"""Every error the worker raises, in one tree.
+"""Every error the worker raises, in one place.
 
 ```
-WorkerError                      root; never raised directly
-├── ConfigError                  bad settings; the process refuses to start
+WorkerError                      the worker's own errors; never raised directly
 ├── JobArgumentsError            a job's arguments fail validation; permanent
-├── ApiError                     Persona did not give us what we asked for
-│   ├── TransientApiError        worth retrying with backoff
-│   │   ├── ApiTimeoutError      no answer in time; a POST may or may not have happened
-│   │   ├── ApiConnectionError   could not connect; the request was not sent
-│   │   ├── ServerError          5xx; outcome unknown
-│   │   └── RateLimitedError     429; .retry_after_s from RateLimit-Reset
-│   └── PermanentApiError        4xx: retrying the same request cannot help
-│       ├── BadRequestError      400 (IdempotencyError: key reused with another body)
-│       ├── AuthenticationError  401: wrong or revoked API key
-│       ├── PermissionDeniedError 403: key lacks a permission, or a quota is spent
-│       ├── NotFoundError        404
-│       ├── ConflictError        409: duplicate, concurrent change, or invalid state
-│       └── UnprocessableError   422
 └── WebhookError                 a webhook request we refuse
     ├── SignatureHeaderError     Persona-Signature missing or malformed (400)
     ├── SignatureError           Persona-Signature does not match, or is stale (401)
     └── PayloadError             not a Persona event we can read (400)
+PersonaError                     the Persona client's errors (`jobs.persona.errors`)
+├── ClientSetupError             the client's configuration refuses the call
+└── ApiError                     Persona did not give us what we asked for (transient/permanent)
+ConfigError                      bad settings; the process refuses to start (`settings`)
 ```
 
-HTTP details are converted into this tree at one boundary, `jobs.persona.client`; nothing else looks
-at status codes. Every class survives a pickle round trip (the message is the only positional
-argument, the rest keyword-only with defaults) and describes itself as JSON with `to_dict()`,
-which is what `job.failed` events carry. No error ever holds the API key or a request body.
+The three roots live where their concern lives, so the Persona client and the settings depend on
+nothing of ours; they share one shape (`transient`, `to_dict()`, a message as the only
+positional argument, so a pickle round trip keeps them), and `KNOWN_ERRORS` names them together
+for the one place that turns any of them into a `job.failed` event. No error ever holds the API
+key or a request body.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from jobs.persona.errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiTimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ClientSetupError,
+    ConflictError,
+    IdempotencyError,
+    NotFoundError,
+    PermanentApiError,
+    PermissionDeniedError,
+    PersonaError,
+    RateLimitedError,
+    ServerError,
+    TransientApiError,
+    UnprocessableError,
+    error_for_status,
+)
+from settings import ConfigError
+
 __all__ = [
+    "KNOWN_ERRORS",
     "ApiConnectionError",
     "ApiError",
     "ApiTimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientSetupError",
     "ConfigError",
     "ConflictError",
     "IdempotencyError",
     "JobArgumentsError",
+    "KnownError",
     "NotFoundError",
     "PayloadError",
     "PermanentApiError",
     "PermissionDeniedError",
+    "PersonaError",
     "RateLimitedError",
     "ServerError",
     "SignatureError",
@@ -60,7 +76,7 @@ __all__ = [
 
 
 class WorkerError(Exception):
-    """Root of every error this project raises."""
+    """Root of the worker's own errors (jobs, webhooks)."""
 
     #: Whether the same operation may succeed if tried again later.
     transient: ClassVar[bool] = False
@@ -74,120 +90,8 @@ class WorkerError(Exception):
         return {"type": type(self).__name__, "message": self.message, "transient": self.transient}
 
 
-class ConfigError(WorkerError):
-    """A setting is missing or invalid; the message names the environment variable."""
-
-
 class JobArgumentsError(WorkerError):
     """A job was enqueued with arguments that do not match its contract."""
-
-
-class ApiError(WorkerError):
-    """Persona answered with an error, or did not answer at all."""
-
-    #: Whether a POST that raised this may have taken effect at Persona. When it may have,
-    #: the caller must look before it creates again.
-    outcome_unknown: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int | None = None,
-        title: str | None = None,
-        details: str | None = None,
-        request_id: str | None = None,
-        method: str | None = None,
-        path: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-        self.title = title
-        self.details = details
-        self.request_id = request_id
-        self.method = method
-        self.path = path
-
-    def to_dict(self) -> dict[str, Any]:
-        """Describe the error with its HTTP context (never the key or the body)."""
-        described = super().to_dict()
-        described.update(
-            status_code=self.status_code,
-            title=self.title,
-            details=self.details,
-            request_id=self.request_id,
-            method=self.method,
-            path=self.path,
-        )
-        return described
-
-
-class TransientApiError(ApiError):
-    """A failure that may clear by itself: retry later with backoff."""
-
-    transient = True
-
-
-class ApiTimeoutError(TransientApiError):
-    """The request timed out; Persona may have processed it."""
-
-    outcome_unknown = True
-
-
-class ApiConnectionError(TransientApiError):
-    """The connection failed before the request could be sent."""
-
-
-class ServerError(TransientApiError):
-    """Persona answered 5xx; the outcome of the request is unknown."""
-
-    outcome_unknown = True
-
-
-class RateLimitedError(TransientApiError):
-    """Persona answered 429: wait for the window to reset, then retry the same request."""
-
-    def __init__(self, message: str, *, retry_after_s: float | None = None, **context: Any) -> None:
-        super().__init__(message, **context)
-        self.retry_after_s = retry_after_s
-
-    def to_dict(self) -> dict[str, Any]:
-        """Include the wait Persona asked for."""
-        described = super().to_dict()
-        described["retry_after_s"] = self.retry_after_s
-        return described
-
-
-class PermanentApiError(ApiError):
-    """Persona refused the request; the same request will be refused again."""
-
-
-class BadRequestError(PermanentApiError):
-    """400: the request is malformed."""
-
-
-class IdempotencyError(BadRequestError):
-    """400: an Idempotency-Key was reused with different parameters."""
-
-
-class AuthenticationError(PermanentApiError):
-    """401: the API key is wrong, revoked or for another environment."""
-
-
-class PermissionDeniedError(PermanentApiError):
-    """403: the key lacks a permission, or a creation quota is spent."""
-
-
-class NotFoundError(PermanentApiError):
-    """404: no such object in this environment."""
-
-
-class ConflictError(PermanentApiError):
-    """409: a duplicate, a concurrent change, or an action invalid in the current state."""
-
-
-class UnprocessableError(PermanentApiError):
-    """422: the action or a parameter is not acceptable for this object."""
 
 
 class WebhookError(WorkerError):
@@ -211,22 +115,12 @@ class PayloadError(WebhookError):
     """The body is not a Persona event the receiver can read."""
 
 
-_PERMANENT_BY_STATUS: dict[int, type[PermanentApiError]] = {
-    400: BadRequestError,
-    401: AuthenticationError,
-    403: PermissionDeniedError,
-    404: NotFoundError,
-    409: ConflictError,
-    422: UnprocessableError,
-}
+#: Any error of ours, whatever its root: what a `job.failed` event describes with `to_dict()`.
+KnownError = WorkerError | PersonaError | ConfigError
 
-
-def error_for_status(status_code: int, title: str | None = None) -> type[ApiError]:
-    """Pick the error class for an HTTP error status (the one table of that mapping)."""
-    if status_code == 429:
-        return RateLimitedError
-    if status_code >= 500 or status_code == 408:
-        return ServerError
-    if status_code == 400 and title == "Idempotency error":
-        return IdempotencyError
-    return _PERMANENT_BY_STATUS.get(status_code, PermanentApiError)
+#: The same, for `isinstance` and `except`.
+KNOWN_ERRORS: tuple[type[WorkerError], type[PersonaError], type[ConfigError]] = (
+    WorkerError,
+    PersonaError,
+    ConfigError,
+)

@@ -11,14 +11,14 @@ from jobs import errors
 ALL_ERRORS = [
     cls
     for _, cls in inspect.getmembers(errors, inspect.isclass)
-    if issubclass(cls, errors.WorkerError)
+    if issubclass(cls, errors.KNOWN_ERRORS)
 ]
 
 
 @pytest.mark.parametrize("cls", ALL_ERRORS, ids=lambda cls: cls.__name__)
-def test_every_error_survives_pickle_with_its_context(cls: type[errors.WorkerError]) -> None:
+def test_every_error_survives_pickle_with_its_context(cls: type[errors.KnownError]) -> None:
     if issubclass(cls, errors.ApiError):
-        error: errors.WorkerError = cls(
+        error: errors.KnownError = cls(
             "boom", status_code=503, title="Service unavailable", request_id="req_1", path="/x"
         )
     else:
@@ -30,7 +30,7 @@ def test_every_error_survives_pickle_with_its_context(cls: type[errors.WorkerErr
 
 
 @pytest.mark.parametrize("cls", ALL_ERRORS, ids=lambda cls: cls.__name__)
-def test_every_error_describes_itself_as_json(cls: type[errors.WorkerError]) -> None:
+def test_every_error_describes_itself_as_json(cls: type[errors.KnownError]) -> None:
     described = json.loads(json.dumps(cls("boom").to_dict()))
     assert described["type"] == cls.__name__
     assert described["message"] == "boom"

@@ -13,10 +13,9 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from jobs.context import CTX_KEY, JobContext
+from jobs.context import CTX_KEY, JobContext, persona_client, persona_http
 from jobs.errors import ConfigError
 from jobs.metrics import observe_api_call, record_rate_limit_wait
-from jobs.persona.client import PersonaClient
 from jobs.persona.ratelimit import RedisRateLimiter
 from settings import Settings
 from worker.logs import configure_logging, redact_arq_records
@@ -46,13 +45,13 @@ async def startup(ctx: dict[str, Any]) -> None:
     if ctx.get(CONFIGURE_LOGS_KEY):
         configure_logging(settings)
     redact_arq_records()
-    http = PersonaClient.build_http(settings)
+    http = persona_http(settings)
     redis: Redis = Redis.from_url(str(settings.redis_url), decode_responses=True)
     # One budget for every worker process: Persona counts per environment, not per client.
     gate = RedisRateLimiter(
         redis, per_minute=settings.rate_limit_per_minute, on_wait=_limiter_waited
     )
-    persona = PersonaClient.from_settings(settings, http, gate)
+    persona = persona_client(settings, http, gate)
     persona.observers.append(observe_api_call)
     ctx["http"] = http
     ctx[CTX_KEY] = JobContext.build(settings, persona=persona, redis=redis, queue=ctx["redis"])

@@ -31,10 +31,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from jobs.context import JobContext
+from jobs.context import JobContext, persona_client, persona_http
 from jobs.errors import ConfigError, WebhookError
 from jobs.metrics import observe_webhook
-from jobs.persona.client import PersonaClient
 from jobs.producer import connect
 from jobs.webhooks.events import handle_event, parse_event
 from jobs.webhooks.signature import verify
@@ -143,12 +142,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        http = PersonaClient.build_http(resolved)
+        http = persona_http(resolved)
         redis: Redis = Redis.from_url(str(resolved.redis_url), decode_responses=True)
         queue: ArqRedis = await connect(str(resolved.redis_url), queue_name=resolved.queue_name)
         app.state.context = JobContext.build(
             resolved,
-            persona=PersonaClient.from_settings(resolved, http),
+            persona=persona_client(resolved, http),
             redis=redis,
             queue=queue,
         )

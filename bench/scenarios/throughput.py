@@ -41,7 +41,7 @@ from redis.asyncio import Redis
 from bench.harness import Stack, in_process_worker, pools
 from bench.report import ScenarioResult
 from bench.scenarios.calls import OUTCOME_MIX
-from jobs.persona.client import PersonaClient
+from jobs.context import persona_http
 from jobs.producer import enqueue_create
 from settings import Settings
 from worker.arq_settings import build_worker_settings
@@ -113,7 +113,7 @@ async def _http_cpu_per_request(settings: Settings, inquiry_id: str, requests: i
     headers = {"Authorization": f"Bearer {settings.persona_api_key.get_secret_value()}"}
     path = f"inquiries/{inquiry_id}"
     params = {"include": "verifications"}
-    async with PersonaClient.build_http(settings) as http:
+    async with persona_http(settings) as http:
         (await http.get(path, params=params, headers=headers)).raise_for_status()  # connect
         cpu_started = time.process_time()
         for _ in range(requests):

@@ -42,10 +42,10 @@ from jobs.contract import JobArgs, parse_args
 from jobs.errors import (
     ConflictError,
     JobArgumentsError,
+    KnownError,
     PermanentApiError,
     RateLimitedError,
     TransientApiError,
-    WorkerError,
 )
 from jobs.pipeline.scheduling import enqueue_poll, pull_forward
 from jobs.policy.backoff import full_jitter
@@ -126,7 +126,7 @@ async def _replay(ctx: JobContext, job_id: str, entry_id: str) -> dict[str, Any]
     return {**data, "entry_id": entry_id, "published": False}
 
 
-async def _fail(run: ActionRun, error: WorkerError, inquiry_id: str | None) -> None:
+async def _fail(run: ActionRun, error: KnownError, inquiry_id: str | None) -> None:
     await run.context.publisher.publish_failure(
         dedupe_id=f"job:{run.job_id}",
         job=run.job,

@@ -4,7 +4,7 @@ Every call goes through `PersonaClient._send`, the only place that catches httpx
 reads status codes. It adds the headers Persona expects (the pinned `Persona-Version`, an
 explicit `Key-Inflection: kebab`, the caller's `Idempotency-Key` on every POST), lets the shared
 rate limiter (a `RequestGate`) admit the request, reads `RateLimit-*` and `Request-Id` from every
-answer, and turns failures into `jobs.errors`, so nothing above this module sees httpx or a
+answer, and turns failures into `jobs.persona.errors`, so nothing above this module sees httpx or a
 status code. Paths, queries and bodies are built in `jobs.persona.request_builders`.
 
 The API key lives in a `SecretStr` and in each request's `Authorization` header only. Errors
@@ -23,8 +23,8 @@ from typing import Any, Final, Protocol, TypeVar
 import httpx
 from pydantic import BaseModel, SecretStr
 
-from jobs.errors import ConfigError
 from jobs.persona import request_builders as build
+from jobs.persona.errors import ClientSetupError
 from jobs.persona.models import (
     Account,
     AccountList,
@@ -40,7 +40,6 @@ from jobs.persona.response_readers import (
     status_error,
     transport_error,
 )
-from settings import PERSONA_VERSIONS, Settings
 
 __all__ = ["ApiCall", "PersonaClient", "RateLimitInfo", "RequestGate"]
 
@@ -105,10 +104,8 @@ class PersonaClient:
         gate: RequestGate | None = None,
         allow_simulate: bool = True,
     ) -> None:
-        if version not in PERSONA_VERSIONS:
-            raise ConfigError(f"unknown Persona-Version {version!r}")
         if not api_key.get_secret_value():
-            raise ConfigError("the Persona API key is empty")
+            raise ClientSetupError("the Persona API key is empty")
         self._http = http
         self._api_key = api_key
         self._version = version
@@ -119,35 +116,29 @@ class PersonaClient:
         self.observers: list[Callable[[ApiCall], None]] = []
         """Synchronous callbacks (metrics) called after every exchange."""
 
-    @classmethod
+    @staticmethod
     def build_http(
-        cls, settings: Settings, *, transport: httpx.AsyncBaseTransport | None = None
+        *,
+        base_url: str,
+        timeout_s: float,
+        max_connections: int,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> httpx.AsyncClient:
         """Build the one `AsyncClient` a process shares (the caller closes it).
 
         Args:
-            settings: the API base URL, timeout and pool size come from here.
+            base_url: the API root, e.g. `https://api.withpersona.com/api/v1`.
+            timeout_s: the timeout of each phase of a request.
+            max_connections: the pool size (kept-alive connections included).
             transport: a replacement transport, e.g. `httpx.MockTransport` in tests.
         """
-        size = settings.http_max_connections
         return httpx.AsyncClient(
-            base_url=settings.api_base_url,
-            timeout=httpx.Timeout(settings.http_timeout_s),
-            limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout_s),
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
             transport=transport,
-        )
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, http: httpx.AsyncClient, gate: RequestGate | None = None
-    ) -> PersonaClient:
-        """Build a client with the key, version and simulate switch of the settings."""
-        return cls(
-            http,
-            api_key=settings.persona_api_key,
-            version=settings.persona_version,
-            gate=gate,
-            allow_simulate=settings.persona_allow_simulate,
         )
 
     # --- inquiries ---------------------------------------------------------------------------
@@ -278,13 +269,13 @@ class PersonaClient:
         """Run sandbox simulate actions in order (`start_inquiry`, `complete_inquiry`, ...).
 
         Raises:
-            ConfigError: the key is a production key, or simulate actions are turned off;
+            ClientSetupError: the key is a production key, or simulate actions are turned off;
                 nothing is sent.
         """
         if self._api_key.get_secret_value().startswith(_PRODUCTION_KEY_PREFIX):
-            raise ConfigError("simulate actions are refused with a production API key")
+            raise ClientSetupError("simulate actions are refused with a production API key")
         if not self._allow_simulate:
-            raise ConfigError("simulate actions are turned off (PERSONA_ALLOW_SIMULATE=false)")
+            raise ClientSetupError("simulate actions are turned off (PERSONA_ALLOW_SIMULATE=false)")
         body = build.simulate_actions_body(actions)
         return await self._inquiry_action(
             "inquiries-perform-simulate-actions",

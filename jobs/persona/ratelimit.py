@@ -31,8 +31,8 @@ from typing import Final
 
 from redis.asyncio import Redis
 
-from jobs.errors import RateLimitedError
 from jobs.persona.client import ApiCall
+from jobs.persona.errors import RateLimitedError
 
 __all__ = ["CREATE_OPERATIONS", "RedisRateLimiter"]
 

@@ -23,7 +23,7 @@ from typing import Any, Final, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from jobs.errors import (
+from jobs.persona.errors import (
     ApiConnectionError,
     ApiError,
     ApiTimeoutError,

@@ -29,11 +29,11 @@ from jobs.errors import (
     ConflictError,
     IdempotencyError,
     JobArgumentsError,
+    KnownError,
     PermanentApiError,
     RateLimitedError,
     ServerError,
     TransientApiError,
-    WorkerError,
 )
 from jobs.persona.models import Inquiry, InquiryDocument, InquiryMeta
 from jobs.pipeline.scheduling import enqueue_poll
@@ -104,7 +104,7 @@ async def _start_following(
     await ctx.store.finish_create(job_id, inquiry.id)
 
 
-async def _fail(ctx: JobContext, job_id: str, reference_id: str | None, error: WorkerError) -> None:
+async def _fail(ctx: JobContext, job_id: str, reference_id: str | None, error: KnownError) -> None:
     await ctx.publisher.publish_failure(
         dedupe_id=f"job:{job_id}",
         job=CREATE_INQUIRY,

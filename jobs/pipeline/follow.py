@@ -18,6 +18,7 @@ from jobs.context import JobContext
 from jobs.contract import POLL_INQUIRY, InquiryArgs, parse_args
 from jobs.errors import (
     JobArgumentsError,
+    KnownError,
     PermanentApiError,
     RateLimitedError,
     TransientApiError,
@@ -100,7 +101,7 @@ async def inquiry_id_or_fail(
 
 
 async def fail_request(
-    ctx: JobContext, record: InquiryRecord, job_id: str, error: WorkerError
+    ctx: JobContext, record: InquiryRecord, job_id: str, error: KnownError
 ) -> dict[str, Any]:
     """End the inquiry's request with `job.failed`."""
     publication = await ctx.publisher.publish_failure(

@@ -21,7 +21,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from jobs.errors import WorkerError
+from jobs.errors import KnownError
 from jobs.state import keys
 
 __all__ = ["Publication", "Publisher"]
@@ -110,7 +110,7 @@ class Publisher:
         dedupe_id: str,
         job: str,
         job_id: str,
-        error: WorkerError,
+        error: KnownError,
         inquiry_id: str | None = None,
         reference_id: str | None = None,
         settles_inquiry: bool = True,

@@ -28,6 +28,7 @@ import pytest
 from arq.worker import Worker
 from redis.asyncio import Redis
 
+from jobs.context import persona_client
 from jobs.persona.client import PersonaClient
 from jobs.persona.models import Inquiry
 from jobs.state import keys
@@ -259,5 +260,5 @@ async def actions(
         values.update(action_overrides)
         settings = make_settings(**values)
         async with httpx.AsyncClient(base_url=sandbox.url) as http:
-            persona = PersonaClient.from_settings(settings, http)
+            persona = persona_client(settings, http)
             yield Actions(settings, sandbox, clock, decoded_redis, persona)

@@ -40,8 +40,8 @@ from redis.asyncio import Redis
 
 from bench.chaos.recovery import IN_PROGRESS_PREFIX
 from bench.chaos.stack import BIN, ROOT, WORKER_COMMAND, clean_env
+from jobs.context import persona_client
 from jobs.errors import ConfigError
-from jobs.persona.client import PersonaClient
 from jobs.producer import connect, enqueue_create
 from jobs.state import keys
 from jobs.webhooks.signature import signature_header
@@ -602,7 +602,7 @@ async def test_a_production_key_never_sends_simulate_actions_whatever_the_settin
     http = httpx.AsyncClient(
         base_url="http://persona.test/api/v1", transport=httpx.MockTransport(persona)
     )
-    client = PersonaClient.from_settings(settings, http)
+    client = persona_client(settings, http)
 
     try:
         with pytest.raises(ConfigError, match="refused with a production API key"):

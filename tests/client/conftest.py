@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from jobs.context import persona_client, persona_http
 from jobs.persona.client import PersonaClient
 from tests.client.fakes import API_KEY, BASE_URL, FakePersona
 
@@ -20,12 +21,10 @@ def fake() -> FakePersona:
 @pytest.fixture
 async def http(fake: FakePersona, make_settings: Any) -> AsyncIterator[httpx.AsyncClient]:
     settings = make_settings(persona_api_key=API_KEY, persona_api_url=BASE_URL)
-    async with PersonaClient.build_http(
-        settings, transport=httpx.MockTransport(fake.handler)
-    ) as client:
+    async with persona_http(settings, transport=httpx.MockTransport(fake.handler)) as client:
         yield client
 
 
 @pytest.fixture
 def client(http: httpx.AsyncClient, make_settings: Any) -> PersonaClient:
-    return PersonaClient.from_settings(make_settings(persona_api_key=API_KEY), http)
+    return persona_client(make_settings(persona_api_key=API_KEY), http)

@@ -6,8 +6,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from jobs.errors import ConfigError, NotFoundError
 from jobs.persona.client import PersonaClient
+from jobs.persona.errors import ClientSetupError, NotFoundError
 from tests.client.fakes import API_KEY, PREFIX, FakePersona
 from tests.client.operations import INQUIRY_ID, TEMPLATE_ID, seed
 
@@ -301,7 +301,7 @@ async def test_simulate_actions_are_refused_with_a_production_key_without_a_requ
     http: httpx.AsyncClient, fake: FakePersona
 ) -> None:
     production = PersonaClient(http, api_key=SecretStr("persona_production_abc"))
-    with pytest.raises(ConfigError, match="refused with a production API key"):
+    with pytest.raises(ClientSetupError, match="refused with a production API key"):
         await production.simulate_actions(
             INQUIRY_ID, [{"type": "start_inquiry"}], idempotency_key=KEY
         )
@@ -312,6 +312,6 @@ async def test_simulate_actions_are_refused_when_turned_off_without_a_request(
     http: httpx.AsyncClient, fake: FakePersona
 ) -> None:
     sandbox = PersonaClient(http, api_key=SecretStr(API_KEY), allow_simulate=False)
-    with pytest.raises(ConfigError, match="turned off"):
+    with pytest.raises(ClientSetupError, match="turned off"):
         await sandbox.simulate_actions(INQUIRY_ID, [{"type": "start_inquiry"}], idempotency_key=KEY)
     assert fake.requests == []

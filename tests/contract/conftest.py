@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs.persona.client import PersonaClient
+from jobs.context import persona_client, persona_http
 from persona_sandbox import ManualClock, SandboxConfig, create_app, sandbox_of
 from tests.conftest import TEST_API_KEY
 from tests.contract.harness import ContractTransport, Rig
@@ -36,9 +36,9 @@ async def make_rig(make_settings: Any) -> AsyncIterator[RigFactory]:
         app = create_app(SandboxConfig(**config), clock=clock)
         contract = ContractTransport(app)
         settings = make_settings(persona_api_key=client_key, persona_api_url=API_URL)
-        http = PersonaClient.build_http(settings, transport=contract.transport)
+        http = persona_http(settings, transport=contract.transport)
         opened.append(http)
-        client = PersonaClient.from_settings(settings, http)
+        client = persona_client(settings, http)
         return Rig(app, sandbox_of(app), clock, contract, client, http, client_key)
 
     yield build

@@ -18,7 +18,7 @@ from typing import Any, Final
 import httpx
 import pytest
 
-from jobs.persona.client import PersonaClient
+from jobs.context import persona_client, persona_http
 from jobs.webhooks.signature import verify
 from persona_sandbox import ManualClock, SandboxConfig, WebhookSettings, create_app, sandbox_of
 from tests.conftest import TEST_API_KEY, TEST_WEBHOOK_SECRET
@@ -80,8 +80,8 @@ async def delivering(make_settings: Any) -> AsyncIterator[Callable[[Capture], Ri
         app = create_app(config, clock=clock, webhook_transport=capture.transport())
         contract = ContractTransport(app)
         settings = make_settings(persona_api_key=TEST_API_KEY, persona_api_url=API_URL)
-        http = PersonaClient.build_http(settings, transport=contract.transport)
-        client = PersonaClient.from_settings(settings, http)
+        http = persona_http(settings, transport=contract.transport)
+        client = persona_client(settings, http)
         rig = Rig(app, sandbox_of(app), clock, contract, client, http, TEST_API_KEY)
         rig.sandbox.start_background()
         started.append(rig)

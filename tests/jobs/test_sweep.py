@@ -18,8 +18,7 @@ import pytest
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
-from jobs.context import CTX_KEY, JobContext
-from jobs.persona.client import PersonaClient
+from jobs.context import CTX_KEY, JobContext, persona_client
 from jobs.pipeline.sweep import CREATE_STALE_S, OVERDUE_SLACK_S, sweep
 from jobs.producer import connect
 from jobs.state import keys
@@ -37,7 +36,7 @@ async def context(
     async with httpx.AsyncClient(base_url="http://persona.test") as http:
         yield JobContext.build(
             settings,
-            persona=PersonaClient.from_settings(settings, http),
+            persona=persona_client(settings, http),
             redis=decoded_redis,
             queue=queue,
         )

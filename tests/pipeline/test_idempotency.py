@@ -13,9 +13,8 @@ from arq import Retry
 from arq.constants import result_key_prefix
 from arq.jobs import Job
 
-from jobs.context import CTX_KEY, JobContext
+from jobs.context import CTX_KEY, JobContext, persona_client, persona_http
 from jobs.contract import json_deserializer
-from jobs.persona.client import PersonaClient
 from jobs.pipeline.create_inquiry import CREATE_MAX_FAILURES, create_inquiry
 from jobs.state import keys
 from jobs.state.redis_typing import resolved
@@ -206,8 +205,8 @@ async def test_rerunning_a_create_job_whose_inquiry_is_done_returns_no_link(
 
 @contextlib.asynccontextmanager
 async def _job_context(pipeline: Pipeline) -> AsyncIterator[JobContext]:
-    async with PersonaClient.build_http(pipeline.settings) as http:
-        persona = PersonaClient.from_settings(pipeline.settings, http)
+    async with persona_http(pipeline.settings) as http:
+        persona = persona_client(pipeline.settings, http)
         yield JobContext.build(
             pipeline.settings, persona=persona, redis=pipeline.redis, queue=pipeline.pool
         )
