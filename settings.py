@@ -8,7 +8,7 @@ variable, never its secret value: see `load_settings`.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AnyHttpUrl,
@@ -34,19 +34,9 @@ __all__ = [
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names the environment variable.
 
-    It lives with the settings (not in `jobs.errors`, which re-exports it) so that reading the
-    configuration imports nothing else of ours. It has the shape of the other error roots.
+    It lives with the settings (`jobs.errors` re-exports it) so that reading the configuration
+    imports nothing else of ours; it only ever stops a process at start-up.
     """
-
-    transient: ClassVar[bool] = False
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def to_dict(self) -> dict[str, Any]:
-        """Describe the error as JSON-ready data, for structured logs."""
-        return {"type": type(self).__name__, "message": self.message, "transient": self.transient}
 
 
 #: API versions Persona accepts in `Persona-Version` (components/schemas/api-version.yaml).

@@ -1,28 +1,29 @@
 """Every error the worker raises, in one place.
 
 ```
-WorkerError                      the worker's own errors; never raised directly
-├── JobArgumentsError            a job's arguments fail validation; permanent
-└── WebhookError                 a webhook request we refuse
-    ├── SignatureHeaderError     Persona-Signature missing or malformed (400)
-    ├── SignatureError           Persona-Signature does not match, or is stale (401)
-    └── PayloadError             not a Persona event we can read (400)
-PersonaError                     the Persona client's errors (`jobs.persona.errors`)
-├── ClientSetupError             the client's configuration refuses the call
-└── ApiError                     Persona did not give us what we asked for (transient/permanent)
+DescribedError                   root: `transient`, `to_dict()` (`jobs.persona.errors`)
+├── WorkerError                  the worker's own errors; never raised directly
+│   ├── JobArgumentsError        a job's arguments fail validation; permanent
+│   └── WebhookError             a webhook request we refuse
+│       ├── SignatureHeaderError Persona-Signature missing or malformed (400)
+│       ├── SignatureError       Persona-Signature does not match, or is stale (401)
+│       └── PayloadError         not a Persona event we can read (400)
+└── PersonaError                 the Persona client's errors (`jobs.persona.errors`)
+    ├── ClientSetupError         the client's configuration refuses the call
+    └── ApiError                 Persona did not give us what we asked for (transient/permanent)
 ConfigError                      bad settings; the process refuses to start (`settings`)
 ```
 
-The three roots live where their concern lives, so the Persona client and the settings depend on
-nothing of ours; they share one shape (`transient`, `to_dict()`, a message as the only
-positional argument, so a pickle round trip keeps them), and `KNOWN_ERRORS` names them together
-for the one place that turns any of them into a `job.failed` event. No error ever holds the API
-key or a request body.
+The root and the API errors live in the Persona client package, which depends on nothing else of
+ours; `ConfigError` lives with the settings, which import nothing of ours and only ever stop a
+process at start-up. Every class survives a pickle round trip (the message is the only positional
+argument) and `to_dict()` is what a `job.failed` event carries. No error ever holds the API key
+or a request body.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from jobs.persona.errors import (
     ApiConnectionError,
@@ -32,6 +33,7 @@ from jobs.persona.errors import (
     BadRequestError,
     ClientSetupError,
     ConflictError,
+    DescribedError,
     IdempotencyError,
     NotFoundError,
     PermanentApiError,
@@ -75,19 +77,8 @@ __all__ = [
 ]
 
 
-class WorkerError(Exception):
+class WorkerError(DescribedError):
     """Root of the worker's own errors (jobs, webhooks)."""
-
-    #: Whether the same operation may succeed if tried again later.
-    transient: ClassVar[bool] = False
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def to_dict(self) -> dict[str, Any]:
-        """Describe the error as JSON-ready data, for events and structured logs."""
-        return {"type": type(self).__name__, "message": self.message, "transient": self.transient}
 
 
 class JobArgumentsError(WorkerError):
@@ -115,12 +106,8 @@ class PayloadError(WebhookError):
     """The body is not a Persona event the receiver can read."""
 
 
-#: Any error of ours, whatever its root: what a `job.failed` event describes with `to_dict()`.
-KnownError = WorkerError | PersonaError | ConfigError
+#: Any error of ours that a job can end with: what a `job.failed` event describes.
+KnownError = DescribedError
 
 #: The same, for `isinstance` and `except`.
-KNOWN_ERRORS: tuple[type[WorkerError], type[PersonaError], type[ConfigError]] = (
-    WorkerError,
-    PersonaError,
-    ConfigError,
-)
+KNOWN_ERRORS = DescribedError

@@ -1,7 +1,8 @@
 """Persona's answers as errors: the API error tree, converted from HTTP at one boundary.
 
 ```
-PersonaError                     root of this package's errors; never raised directly
+DescribedError                   root of every error a job can end with (WorkerError too)
+└── PersonaError                 root of this package's errors; never raised directly
 ├── ClientSetupError             the client was asked for something its configuration refuses
 └── ApiError                     Persona did not give us what we asked for
     ├── TransientApiError        worth retrying with backoff
@@ -36,6 +37,7 @@ __all__ = [
     "BadRequestError",
     "ClientSetupError",
     "ConflictError",
+    "DescribedError",
     "IdempotencyError",
     "NotFoundError",
     "PermanentApiError",
@@ -49,8 +51,12 @@ __all__ = [
 ]
 
 
-class PersonaError(Exception):
-    """Root of the Persona client's errors."""
+class DescribedError(Exception):
+    """Root of every error of ours that a job can end with (`jobs.errors.WorkerError` too).
+
+    It lives here, at the bottom of the dependency graph, so the Persona client needs nothing
+    else of ours and the worker's own errors still share one root with it.
+    """
 
     #: Whether the same operation may succeed if tried again later.
     transient: ClassVar[bool] = False
@@ -62,6 +68,10 @@ class PersonaError(Exception):
     def to_dict(self) -> dict[str, Any]:
         """Describe the error as JSON-ready data, for events and structured logs."""
         return {"type": type(self).__name__, "message": self.message, "transient": self.transient}
+
+
+class PersonaError(DescribedError):
+    """Root of the Persona client's errors."""
 
 
 class ClientSetupError(PersonaError):
