@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install test lint demo bench
+.PHONY: install test test-fast lint demo bench
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -13,6 +13,10 @@ install: $(PY)
 
 test: $(PY)
 	$(PY) -m pytest
+
+# Everything but the end-to-end process and chaos tests (marked `slow`): for everyday work.
+test-fast: $(PY)
+	$(PY) -m pytest -m "not slow"
 
 lint: $(PY)
 	$(VENV)/bin/ruff check .
