@@ -41,7 +41,7 @@ from redis.asyncio import Redis
 from bench.chaos.recovery import IN_PROGRESS_PREFIX
 from bench.chaos.stack import BIN, ROOT, WORKER_COMMAND, clean_env
 from jobs.context import persona_client
-from jobs.errors import ConfigError
+from jobs.persona.errors import ClientSetupError
 from jobs.producer import connect, enqueue_create
 from jobs.state import keys
 from jobs.webhooks.signature import signature_header
@@ -605,7 +605,7 @@ async def test_a_production_key_never_sends_simulate_actions_whatever_the_settin
     client = persona_client(settings, http)
 
     try:
-        with pytest.raises(ConfigError, match="refused with a production API key"):
+        with pytest.raises(ClientSetupError, match="refused with a production API key"):
             await client.simulate_actions(
                 "inq_1", [{"type": "complete_inquiry"}], idempotency_key="sim-1"
             )

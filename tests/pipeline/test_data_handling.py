@@ -16,7 +16,6 @@ import pytest
 
 from jobs.persona.client import PersonaClient
 from persona_sandbox.faults import FaultSettings
-from settings import Settings
 from tests.conftest import TEST_API_KEY, TEST_WEBHOOK_SECRET
 from tests.pipeline.conftest import Pipeline
 
@@ -41,15 +40,12 @@ class RecordingTransport(httpx.AsyncBaseTransport):
 def recorded(monkeypatch: pytest.MonkeyPatch) -> RecordingTransport:
     """Every PersonaClient built from now on sends through one recording transport."""
     transport = RecordingTransport()
-    build = PersonaClient.build_http.__func__  # type: ignore[attr-defined]
+    build = PersonaClient.build_http
 
-    def build_recorded(
-        cls: type[PersonaClient], settings: Settings, /, **_: Any
-    ) -> httpx.AsyncClient:
-        client: httpx.AsyncClient = build(cls, settings, transport=transport)
-        return client
+    def build_recorded(**options: Any) -> httpx.AsyncClient:
+        return build(**{**options, "transport": transport})
 
-    monkeypatch.setattr(PersonaClient, "build_http", classmethod(build_recorded))
+    monkeypatch.setattr(PersonaClient, "build_http", staticmethod(build_recorded))
     return transport
 
 
