@@ -1,1 +1,4 @@
-"""Contract tests: our client and our sandbox against Persona's official OpenAPI subsets."""
+"""Contract tests: our client and our sandbox against Persona's official OpenAPI.
+
+The spec is the reduced copy committed in `spec/`.
+"""

@@ -1,7 +1,7 @@
 """Fixtures of the contract suite: a sandbox app on a manual clock, and the real client wired to
 it through `ContractTransport`.
 
-Each test gets its own sandbox (building one is cheap); the OpenAPI documents are parsed once
+Each test gets its own sandbox (building one is cheap); the OpenAPI document is parsed once
 per process by `tests.contract.openapi`, whatever the number of tests.
 """
 

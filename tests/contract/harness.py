@@ -3,7 +3,7 @@
 `ContractTransport` is an `httpx.MockTransport` whose handler
 
 1. finds which Persona operation the request is for (method and path template),
-2. validates the request against that operation's official OpenAPI subset, plus the headers
+2. validates the request against that operation in Persona's official OpenAPI, plus the headers
    our client promises on every call (`Persona-Version: 2025-12-08`, `Key-Inflection: kebab`,
    `Accept`, and `Idempotency-Key` on every POST),
 3. forwards it to the sandbox app in-process (`httpx.ASGITransport`),
@@ -26,7 +26,7 @@ from starlette.types import ASGIApp
 
 from jobs.persona.client import PersonaClient
 from persona_sandbox import ManualClock, Sandbox
-from tests.contract.openapi import ContractError, OperationSet
+from tests.contract.openapi import SPEC_VERSION, ContractError, OperationSet
 from tests.contract.schema import Problem
 
 __all__ = [
@@ -61,7 +61,7 @@ SANDBOX_OPERATIONS: Final = (*CLIENT_OPERATIONS, "create-a-case")
 
 #: Header values the client pins; the response schemas are those of this version and casing.
 PINNED_HEADERS: Final[Mapping[str, str]] = {
-    "Persona-Version": "2025-12-08",
+    "Persona-Version": SPEC_VERSION,
     "Key-Inflection": "kebab",
     "Accept": "application/json",
 }

@@ -1,8 +1,10 @@
-"""Check httpx requests, responses and webhook events against Persona's official OpenAPI subsets.
+"""Check httpx requests, responses and webhook events against Persona's official OpenAPI.
 
-Each file `operations/<operationId>.yaml` under the spec directory is a self-contained OpenAPI
-3.1 document for one operation. `load_operation()` parses it once per process and returns an
-`Operation` that validates
+The spec is read from the reduced copy committed in `spec/` (`SPEC_PATH`): one OpenAPI 3.1
+document holding every operation the client calls or the sandbox serves and the inquiry and
+verification webhook events, with what validation reads and nothing else
+(`tests/contract/spec/regenerate.py` writes it from Persona's published spec).
+`load_operation()` parses it once per process and returns an `Operation` that validates
 
 - an `httpx.Request`: method, path template (under the spec server's base path `/api/v1`,
   whatever the host: the client talks to `persona.test` or a loopback sandbox), path and query
@@ -13,7 +15,7 @@ Each file `operations/<operationId>.yaml` under the spec directory is a self-con
   declares (Persona documents the rate-limit and id headers as sent on every authenticated
   response, so absence is a violation) with a value of the declared type, and the JSON body.
 
-`tests.contract.webhooks` reads `webhooks-inquiry-verification.yaml` the same way.
+`tests.contract.webhooks` reads the webhook events of the same document.
 
 Every failure raises `ContractError`, an `AssertionError` listing each problem with the
 operation, the part of the exchange and the field.
@@ -32,24 +34,35 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import httpx
-import yaml
 
 from tests.contract.schema import Problem, SchemaDocument, coerce_text, pointer_to, schema_types
 
 __all__ = [
-    "SPEC_DIR",
+    "SPEC_PATH",
+    "SPEC_VERSION",
     "ContractError",
     "Operation",
     "OperationSet",
     "load_document",
     "load_operation",
     "raise_if",
+    "spec_path",
     "validate_request",
     "validate_response",
 ]
 
-#: Where the official subsets live; `PERSONA_OPENAPI_DIR` points elsewhere.
-SPEC_DIR = Path(os.environ.get("PERSONA_OPENAPI_DIR", "/work/shared/persona-openapi/2025-12-08"))
+#: The Persona API version the client pins, and so the version of the spec it is checked against.
+SPEC_VERSION = "2025-12-08"
+
+
+def spec_path(version: str) -> Path:
+    """Where the reduced copy of the spec of API version `version` is committed."""
+    return Path(__file__).parent / "spec" / f"persona-openapi-{version}.json"
+
+
+#: The reduced spec the checks read; `PERSONA_OPENAPI_SPEC` names another (e.g. a fresh
+#: `regenerate.py --out` before it is committed).
+SPEC_PATH = Path(os.environ.get("PERSONA_OPENAPI_SPEC") or spec_path(SPEC_VERSION))
 
 _METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 _DEEP_KEY = re.compile(r"([^\[\]]+)\[([^\[\]]*)\]")
@@ -79,9 +92,9 @@ def raise_if(subject: str, problems: Sequence[Problem]) -> None:
 
 @functools.cache
 def load_document(path: Path) -> Mapping[str, Any]:
-    """Parse one OpenAPI document, once per process."""
+    """Parse one OpenAPI document (JSON), once per process."""
     with path.open("rb") as stream:
-        loaded = yaml.load(stream, Loader=yaml.CSafeLoader)
+        loaded = json.load(stream)
     if not isinstance(loaded, dict):
         raise ValueError(f"{path} is not an OpenAPI document")
     return loaded
@@ -101,11 +114,14 @@ def _media_type(content_type: str | None) -> str:
 
 
 class Operation:
-    """One Persona operation, read from its official OpenAPI subset.
+    """One Persona operation, read from the official OpenAPI.
 
     Args:
         operation_id: The operationId, e.g. `create-an-inquiry`.
-        document: The parsed subset that holds exactly that operation.
+        document: The parsed OpenAPI document that holds that operation.
+
+    Raises:
+        LookupError: The document does not hold that operation.
     """
 
     def __init__(self, operation_id: str, document: Mapping[str, Any]) -> None:
@@ -117,6 +133,11 @@ class Operation:
             for method, operation in item.items()
             if method in _METHODS and operation.get("operationId") == operation_id
         ]
+        if not found:
+            raise LookupError(
+                f"{operation_id} is not in the spec; the operations kept are chosen in "
+                "tests/contract/spec/regenerate.py"
+            )
         if len(found) != 1:
             raise ValueError(f"{operation_id}: expected one operation, found {found}")
         self.path_template, method = found[0]
@@ -456,10 +477,9 @@ def load_operation(operation_id: str) -> Operation:
     """The operation `operation_id`, parsed once per process.
 
     Raises:
-        FileNotFoundError: There is no official subset for that operationId.
+        LookupError: The spec does not hold that operation.
     """
-    path = SPEC_DIR / "operations" / f"{operation_id}.yaml"
-    return Operation(operation_id, load_document(path))
+    return Operation(operation_id, load_document(SPEC_PATH))
 
 
 class OperationSet:

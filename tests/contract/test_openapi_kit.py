@@ -91,8 +91,8 @@ def test_operation_reads_method_and_template() -> None:
     )
 
 
-def test_unknown_operation_file_is_an_error() -> None:
-    with pytest.raises(FileNotFoundError):
+def test_unknown_operation_is_an_error_naming_it() -> None:
+    with pytest.raises(LookupError, match="no-such-operation is not in the spec"):
         load_operation("no-such-operation")
 
 

@@ -1,4 +1,4 @@
-"""Check Persona webhook events against the official `webhooks-inquiry-verification.yaml`.
+"""Check Persona webhook events against the `webhooks` of the official OpenAPI.
 
 Each `inquiry.*` and `verification.*` event has its own request-body schema (the `name` is a
 `const`, the payload the object's schema) and four delivery headers (`Persona-Signature` and
@@ -15,17 +15,17 @@ from typing import Any
 
 import httpx
 
-from tests.contract.openapi import SPEC_DIR, ContractError, load_document, raise_if
+from tests.contract.openapi import SPEC_PATH, ContractError, load_document, raise_if
 from tests.contract.schema import Problem, SchemaDocument, coerce_text, pointer_to
 
 __all__ = ["Webhooks", "load_webhooks", "validate_webhook_event"]
 
 
 class Webhooks:
-    """The webhook events of the official subset, validated by event name.
+    """The webhook events of the official spec, validated by event name.
 
     Args:
-        document: The parsed `webhooks-inquiry-verification.yaml`.
+        document: The parsed OpenAPI document that holds the events under `webhooks`.
     """
 
     def __init__(self, document: Mapping[str, Any]) -> None:
@@ -110,8 +110,8 @@ class Webhooks:
 
 @functools.cache
 def load_webhooks() -> Webhooks:
-    """The webhook events of the official subset, parsed once per process."""
-    return Webhooks(load_document(SPEC_DIR / "webhooks-inquiry-verification.yaml"))
+    """The webhook events of the official spec, parsed once per process."""
+    return Webhooks(load_document(SPEC_PATH))
 
 
 def validate_webhook_event(event: Any, name: str | None = None) -> None:
