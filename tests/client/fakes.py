@@ -31,7 +31,9 @@ _ACTION_STATUS = {
     "expire": "expired",
     "resume": "pending",
 }
-_SIMULATED_STATUS = {
+#: The status each `perform-simulate-actions` status action leaves an inquiry in (Persona's rule;
+#: the contract tests hold the sandbox to it too).
+SIMULATED_STATUS = {
     "start_inquiry": "pending",
     "complete_inquiry": "completed",
     "fail_inquiry": "failed",
@@ -249,7 +251,7 @@ class FakePersona:
             meta["one-time-link-short"] = f"https://go.perso.na/otl_{inquiry_id}"
         elif action == "perform-simulate-actions":
             for step in body["meta"]["simulate-actions"]:
-                attributes["status"] = _SIMULATED_STATUS.get(step["type"], attributes["status"])
+                attributes["status"] = SIMULATED_STATUS.get(step["type"], attributes["status"])
         else:
             return error_response(404, "Record not found")
         return httpx.Response(200, json={"data": resource, **({"meta": meta} if meta else {})})

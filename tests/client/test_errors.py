@@ -152,47 +152,37 @@ async def test_an_error_body_that_is_not_json_still_maps_by_status(
     assert (caught.value.status_code, caught.value.title, caught.value.details) == (502, None, None)
 
 
+#: (what the transport raises, the client error, whether the request may have arrived).
+TRANSPORT_FAILURES = [
+    (httpx.ReadTimeout("timed out"), errors.ApiTimeoutError, True),
+    (httpx.WriteTimeout("timed out"), errors.ApiTimeoutError, True),
+    (httpx.RemoteProtocolError("peer closed connection"), errors.ApiTimeoutError, True),
+    (httpx.ConnectError("refused"), errors.ApiConnectionError, False),
+    (httpx.ConnectTimeout("no route"), errors.ApiConnectionError, False),
+    (httpx.PoolTimeout("pool full"), errors.ApiConnectionError, False),
+]
+
+
 @pytest.mark.parametrize(
-    "raised",
-    [httpx.ReadTimeout("timed out"), httpx.WriteTimeout("timed out")],
-    ids=lambda exc: type(exc).__name__,
+    ("raised", "expected", "outcome_unknown"),
+    TRANSPORT_FAILURES,
+    ids=[type(raised).__name__ for raised, _, _ in TRANSPORT_FAILURES],
 )
-async def test_a_timeout_is_an_api_timeout_with_unknown_outcome(
-    client: PersonaClient, fake: FakePersona, raised: Exception
+async def test_a_transport_failure_says_whether_the_request_may_have_arrived(
+    client: PersonaClient,
+    fake: FakePersona,
+    raised: Exception,
+    expected: type[errors.ApiError],
+    outcome_unknown: bool,
 ) -> None:
     fake.script(raised)
-    with pytest.raises(errors.ApiTimeoutError) as caught:
+    with pytest.raises(expected) as caught:
         await client.create_inquiry(template_id=TEMPLATE_ID, idempotency_key=KEY)
-    assert caught.value.outcome_unknown is True
+    assert type(caught.value) is expected
+    assert caught.value.outcome_unknown is outcome_unknown
+    assert caught.value.transient is True
     assert caught.value.status_code is None
     assert caught.value.path == f"{PREFIX}/inquiries"
-
-
-async def test_a_broken_connection_mid_exchange_leaves_the_outcome_unknown(
-    client: PersonaClient, fake: FakePersona
-) -> None:
-    fake.script(httpx.RemoteProtocolError("peer closed connection"))
-    with pytest.raises(errors.ApiTimeoutError):
-        await client.create_inquiry(template_id=TEMPLATE_ID, idempotency_key=KEY)
-
-
-@pytest.mark.parametrize(
-    "raised",
-    [
-        httpx.ConnectError("refused"),
-        httpx.ConnectTimeout("no route"),
-        httpx.PoolTimeout("pool full"),
-    ],
-    ids=lambda exc: type(exc).__name__,
-)
-async def test_a_connection_failure_is_an_api_connection_error_not_sent(
-    client: PersonaClient, fake: FakePersona, raised: Exception
-) -> None:
-    fake.script(raised)
-    with pytest.raises(errors.ApiConnectionError) as caught:
-        await client.create_inquiry(template_id=TEMPLATE_ID, idempotency_key=KEY)
-    assert caught.value.outcome_unknown is False
-    assert caught.value.transient is True
 
 
 async def test_a_non_json_2xx_is_a_server_error(client: PersonaClient, fake: FakePersona) -> None:

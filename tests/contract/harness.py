@@ -31,25 +31,30 @@ from tests.contract.schema import Problem
 
 __all__ = [
     "CLIENT_OPERATIONS",
+    "INQUIRY_ACTIONS",
     "SANDBOX_OPERATIONS",
     "ContractTransport",
     "Exchange",
     "Rig",
 ]
 
-#: Every Persona operation `jobs.persona.client.PersonaClient` implements.
-CLIENT_OPERATIONS: Final = (
-    "create-an-inquiry",
-    "retrieve-an-inquiry",
-    "list-all-inquiries",
+#: The client's POST actions on one inquiry.
+INQUIRY_ACTIONS: Final = (
     "resume-an-inquiry",
     "generate-a-one-time-link",
     "approve-an-inquiry",
     "decline-an-inquiry",
     "mark-an-inquiry-for-review",
     "expire-an-inquiry",
-    "redact-an-inquiry",
     "inquiries-perform-simulate-actions",
+)
+#: Every Persona operation `jobs.persona.client.PersonaClient` implements.
+CLIENT_OPERATIONS: Final = (
+    "create-an-inquiry",
+    "retrieve-an-inquiry",
+    "list-all-inquiries",
+    *INQUIRY_ACTIONS,
+    "redact-an-inquiry",
     "retrieve-a-verification",
     "set-status-for-a-case",
     "retrieve-case",

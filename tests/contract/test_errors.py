@@ -17,7 +17,7 @@ from jobs.errors import (
 )
 from tests.contract.conftest import RigFactory
 from tests.contract.flows import CALLS, MISSING, TEMPLATE_ID, Ids, inquiry_in, key
-from tests.contract.harness import ContractTransport, Rig
+from tests.contract.harness import INQUIRY_ACTIONS, ContractTransport, Rig
 
 
 def last_error(rig: Rig) -> dict[str, Any]:
@@ -118,18 +118,7 @@ async def test_duplicate_relation_is_a_declared_409(rig: Rig) -> None:
 # 422 -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "operation",
-    [
-        "resume-an-inquiry",
-        "generate-a-one-time-link",
-        "approve-an-inquiry",
-        "decline-an-inquiry",
-        "mark-an-inquiry-for-review",
-        "expire-an-inquiry",
-        "inquiries-perform-simulate-actions",
-    ],
-)
+@pytest.mark.parametrize("operation", INQUIRY_ACTIONS)
 async def test_action_on_a_redacted_inquiry_is_a_declared_422(rig: Rig, operation: str) -> None:
     inquiry_id = await inquiry_in(rig, "redacted")
     with pytest.raises(UnprocessableError):

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from tests.client.fakes import SIMULATED_STATUS
 from tests.contract.flows import inquiry_in, key
 from tests.contract.harness import Rig
 
@@ -42,21 +43,21 @@ async def test_one_time_link_keeps_the_contract(
 
 
 @pytest.mark.parametrize("comment", [None, "checked by hand"])
-@pytest.mark.parametrize("state", ["completed", "needs_review", "failed"])
-async def test_approve_keeps_the_contract(rig: Rig, state: str, comment: str | None) -> None:
+@pytest.mark.parametrize(
+    ("decision", "state"),
+    [
+        *(("approved", state) for state in ("completed", "needs_review", "failed")),
+        *(("declined", state) for state in ("completed", "needs_review", "pending")),
+    ],
+)
+async def test_decision_keeps_the_contract(
+    rig: Rig, decision: str, state: str, comment: str | None
+) -> None:
     inquiry_id = await inquiry_in(rig, state)
-    approved = await rig.client.approve_inquiry(inquiry_id, idempotency_key=key(), comment=comment)
-    assert approved.data.status == "approved"
-    assert approved.data.attributes.reviewer_comment == comment
-
-
-@pytest.mark.parametrize("comment", [None, "document mismatch"])
-@pytest.mark.parametrize("state", ["completed", "needs_review", "pending"])
-async def test_decline_keeps_the_contract(rig: Rig, state: str, comment: str | None) -> None:
-    inquiry_id = await inquiry_in(rig, state)
-    declined = await rig.client.decline_inquiry(inquiry_id, idempotency_key=key(), comment=comment)
-    assert declined.data.status == "declined"
-    assert declined.data.attributes.reviewer_comment == comment
+    decide = {"approved": rig.client.approve_inquiry, "declined": rig.client.decline_inquiry}
+    decided = await decide[decision](inquiry_id, idempotency_key=key(), comment=comment)
+    assert decided.data.status == decision
+    assert decided.data.attributes.reviewer_comment == comment
 
 
 @pytest.mark.parametrize("state", ["created", "pending", "completed", "failed", "expired"])
@@ -86,25 +87,14 @@ async def test_redact_keeps_the_contract(rig: Rig, state: str) -> None:
     assert redacted.data.attributes.redacted_at is not None
 
 
-_STATUS_AFTER = {
-    "start_inquiry": "pending",
-    "complete_inquiry": "completed",
-    "fail_inquiry": "failed",
-    "expire_inquiry": "expired",
-    "mark_for_review_inquiry": "needs_review",
-    "approve_inquiry": "approved",
-    "decline_inquiry": "declined",
-}
-
-
-@pytest.mark.parametrize("action", list(_STATUS_AFTER))
+@pytest.mark.parametrize("action", list(SIMULATED_STATUS))
 async def test_each_simulate_status_action_keeps_the_contract(rig: Rig, action: str) -> None:
     inquiry_id = await inquiry_in(rig, "created")
     document = await rig.client.simulate_actions(
         inquiry_id, [{"type": action}], idempotency_key=key()
     )
     assert json.loads(sent(rig)) == {"meta": {"simulate-actions": [{"type": action}]}}
-    assert document.data.status == _STATUS_AFTER[action]
+    assert document.data.status == SIMULATED_STATUS[action]
 
 
 @pytest.mark.parametrize("outcome", ["create_passed_verification", "create_failed_verification"])
