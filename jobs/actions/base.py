@@ -44,11 +44,10 @@ from jobs.errors import (
     JobArgumentsError,
     KnownError,
     PermanentApiError,
-    RateLimitedError,
     TransientApiError,
 )
 from jobs.pipeline.scheduling import enqueue_poll, pull_forward
-from jobs.policy.backoff import full_jitter
+from jobs.policy.backoff import retry_delay
 from jobs.state.store import InquiryRecord
 
 __all__ = [
@@ -188,10 +187,7 @@ async def run_action(
         if run.job_try >= ACTION_MAX_TRIES:
             await _fail(run, exc, inquiry_id)
             raise
-        if isinstance(exc, RateLimitedError) and exc.retry_after_s is not None:
-            delay = exc.retry_after_s + context.rng.uniform(0, 1)
-        else:
-            delay = full_jitter(run.job_try - 1, base_s=1, cap_s=60, rng=context.rng)
+        delay = retry_delay(run.job_try, base_s=1, cap_s=60, rng=context.rng, error=exc)
         raise Retry(defer=delay) from exc
     data = {
         "event": outcome.event,

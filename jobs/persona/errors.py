@@ -27,9 +27,10 @@ what `job.failed` events carry. No error ever holds the API key or a request bod
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final
 
 __all__ = [
+    "DEFAULT_RATE_LIMIT_WAIT_S",
     "ApiConnectionError",
     "ApiError",
     "ApiTimeoutError",
@@ -140,12 +141,21 @@ class ServerError(TransientApiError):
     outcome_unknown = True
 
 
+#: The wait assumed after a 429 that names none (no readable `RateLimit-Reset` or `Retry-After`).
+DEFAULT_RATE_LIMIT_WAIT_S: Final = 5.0
+
+
 class RateLimitedError(TransientApiError):
     """Persona answered 429: wait for the window to reset, then retry the same request."""
 
     def __init__(self, message: str, *, retry_after_s: float | None = None, **context: Any) -> None:
         super().__init__(message, **context)
         self.retry_after_s = retry_after_s
+
+    @property
+    def wait_s(self) -> float:
+        """How long to wait before the same request: the wait asked for, else the default."""
+        return DEFAULT_RATE_LIMIT_WAIT_S if self.retry_after_s is None else self.retry_after_s
 
     def to_dict(self) -> dict[str, Any]:
         """Include the wait Persona asked for."""

@@ -37,7 +37,7 @@ from jobs.errors import (
 )
 from jobs.persona.models import Inquiry, InquiryDocument, InquiryMeta
 from jobs.pipeline.scheduling import enqueue_poll
-from jobs.policy.backoff import align_delay, full_jitter
+from jobs.policy.backoff import align_delay, retry_delay
 from jobs.policy.status import PERSON_ACTIVE
 from jobs.state import keys
 from jobs.state.store import CreateState
@@ -136,9 +136,9 @@ def _summary(
     return _result(inquiry.id, inquiry.status, reference_id, meta)
 
 
-def _after_the_window(ctx: JobContext, exc: RateLimitedError) -> Retry:
-    """Run the job again once the rate-limit window allows, jittered so workers spread out."""
-    return Retry(defer=(exc.retry_after_s or 5.0) + ctx.rng.uniform(0, 1))
+def _retry(ctx: JobContext, attempt: int, exc: ApiError) -> Retry:
+    """Run the job again after `retry_delay`: a 429's window, else the create backoff."""
+    return Retry(defer=retry_delay(attempt, base_s=2, cap_s=120, rng=ctx.rng, error=exc))
 
 
 async def _new_link(
@@ -149,13 +149,12 @@ async def _new_link(
         document = await ctx.persona.generate_one_time_link(
             inquiry_id, idempotency_key=f"create:{job_id}:link"
         )
-    except RateLimitedError as exc:
-        raise _after_the_window(ctx, exc) from exc
     except TransientApiError as exc:
-        if job_try >= CREATE_MAX_FAILURES:
+        # A 429 is no failure: it waits for its window however often it comes.
+        if job_try >= CREATE_MAX_FAILURES and not isinstance(exc, RateLimitedError):
             logger.warning("create request %s: no new one-time link: %s", job_id, exc.message)
             return None
-        raise Retry(defer=full_jitter(job_try - 1, base_s=2, cap_s=120, rng=ctx.rng)) from exc
+        raise _retry(ctx, job_try, exc) from exc
     except PermanentApiError as exc:
         logger.warning("create request %s: no new one-time link: %s", job_id, exc.message)
         return None
@@ -212,9 +211,10 @@ async def _attempt(
 async def _handle_transient(
     ctx: JobContext, state: CreateState, args: CreateInquiryArgs, exc: ApiError
 ) -> None:
+    attempt = state.failures + 1  # the failed attempts of this request, this one included
     if isinstance(exc, RateLimitedError):
         # Not cached by Persona and not a failure: wait for the window, same key.
-        raise _after_the_window(ctx, exc) from exc
+        raise _retry(ctx, attempt, exc) from exc
     cached_error = isinstance(exc, ServerError | ConflictError)
     await ctx.store.note_create_failure(
         state.job_id,
@@ -222,10 +222,10 @@ async def _handle_transient(
         new_generation=cached_error,
         counts=True,
     )
-    if state.failures + 1 >= CREATE_MAX_FAILURES:
+    if attempt >= CREATE_MAX_FAILURES:
         await _fail(ctx, state.job_id, args.reference_id, exc)
         return
-    raise Retry(defer=full_jitter(state.failures, base_s=2, cap_s=120, rng=ctx.rng)) from exc
+    raise _retry(ctx, attempt, exc) from exc
 
 
 async def create_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:

@@ -15,10 +15,10 @@ from arq import Retry
 
 from jobs.context import JobContext
 from jobs.contract import FETCH_VERIFICATION
-from jobs.errors import PermanentApiError, RateLimitedError, TransientApiError
+from jobs.errors import PermanentApiError, TransientApiError
 from jobs.pipeline.follow import fail_request, inquiry_id_or_fail, publish_document
 from jobs.pipeline.scheduling import pull_forward
-from jobs.policy.backoff import full_jitter
+from jobs.policy.backoff import retry_delay
 from jobs.policy.status import is_terminal
 from jobs.state import keys
 
@@ -58,9 +58,8 @@ async def fetch_verification(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> 
             logger.warning("fetch of %s gave up; polling will pick it up", inquiry_id)
             await pull_forward(context, record, now)
             return {"inquiry_id": inquiry_id, "deferred_to_polling": type(exc).__name__}
-        if isinstance(exc, RateLimitedError) and exc.retry_after_s is not None:
-            raise Retry(defer=exc.retry_after_s + context.rng.uniform(0, 1)) from exc
-        raise Retry(defer=full_jitter(job_try, base_s=1, cap_s=30, rng=context.rng)) from exc
+        delay = retry_delay(job_try, base_s=1, cap_s=30, rng=context.rng, error=exc)
+        raise Retry(defer=delay) from exc
 
     if is_terminal(document.data.attributes.status, context.settings.terminal_statuses):
         return await publish_document(context, record, document)

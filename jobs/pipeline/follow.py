@@ -20,7 +20,6 @@ from jobs.errors import (
     JobArgumentsError,
     KnownError,
     PermanentApiError,
-    RateLimitedError,
     TransientApiError,
     WorkerError,
 )
@@ -172,10 +171,7 @@ async def check_inquiry(ctx: JobContext, record: InquiryRecord, job_id: str) -> 
     except TransientApiError as exc:
         if deadline is not None and now >= deadline:
             return await fail_request(ctx, record, job_id, exc)
-        if isinstance(exc, RateLimitedError) and exc.retry_after_s is not None:
-            delay = exc.retry_after_s + ctx.rng.uniform(0, 1)
-        else:
-            delay = ctx.policy.next_delay(record.polls, record.status, ctx.rng)
+        delay = ctx.policy.next_delay(record.polls, record.status, ctx.rng, error=exc)
         fallback_deadline = deadline if deadline is not None else now + ctx.policy.review_horizon_s
         return await _schedule_next(
             ctx,
