@@ -19,7 +19,7 @@ from jobs.errors import PermanentApiError, TransientApiError
 from jobs.pipeline.follow import fail_request, inquiry_id_or_fail, publish_document
 from jobs.pipeline.scheduling import pull_forward
 from jobs.policy.backoff import retry_delay
-from jobs.policy.status import is_terminal
+from jobs.policy.status import NOT_CHECKED, is_terminal
 from jobs.state import keys
 
 __all__ = ["FETCH_MAX_TRIES", "fetch_verification"]
@@ -40,7 +40,7 @@ async def fetch_verification(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> 
         inquiry_id,
         request_id=job_id,
         reference_id=None,
-        status="unknown",
+        status=NOT_CHECKED,
         now=now,
         first_due=now + context.settings.poll_min_interval_s,
         poll_job=keys.poll_job_id(inquiry_id, 0),

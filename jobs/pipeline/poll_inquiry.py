@@ -14,6 +14,7 @@ from typing import Any
 from jobs.context import JobContext
 from jobs.contract import POLL_INQUIRY
 from jobs.pipeline.follow import check_inquiry, inquiry_id_or_fail
+from jobs.policy.status import NOT_CHECKED
 
 __all__ = ["poll_inquiry"]
 
@@ -32,7 +33,7 @@ async def poll_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[s
         inquiry_id,
         request_id=job_id,
         reference_id=None,
-        status="unknown",
+        status=NOT_CHECKED,
         now=now,
         first_due=now,
         poll_job=job_id,
