@@ -92,6 +92,8 @@ DEFAULT_TERMINAL_STATUSES: Final = (
     InquiryStatus.expired,
     *DECISION_STATUSES,
 )
+# The template id kinds of `jobs.persona.templates`, which this module cannot import (it imports
+# nothing of ours); tests/test_settings.py keeps the two in step.
 _TEMPLATE_PREFIXES = ("itmpl_", "itmplv_", "tmpl_")
 _KEY_PREFIXES = ("persona_sandbox_", "persona_production_")
 _STREAM_NAME = re.compile(r"^[A-Za-z0-9:_.\-]{1,200}$")
@@ -211,7 +213,9 @@ class Settings(BaseSettings):
     @field_validator("persona_template_id")
     @classmethod
     def _check_template(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(_TEMPLATE_PREFIXES):
+        if value is not None and not any(
+            value.startswith(prefix) and len(value) > len(prefix) for prefix in _TEMPLATE_PREFIXES
+        ):
             raise ValueError("must start with itmpl_, itmplv_ or tmpl_")
         return value
 

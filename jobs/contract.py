@@ -17,6 +17,7 @@ from typing import Annotated, Any, Final, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from jobs.errors import KNOWN_ERRORS, JobArgumentsError
+from jobs.persona.templates import TEMPLATE_ID_KINDS, is_template_id
 
 __all__ = [
     "ACCOUNT_RELATIONS",
@@ -55,7 +56,6 @@ ACCOUNT_RELATIONS: Final = "account_relations"
 # Persona ids are opaque and have changed length and prefix before: only keep them printable,
 # short and free of separators that would break our Redis keys or URLs.
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
-_TEMPLATE_PREFIXES = ("itmpl_", "itmplv_", "tmpl_")
 _MAX_FIELDS = 50
 _MAX_FIELD_VALUE = 2_000
 
@@ -103,8 +103,8 @@ class CreateInquiryArgs(JobArgs):
     @field_validator("template_id")
     @classmethod
     def _template_kind(cls, value: str | None) -> str | None:
-        if value is not None and not (value.startswith(_TEMPLATE_PREFIXES) and _ID.match(value)):
-            raise ValueError("must be an itmpl_, itmplv_ or tmpl_ id")
+        if value is not None and not (is_template_id(value) and _ID.match(value)):
+            raise ValueError(f"must be an {TEMPLATE_ID_KINDS} id")
         return value
 
     @field_validator("fields")

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
+from jobs.persona.templates import TEMPLATE_ID_KINDS, template_kind
+
 __all__ = [
     "MAX_FILTER_IDS",
     "MAX_PAGE_SIZE",
@@ -35,13 +37,6 @@ MAX_FILTER_IDS: Final = 100
 #: `page[size]` runs from 1 to this.
 MAX_PAGE_SIZE: Final = 100
 
-# Exact prefixes with their underscore, so `itmplv_` never passes for `itmpl_`.
-_TEMPLATE_ATTRIBUTES: Final = (
-    ("itmpl_", "inquiry-template-id"),
-    ("itmplv_", "inquiry-template-version-id"),
-    ("tmpl_", "template-id"),
-)
-
 
 def template_attribute(template_id: str) -> str:
     """Name the create attribute that carries a template id of this kind.
@@ -52,10 +47,10 @@ def template_attribute(template_id: str) -> str:
     Raises:
         ValueError: the id has none of those prefixes.
     """
-    for prefix, attribute in _TEMPLATE_ATTRIBUTES:
-        if template_id.startswith(prefix) and len(template_id) > len(prefix):
-            return attribute
-    raise ValueError("template_id must start with itmpl_, itmplv_ or tmpl_")
+    kind = template_kind(template_id)
+    if kind is None:
+        raise ValueError(f"template_id must start with {TEMPLATE_ID_KINDS}")
+    return kind.attribute
 
 
 def path_segment(value: str, name: str) -> str:

@@ -36,6 +36,7 @@ from jobs.errors import (
     TransientApiError,
 )
 from jobs.persona.models import Inquiry, InquiryDocument, InquiryMeta
+from jobs.persona.templates import TEMPLATE_RELATIONSHIPS
 from jobs.pipeline.scheduling import enqueue_poll
 from jobs.policy.backoff import align_delay, retry_delay
 from jobs.policy.status import PERSON_ACTIVE
@@ -50,13 +51,12 @@ logger = logging.getLogger(__name__)
 CREATE_MAX_FAILURES = 8
 #: Clock skew tolerated between us and Persona when matching `created-at`.
 _SKEW_S = 120.0
-_TEMPLATE_RELATIONSHIPS = ("inquiry-template", "inquiry-template-version", "template")
 
 
 def _template_matches(inquiry: Inquiry, template_id: str) -> bool:
     related = [
         ident
-        for name in _TEMPLATE_RELATIONSHIPS
+        for name in TEMPLATE_RELATIONSHIPS
         if (relationship := inquiry.relationships.get(name)) is not None
         for ident in relationship.ids()
     ]
