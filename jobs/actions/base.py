@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
@@ -39,6 +38,7 @@ from arq import Retry
 
 from jobs.context import JobContext
 from jobs.contract import JobArgs, parse_args
+from jobs.documents import published_at
 from jobs.errors import (
     ConflictError,
     JobArgumentsError,
@@ -131,6 +131,7 @@ async def _fail(run: ActionRun, error: KnownError, inquiry_id: str | None) -> No
         job=run.job,
         job_id=run.job_id,
         error=error,
+        now=run.context.clock(),
         inquiry_id=inquiry_id,
         settles_inquiry=False,
     )
@@ -189,18 +190,20 @@ async def run_action(
             raise
         delay = retry_delay(run.job_try, base_s=1, cap_s=60, rng=context.rng, error=exc)
         raise Retry(defer=delay) from exc
+    now = context.clock()
     data = {
         "event": outcome.event,
         "job": job,
         "job_id": run.job_id,
         **outcome.data,
-        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "published_at": published_at(now),
     }
     publication = await context.publisher.publish(
         dedupe_id=dedupe_id,
         event=outcome.event,
         inquiry_id=outcome.inquiry_id,
         data=data,
+        now=now,
         settles_inquiry=False,
     )
     logger.info("%s job %s: published %s", job, run.job_id, outcome.event)

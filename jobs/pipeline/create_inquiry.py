@@ -110,6 +110,7 @@ async def _fail(ctx: JobContext, job_id: str, reference_id: str | None, error: K
         job=CREATE_INQUIRY,
         job_id=job_id,
         error=error,
+        now=ctx.clock(),
         reference_id=reference_id,
     )
     await ctx.store.finish_create(job_id, None)

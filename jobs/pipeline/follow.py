@@ -52,21 +52,24 @@ async def publish_document(
 ) -> dict[str, Any]:
     """Publish the result of a terminal inquiry once; return a short summary for the job."""
     log_context.bind(inquiry_id=record.inquiry_id, reference_id=record.reference_id)
+    now = ctx.clock()
     data = build_result(
         document,
         request_id=record.request_id,
         reference_id=record.reference_id,
         publish_fields=ctx.settings.publish_fields,
+        now=now,
     )
     publication = await ctx.publisher.publish(
         dedupe_id=record.dedupe_id,
         event=data["event"],
         inquiry_id=record.inquiry_id,
         data=data,
+        now=now,
         status=data["status"],
     )
     if publication.new:
-        observe_publish_lag(document.data.attributes, ctx.clock())
+        observe_publish_lag(document.data.attributes, now)
     logger.info(
         "published %s for %s (%s)",
         data["event"],
@@ -94,7 +97,7 @@ async def inquiry_id_or_fail(
         return parse_args(InquiryArgs, args, kwargs).inquiry_id
     except JobArgumentsError as exc:
         await ctx.publisher.publish_failure(
-            dedupe_id=f"job:{job_id}", job=job, job_id=job_id, error=exc
+            dedupe_id=f"job:{job_id}", job=job, job_id=job_id, error=exc, now=ctx.clock()
         )
         raise
 
@@ -108,6 +111,7 @@ async def fail_request(
         job=POLL_INQUIRY,
         job_id=job_id,
         error=error,
+        now=ctx.clock(),
         inquiry_id=record.inquiry_id,
         reference_id=record.reference_id,
         request_id=record.request_id,

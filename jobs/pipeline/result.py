@@ -7,11 +7,11 @@ status and checks) and timestamps. Inquiry `fields` hold PII, so only the keys n
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+from jobs.documents import published_at
 from jobs.persona.models import InquiryDocument, Verification
 from jobs.policy.status import event_name, is_final
 
@@ -59,6 +59,7 @@ def build_result(
     request_id: str,
     reference_id: str | None,
     publish_fields: Collection[str],
+    now: float,
 ) -> dict[str, Any]:
     """The `data` of an inquiry's result event.
 
@@ -67,6 +68,7 @@ def build_result(
         request_id: the request this result answers (the create job id, or the poll request).
         reference_id: the caller's id for the person, when known.
         publish_fields: the inquiry field keys a setting allows into events.
+        now: the moment of publication (`JobContext.clock`).
     """
     inquiry = document.data
     attributes = inquiry.attributes
@@ -81,5 +83,5 @@ def build_result(
         "verifications": [_verification(item) for item in document.verifications()],
         "timestamps": {name: _iso(getattr(attributes, name)) for name in _TIMESTAMPS},
         "fields": {key: field.value for key, field in attributes.fields.items() if key in allowed},
-        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "published_at": published_at(now),
     }

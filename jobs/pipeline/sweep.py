@@ -79,6 +79,7 @@ async def _close_lost_creates(ctx: JobContext, now: float) -> int:
             job=CREATE_INQUIRY,
             job_id=job_id,
             error=CreateRequestLostError("the create job left the queue without an answer"),
+            now=now,
             reference_id=state.get("reference_id") or None,
         )
         await ctx.store.finish_create(job_id, None)

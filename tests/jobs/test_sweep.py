@@ -10,37 +10,12 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import httpx
-import pytest
-from arq.connections import ArqRedis
-from redis.asyncio import Redis
-
-from jobs.context import CTX_KEY, JobContext, persona_client
+from jobs.context import CTX_KEY, JobContext
 from jobs.pipeline.sweep import CREATE_STALE_S, OVERDUE_SLACK_S, sweep
-from jobs.producer import connect
 from jobs.state import keys
 from jobs.state.redis_typing import resolved
-from settings import Settings
-from worker.embedded_redis import RedisServer
-
-
-@pytest.fixture
-async def context(
-    make_settings: Callable[..., Settings], redis_server: RedisServer, decoded_redis: Redis
-) -> AsyncIterator[JobContext]:
-    settings = make_settings(redis_url=redis_server.url)
-    queue: ArqRedis = await connect(redis_server.url, queue_name=settings.queue_name)
-    async with httpx.AsyncClient(base_url="http://persona.test") as http:
-        yield JobContext.build(
-            settings,
-            persona=persona_client(settings, http),
-            redis=decoded_redis,
-            queue=queue,
-        )
-    await queue.aclose()
 
 
 def _later(context: JobContext, seconds: float) -> dict[str, Any]:
