@@ -30,15 +30,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from arq import Retry
 
 from jobs.context import JobContext
-from jobs.contract import JobArgs, parse_args
-from jobs.documents import published_at
+from jobs.contract import InquiryArgs, JobArgs, parse_args
+from jobs.documents import ActionData, ActionResult, published_at
 from jobs.errors import (
     ConflictError,
     JobArgumentsError,
@@ -52,10 +52,11 @@ from jobs.state.store import InquiryRecord
 
 __all__ = [
     "ACTION_MAX_TRIES",
+    "ActionJob",
     "ActionRun",
     "InquiryAlreadyDecidedError",
     "Outcome",
-    "iso",
+    "action_job",
     "poll_soon",
     "run_action",
 ]
@@ -63,6 +64,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ArgsT = TypeVar("ArgsT", bound=JobArgs)
+#: An action job as arq runs it: arq's ctx and the job's arguments as enqueued.
+ActionJob = Callable[..., Coroutine[Any, Any, ActionResult]]
 
 #: Tries (transient failures and crash re-runs alike) before an action ends with `job.failed`;
 #: arq's own `max_tries` for these jobs sits above it, so our code always gets the last word.
@@ -93,14 +96,9 @@ class Outcome:
     """What an action achieved: its event name and the event's specific data."""
 
     event: str
-    data: dict[str, Any] = field(default_factory=dict)
+    data: ActionData
     inquiry_id: str | None = None
     """The inquiry the event is about (the stream entry's `inquiry_id` field)."""
-
-
-def iso(value: Any) -> str | None:
-    """A datetime as ISO 8601 text, None stays None."""
-    return None if value is None else str(value.isoformat())
 
 
 async def poll_soon(ctx: JobContext, record: InquiryRecord) -> None:
@@ -115,10 +113,10 @@ async def poll_soon(ctx: JobContext, record: InquiryRecord) -> None:
         await enqueue_poll(ctx, record.inquiry_id, record.poll_job, 0)
 
 
-async def _replay(ctx: JobContext, job_id: str, entry_id: str) -> dict[str, Any]:
+async def _replay(ctx: JobContext, job_id: str, entry_id: str) -> ActionResult:
     """The data of the event an earlier run published (when the stream still holds it)."""
     entries = await ctx.redis.xrange(ctx.settings.results_stream, entry_id, entry_id)
-    data: dict[str, Any] = {"job_id": job_id}
+    data: dict[str, object] = {"job_id": job_id}
     if entries:
         _, fields = entries[0]
         data = json.loads(fields["data"])
@@ -146,8 +144,7 @@ async def run_action(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     perform: Callable[[ActionRun, ArgsT], Awaitable[Outcome]],
-    subject: Callable[[ArgsT], str | None] = lambda _: None,
-) -> dict[str, Any]:
+) -> ActionResult:
     """Run one action job: validate, skip if answered, perform, publish its one event.
 
     Args:
@@ -156,7 +153,6 @@ async def run_action(
         model: the arguments' model.
         args, kwargs: the job's arguments as enqueued.
         perform: the action itself; raises `jobs.errors` types on failure.
-        subject: the inquiry the job acts on, if any (named in `job.failed`).
 
     Returns:
         The published event's data plus `entry_id` and `published` (False on a re-run).
@@ -178,7 +174,8 @@ async def run_action(
     if earlier is not None:
         logger.info("%s job %s already answered; nothing to do", job, run.job_id)
         return await _replay(context, run.job_id, earlier)
-    inquiry_id = subject(parsed)
+    # The inquiry the job acts on, if any, is named in its `job.failed`.
+    inquiry_id = parsed.inquiry_id if isinstance(parsed, InquiryArgs) else None
     try:
         outcome = await perform(run, parsed)
     except PermanentApiError as exc:
@@ -191,7 +188,7 @@ async def run_action(
         delay = retry_delay(run.job_try, base_s=1, cap_s=60, rng=context.rng, error=exc)
         raise Retry(defer=delay) from exc
     now = context.clock()
-    data = {
+    data: dict[str, object] = {
         "event": outcome.event,
         "job": job,
         "job_id": run.job_id,
@@ -208,3 +205,29 @@ async def run_action(
     )
     logger.info("%s job %s: published %s", job, run.job_id, outcome.event)
     return {**data, "entry_id": publication.entry_id, "published": publication.new}
+
+
+def action_job(
+    job: str,
+    model: type[ArgsT],
+    perform: Callable[[ActionRun, ArgsT], Awaitable[Outcome]],
+    *,
+    doc: str,
+) -> ActionJob:
+    """The job function of one action: `run_action` with the action's name, model and step.
+
+    Args:
+        job: the job's name (`jobs.contract`), also its function's name.
+        model: the arguments' model.
+        perform: the action itself.
+        doc: what the job does, as its docstring.
+    """
+
+    async def action(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> ActionResult:
+        return await run_action(
+            ctx, job=job, model=model, args=args, kwargs=kwargs, perform=perform
+        )
+
+    action.__name__ = action.__qualname__ = job
+    action.__doc__ = doc
+    return action

@@ -24,6 +24,7 @@ from arq import Retry
 from jobs import log_context
 from jobs.context import JobContext
 from jobs.contract import CREATE_INQUIRY, CreateInquiryArgs, parse_args, valid_reference_id
+from jobs.documents import CreateResult
 from jobs.errors import (
     ApiError,
     ConflictError,
@@ -119,7 +120,7 @@ async def _fail(ctx: JobContext, job_id: str, reference_id: str | None, error: K
 
 def _result(
     inquiry_id: str, status: str, reference_id: str, meta: InquiryMeta | None
-) -> dict[str, Any]:
+) -> CreateResult:
     return {
         "inquiry_id": inquiry_id,
         "reference_id": reference_id,
@@ -130,9 +131,7 @@ def _result(
     }
 
 
-def _summary(
-    inquiry: Inquiry, document: InquiryDocument | None, reference_id: str
-) -> dict[str, Any]:
+def _summary(inquiry: Inquiry, document: InquiryDocument | None, reference_id: str) -> CreateResult:
     meta = document.meta if document is not None else None
     return _result(inquiry.id, inquiry.status, reference_id, meta)
 
@@ -164,7 +163,7 @@ async def _new_link(
 
 async def _answer_again(
     ctx: JobContext, job_id: str, inquiry_id: str, reference_id: str, job_try: int
-) -> dict[str, Any]:
+) -> CreateResult:
     """The result of a re-run of an answered request: no create, a new link while it helps."""
     log_context.bind(inquiry_id=inquiry_id)
     record = await ctx.store.get(inquiry_id)
@@ -177,7 +176,7 @@ async def _answer_again(
 
 async def _attempt(
     ctx: JobContext, state: CreateState, args: CreateInquiryArgs, template_id: str
-) -> dict[str, Any]:
+) -> CreateResult:
     if state.outcome_unknown:
         found = await _find_created(ctx, state, args, template_id)
         if found is not None:
@@ -229,7 +228,7 @@ async def _handle_transient(
     raise _retry(ctx, attempt, exc) from exc
 
 
-async def create_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def create_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> CreateResult:
     """Create the inquiry of one request (once), start following it, return its link."""
     context = JobContext.from_ctx(ctx)
     job_id: str = ctx["job_id"]

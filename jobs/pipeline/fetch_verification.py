@@ -15,6 +15,7 @@ from arq import Retry
 
 from jobs.context import JobContext
 from jobs.contract import FETCH_VERIFICATION
+from jobs.documents import FetchResult
 from jobs.errors import PermanentApiError, TransientApiError
 from jobs.pipeline.follow import fail_request, inquiry_id_or_fail, publish_document
 from jobs.pipeline.scheduling import pull_forward
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 FETCH_MAX_TRIES = 6
 
 
-async def fetch_verification(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def fetch_verification(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> FetchResult:
     """Fetch one inquiry's result and publish it if its status is terminal."""
     context = JobContext.from_ctx(ctx)
     job_id: str = ctx["job_id"]

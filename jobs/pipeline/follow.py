@@ -16,6 +16,7 @@ from typing import Any
 from jobs import log_context
 from jobs.context import JobContext
 from jobs.contract import POLL_INQUIRY, InquiryArgs, parse_args
+from jobs.documents import FailedResult, PollResult, PublishedResult, ScheduledResult
 from jobs.errors import (
     JobArgumentsError,
     KnownError,
@@ -49,7 +50,7 @@ class PollingDeadlineError(WorkerError):
 
 async def publish_document(
     ctx: JobContext, record: InquiryRecord, document: InquiryDocument
-) -> dict[str, Any]:
+) -> PublishedResult:
     """Publish the result of a terminal inquiry once; return a short summary for the job."""
     log_context.bind(inquiry_id=record.inquiry_id, reference_id=record.reference_id)
     now = ctx.clock()
@@ -104,7 +105,7 @@ async def inquiry_id_or_fail(
 
 async def fail_request(
     ctx: JobContext, record: InquiryRecord, job_id: str, error: KnownError
-) -> dict[str, Any]:
+) -> FailedResult:
     """End the inquiry's request with `job.failed`."""
     publication = await ctx.publisher.publish_failure(
         dedupe_id=record.dedupe_id,
@@ -132,7 +133,7 @@ async def _schedule_next(
     delay_s: float,
     deadline: float,
     error: str | None = None,
-) -> dict[str, Any]:
+) -> ScheduledResult:
     now = ctx.clock()
     delay_s = align_delay(now, delay_s, ctx.settings.poll_align_s)
     next_job = keys.poll_job_id(record.inquiry_id, record.polls + 1)
@@ -149,7 +150,7 @@ async def _schedule_next(
     return {"inquiry_id": record.inquiry_id, "status": status, "next_check_in_s": round(delay_s, 3)}
 
 
-async def check_inquiry(ctx: JobContext, record: InquiryRecord, job_id: str) -> dict[str, Any]:
+async def check_inquiry(ctx: JobContext, record: InquiryRecord, job_id: str) -> PollResult:
     """One status check of a followed inquiry, by the job that owns its polling chain."""
     log_context.bind(inquiry_id=record.inquiry_id, reference_id=record.reference_id)
     now = ctx.clock()

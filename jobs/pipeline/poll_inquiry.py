@@ -13,6 +13,7 @@ from typing import Any
 
 from jobs.context import JobContext
 from jobs.contract import POLL_INQUIRY
+from jobs.documents import PollResult
 from jobs.pipeline.follow import check_inquiry, inquiry_id_or_fail
 from jobs.policy.status import NOT_CHECKED
 
@@ -23,7 +24,7 @@ logger = logging.getLogger(__name__)
 _SKIPPED = {0: "another job owns the polling chain", -1: "not followed", -2: "already published"}
 
 
-async def poll_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def poll_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> PollResult:
     """Check one inquiry's status once and schedule what comes next."""
     context = JobContext.from_ctx(ctx)
     job_id: str = ctx["job_id"]

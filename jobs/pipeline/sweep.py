@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from jobs.context import JobContext
 from jobs.contract import CREATE_INQUIRY
+from jobs.documents import SweepResult
 from jobs.errors import WorkerError
 from jobs.pipeline.scheduling import enqueue_poll
 from jobs.state import keys
@@ -87,7 +88,7 @@ async def _close_lost_creates(ctx: JobContext, now: float) -> int:
     return closed
 
 
-async def sweep(ctx: dict[str, Any]) -> dict[str, Any]:
+async def sweep(ctx: dict[str, Any]) -> SweepResult:
     """Re-enqueue lost polls and close lost create requests; one worker at a time."""
     context = JobContext.from_ctx(ctx)
     token = secrets.token_hex(8)

@@ -15,12 +15,12 @@ Events that only report an action on an inquiry (a decision recorded, a link ref
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from redis.asyncio import Redis
 
-from jobs.documents import published_at
+from jobs.documents import FailedEvent, published_at
 from jobs.errors import KnownError
 from jobs.state import keys
 
@@ -69,7 +69,7 @@ class Publisher:
         dedupe_id: str,
         event: str,
         inquiry_id: str | None,
-        data: dict[str, Any],
+        data: Mapping[str, object],
         now: float,
         settles_inquiry: bool = True,
         status: str | None = None,
@@ -126,7 +126,7 @@ class Publisher:
             request_id: the request the failure answers, when it is not the failing job
                 itself (a status check fails for the create request that started it).
         """
-        data = {
+        data: FailedEvent = {
             "event": "job.failed",
             "request_id": request_id or job_id,
             "job": job,
@@ -152,4 +152,3 @@ class Publisher:
         if value is None:
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
-

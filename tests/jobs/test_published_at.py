@@ -84,7 +84,16 @@ async def test_a_failure_event_carries_the_context_clock(pinned: JobContext) -> 
 
 async def test_an_action_event_carries_the_context_clock(pinned: JobContext) -> None:
     async def perform(run: ActionRun, args: SetCaseStatusArgs) -> Outcome:
-        return Outcome("case.status-set", {"case_id": args.case_id, "status": args.status})
+        return Outcome(
+            "case.status-set",
+            {
+                "case_id": args.case_id,
+                "status": args.status,
+                "resolution": None,
+                "resolved_at": None,
+                "updated_at": None,
+            },
+        )
 
     result = await run_action(
         {CTX_KEY: pinned, "job_id": "case-1", "job_try": 1},

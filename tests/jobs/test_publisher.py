@@ -6,6 +6,7 @@ import json
 import pytest
 from redis.asyncio import Redis
 
+from jobs.documents import FailedEvent
 from jobs.errors import AuthenticationError
 from jobs.state import keys
 from jobs.state.publisher import Publisher
@@ -140,6 +141,7 @@ async def test_failure_event_carries_the_error_description(
     assert data["reference_id"] == "user-1"
     assert data["request_id"] == "j1", "a failing job answers its own request by default"
     assert data["published_at"] == "2023-11-14T22:13:20Z"
+    assert list(data) == list(FailedEvent.__annotations__), "the type names every key, in order"
 
 
 async def test_a_failed_status_check_names_the_request_it_answers(
