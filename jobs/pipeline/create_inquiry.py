@@ -28,7 +28,6 @@ from jobs.documents import CreateResult
 from jobs.errors import (
     ApiError,
     ConflictError,
-    IdempotencyError,
     JobArgumentsError,
     KnownError,
     PermanentApiError,
@@ -249,15 +248,10 @@ async def create_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Crea
         )
     try:
         return await _attempt(context, state, parsed, template_id)
-    except IdempotencyError as exc:
-        await _fail(context, job_id, parsed.reference_id, exc)
-        raise
-    except ConflictError as exc:
-        await _handle_transient(context, state, parsed, exc)
-        raise
-    except PermanentApiError as exc:
-        await _fail(context, job_id, parsed.reference_id, exc)
-        raise
-    except TransientApiError as exc:
-        await _handle_transient(context, state, parsed, exc)
+    except (TransientApiError, PermanentApiError) as exc:
+        # A 409 may be another attempt of this request at work: look again, as after a 5xx.
+        if isinstance(exc, TransientApiError | ConflictError):
+            await _handle_transient(context, state, parsed, exc)
+        else:
+            await _fail(context, job_id, parsed.reference_id, exc)
         raise

@@ -10,6 +10,8 @@ deadline, where a `job.failed` event ends the request instead.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,15 +31,16 @@ from jobs.persona.models import InquiryDocument
 from jobs.pipeline.result import build_result
 from jobs.pipeline.scheduling import enqueue_poll
 from jobs.policy.backoff import align_delay
-from jobs.policy.status import is_terminal
+from jobs.policy.status import NOT_CHECKED, is_terminal
 from jobs.state import keys
 from jobs.state.store import InquiryRecord
 
 __all__ = [
+    "InquiryRequest",
     "PollingDeadlineError",
     "check_inquiry",
     "fail_request",
-    "inquiry_id_or_fail",
+    "open_request",
     "publish_document",
 ]
 
@@ -86,21 +89,56 @@ async def publish_document(
     }
 
 
-async def inquiry_id_or_fail(
-    ctx: JobContext, job: str, job_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> str:
-    """The job's validated `inquiry_id`; bad arguments end the request with `job.failed`.
+@dataclass(frozen=True, slots=True)
+class InquiryRequest:
+    """A poll or fetch job about to look at its inquiry."""
+
+    context: JobContext
+    job_id: str
+    inquiry_id: str
+    now: float
+    """When the job started, by the context's clock."""
+
+
+async def open_request(
+    ctx: Mapping[str, Any],
+    job: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    owns_chain: bool,
+) -> InquiryRequest:
+    """Validate a poll or fetch job's `inquiry_id` and follow that inquiry unless it already is.
+
+    An inquiry created elsewhere becomes this job's request: its result answers the job's id.
+    One already followed keeps the request and polling chain it has. The chain of a newly
+    followed inquiry belongs to this job when it is a status check (`owns_chain`: due now, as
+    it runs), else to the chain's first hop, due `POLL_MIN_INTERVAL_S` later: the net under a
+    fetch that fails, which the sweep enqueues when it falls due and nothing has.
 
     Raises:
-        JobArgumentsError: after publishing the failure, so arq records it and never retries.
+        JobArgumentsError: after publishing `job.failed`, so arq records it and never retries.
     """
+    context = JobContext.from_ctx(ctx)
+    job_id: str = ctx["job_id"]
     try:
-        return parse_args(InquiryArgs, args, kwargs).inquiry_id
+        inquiry_id = parse_args(InquiryArgs, args, kwargs).inquiry_id
     except JobArgumentsError as exc:
-        await ctx.publisher.publish_failure(
-            dedupe_id=f"job:{job_id}", job=job, job_id=job_id, error=exc, now=ctx.clock()
+        await context.publisher.publish_failure(
+            dedupe_id=f"job:{job_id}", job=job, job_id=job_id, error=exc, now=context.clock()
         )
         raise
+    now = context.clock()
+    await context.store.follow(
+        inquiry_id,
+        request_id=job_id,
+        reference_id=None,
+        status=NOT_CHECKED,
+        now=now,
+        first_due=now if owns_chain else now + context.settings.poll_min_interval_s,
+        poll_job=job_id if owns_chain else keys.poll_job_id(inquiry_id, 0),
+    )
+    return InquiryRequest(context, job_id, inquiry_id, now)
 
 
 async def fail_request(
