@@ -14,7 +14,15 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from jobs.errors import KNOWN_ERRORS, JobArgumentsError
 from jobs.persona.templates import TEMPLATE_ID_KINDS, is_template_id
@@ -60,6 +68,17 @@ _MAX_FIELDS = 50
 _MAX_FIELD_VALUE = 2_000
 
 Identifier = Annotated[str, Field(pattern=_ID.pattern)]
+
+
+def _printable(value: str) -> str:
+    if not value.isprintable() or value != value.strip():
+        raise ValueError("must be printable with no surrounding whitespace")
+    return value
+
+
+#: Refuses text a person chose (a reference id, a case status) unless it is printable, without
+#: surrounding whitespace; after the field's own constraints.
+PRINTABLE = AfterValidator(_printable)
 FieldScalar = str | int | float | bool | None
 
 
@@ -82,7 +101,7 @@ class InquiryArgs(JobArgs):
 class CreateInquiryArgs(JobArgs):
     """Arguments of `create_inquiry`."""
 
-    reference_id: Annotated[str, Field(min_length=1, max_length=255)]
+    reference_id: Annotated[str, Field(min_length=1, max_length=255), PRINTABLE]
     template_id: str | None = None
     fields: dict[str, FieldScalar] | None = None
     account_id: Identifier | None = None
@@ -92,13 +111,6 @@ class CreateInquiryArgs(JobArgs):
         | None
     ) = None
     redirect_uri: Annotated[str, Field(max_length=2_000, pattern=r"^https?://\S+$")] | None = None
-
-    @field_validator("reference_id")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        if not value.isprintable() or value != value.strip():
-            raise ValueError("must be printable with no surrounding whitespace")
-        return value
 
     @field_validator("template_id")
     @classmethod
@@ -151,14 +163,7 @@ class SetCaseStatusArgs(JobArgs):
     """Arguments of `set_case_status`: a status of the case's template, e.g. `Approved`."""
 
     case_id: Identifier
-    status: Annotated[str, Field(min_length=1, max_length=100)]
-
-    @field_validator("status")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        if not value.isprintable() or value != value.strip():
-            raise ValueError("must be printable with no surrounding whitespace")
-        return value
+    status: Annotated[str, Field(min_length=1, max_length=100), PRINTABLE]
 
 
 class AccountRelationsArgs(JobArgs):
