@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -122,20 +123,30 @@ async def test_stream_is_trimmed_approximately(decoded: Redis) -> None:
     assert await decoded.xlen("test:small") < 200
 
 
+async def _failure(publisher: Publisher, decoded: Redis, **request: Any) -> dict[str, Any]:
+    """Publish `job.failed` for a refused API key; the event's data as the stream holds it."""
+    await publisher.publish_failure(
+        error=AuthenticationError("Persona refused the API key", status_code=401),
+        now=NOW,
+        **request,
+    )
+    ((_, fields),) = await decoded.xrange("test:results")
+    assert fields["event"] == "job.failed"
+    data: dict[str, Any] = json.loads(fields["data"])
+    return data
+
+
 async def test_failure_event_carries_the_error_description(
     publisher: Publisher, decoded: Redis
 ) -> None:
-    await publisher.publish_failure(
+    data = await _failure(
+        publisher,
+        decoded,
         dedupe_id="job:j1",
         job="create_inquiry",
         job_id="j1",
-        error=AuthenticationError("Persona refused the API key", status_code=401),
-        now=NOW,
         reference_id="user-1",
     )
-    ((_, fields),) = await decoded.xrange("test:results")
-    data = json.loads(fields["data"])
-    assert fields["event"] == "job.failed"
     assert data["error"]["type"] == "AuthenticationError"
     assert data["error"]["status_code"] == 401
     assert data["reference_id"] == "user-1"
@@ -147,15 +158,13 @@ async def test_failure_event_carries_the_error_description(
 async def test_a_failed_status_check_names_the_request_it_answers(
     publisher: Publisher, decoded: Redis
 ) -> None:
-    await publisher.publish_failure(
+    data = await _failure(
+        publisher,
+        decoded,
         dedupe_id="inq_1:0",
         job="poll_inquiry",
         job_id="poll:inq_1:4",
-        error=AuthenticationError("Persona refused the API key", status_code=401),
-        now=NOW,
         inquiry_id="inq_1",
         request_id="create-42",
     )
-    ((_, fields),) = await decoded.xrange("test:results")
-    data = json.loads(fields["data"])
     assert (data["request_id"], data["job_id"]) == ("create-42", "poll:inq_1:4")
