@@ -214,7 +214,7 @@ def action_job(
     *,
     doc: str,
 ) -> ActionJob:
-    """The job function of one action: `run_action` with the action's name, model and step.
+    """The job function of one action: `run_action` with its name, argument model and `perform`.
 
     Args:
         job: the job's name (`jobs.contract`), also its function's name.
