@@ -8,7 +8,8 @@ variable, never its secret value: see `load_settings`.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal, Self
+from enum import StrEnum
+from typing import Annotated, Any, Final, Literal, Self
 
 from pydantic import (
     AnyHttpUrl,
@@ -26,6 +27,7 @@ __all__ = [
     "DEFAULT_TERMINAL_STATUSES",
     "PERSONA_VERSIONS",
     "ConfigError",
+    "InquiryStatus",
     "Settings",
     "load_settings",
 ]
@@ -52,13 +54,46 @@ PERSONA_VERSIONS = frozenset(
         "2020-05-18",
     }
 )
-#: Where polling stops by default: the person is done, or a decision exists.
-DEFAULT_TERMINAL_STATUSES = ("completed", "failed", "expired", "approved", "declined")
+
+
+class InquiryStatus(StrEnum):
+    """The inquiry statuses Persona documents; values are the wire values.
+
+    The one list of them. It lives here because `POLL_TERMINAL_STATUSES` is checked against it
+    at start-up and this module imports nothing else of ours; `jobs.policy.status` builds the
+    pipeline's rules on it, `jobs.metrics` its label values. Persona warns that the list is
+    open-ended, so a status missing here is followed, never refused (`jobs.policy.status`).
+    """
+
+    created = "created"
+    """Created; the person has not started."""
+    pending = "pending"
+    """The person started (Persona's event: `inquiry.started`)."""
+    completed = "completed"
+    """The person finished every step; not yet a decision."""
+    failed = "failed"
+    """The person ran out of attempts."""
+    expired = "expired"
+    """Time ran out before the person finished; can be resumed."""
+    needs_review = "needs_review"
+    """Waiting for a human (Persona's event: `inquiry.marked-for-review`)."""
+    approved = "approved"
+    """Decision: approved."""
+    declined = "declined"
+    """Decision: declined."""
+
+
 #: The final decisions; `POLL_WAIT_FOR_DECISION=true` follows inquiries until one of these.
-DECISION_STATUSES = ("approved", "declined")
-_KNOWN_STATUSES = frozenset(
-    {"created", "pending", "completed", "failed", "expired", "needs_review", "approved", "declined"}
+DECISION_STATUSES: Final = (InquiryStatus.approved, InquiryStatus.declined)
+#: Where polling stops by default: the person is done, or a decision exists.
+DEFAULT_TERMINAL_STATUSES: Final = (
+    InquiryStatus.completed,
+    InquiryStatus.failed,
+    InquiryStatus.expired,
+    *DECISION_STATUSES,
 )
+# The template id kinds of `jobs.persona.templates`, which this module cannot import (it imports
+# nothing of ours); tests/test_settings.py keeps the two in step.
 _TEMPLATE_PREFIXES = ("itmpl_", "itmplv_", "tmpl_")
 _KEY_PREFIXES = ("persona_sandbox_", "persona_production_")
 _STREAM_NAME = re.compile(r"^[A-Za-z0-9:_.\-]{1,200}$")
@@ -178,7 +213,9 @@ class Settings(BaseSettings):
     @field_validator("persona_template_id")
     @classmethod
     def _check_template(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(_TEMPLATE_PREFIXES):
+        if value is not None and not any(
+            value.startswith(prefix) and len(value) > len(prefix) for prefix in _TEMPLATE_PREFIXES
+        ):
             raise ValueError("must start with itmpl_, itmplv_ or tmpl_")
         return value
 
@@ -192,7 +229,7 @@ class Settings(BaseSettings):
     @field_validator("poll_terminal_statuses")
     @classmethod
     def _check_statuses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        unknown = sorted(set(value) - _KNOWN_STATUSES)
+        unknown = sorted(set(value) - set(InquiryStatus))
         if unknown:
             raise ValueError(f"unknown inquiry statuses: {', '.join(unknown)}")
         if not value:

@@ -6,6 +6,7 @@
 - `jobs.pipeline`: the pipeline's job functions (create, poll, fetch, sweep);
 - `jobs.actions`: the decision and lifecycle jobs;
 - `jobs.webhooks`: Persona's signed webhooks;
-- `jobs.contract` (the job wire format), `jobs.producer` (helpers to enqueue), `jobs.context`
-  (the process singletons a job receives), `jobs.errors`, `jobs.metrics`, `jobs.log_context`.
+- `jobs.contract` (the job wire format), `jobs.documents` (the events and job results, typed),
+  `jobs.producer` (helpers to enqueue), `jobs.context` (the process singletons a job receives),
+  `jobs.errors`, `jobs.metrics`, `jobs.log_context`.
 """

@@ -14,9 +14,18 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from jobs.errors import KNOWN_ERRORS, JobArgumentsError
+from jobs.persona.templates import TEMPLATE_ID_KINDS, is_template_id
 
 __all__ = [
     "ACCOUNT_RELATIONS",
@@ -55,11 +64,21 @@ ACCOUNT_RELATIONS: Final = "account_relations"
 # Persona ids are opaque and have changed length and prefix before: only keep them printable,
 # short and free of separators that would break our Redis keys or URLs.
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
-_TEMPLATE_PREFIXES = ("itmpl_", "itmplv_", "tmpl_")
 _MAX_FIELDS = 50
 _MAX_FIELD_VALUE = 2_000
 
 Identifier = Annotated[str, Field(pattern=_ID.pattern)]
+
+
+def _printable(value: str) -> str:
+    if not value.isprintable() or value != value.strip():
+        raise ValueError("must be printable with no surrounding whitespace")
+    return value
+
+
+#: Refuses text a person chose (a reference id, a case status) unless it is printable, without
+#: surrounding whitespace; after the field's own constraints.
+PRINTABLE = AfterValidator(_printable)
 FieldScalar = str | int | float | bool | None
 
 
@@ -82,7 +101,7 @@ class InquiryArgs(JobArgs):
 class CreateInquiryArgs(JobArgs):
     """Arguments of `create_inquiry`."""
 
-    reference_id: Annotated[str, Field(min_length=1, max_length=255)]
+    reference_id: Annotated[str, Field(min_length=1, max_length=255), PRINTABLE]
     template_id: str | None = None
     fields: dict[str, FieldScalar] | None = None
     account_id: Identifier | None = None
@@ -93,18 +112,11 @@ class CreateInquiryArgs(JobArgs):
     ) = None
     redirect_uri: Annotated[str, Field(max_length=2_000, pattern=r"^https?://\S+$")] | None = None
 
-    @field_validator("reference_id")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        if not value.isprintable() or value != value.strip():
-            raise ValueError("must be printable with no surrounding whitespace")
-        return value
-
     @field_validator("template_id")
     @classmethod
     def _template_kind(cls, value: str | None) -> str | None:
-        if value is not None and not (value.startswith(_TEMPLATE_PREFIXES) and _ID.match(value)):
-            raise ValueError("must be an itmpl_, itmplv_ or tmpl_ id")
+        if value is not None and not (is_template_id(value) and _ID.match(value)):
+            raise ValueError(f"must be an {TEMPLATE_ID_KINDS} id")
         return value
 
     @field_validator("fields")
@@ -151,14 +163,7 @@ class SetCaseStatusArgs(JobArgs):
     """Arguments of `set_case_status`: a status of the case's template, e.g. `Approved`."""
 
     case_id: Identifier
-    status: Annotated[str, Field(min_length=1, max_length=100)]
-
-    @field_validator("status")
-    @classmethod
-    def _printable(cls, value: str) -> str:
-        if not value.isprintable() or value != value.strip():
-            raise ValueError("must be printable with no surrounding whitespace")
-        return value
+    status: Annotated[str, Field(min_length=1, max_length=100), PRINTABLE]
 
 
 class AccountRelationsArgs(JobArgs):

@@ -43,7 +43,7 @@ from prometheus_client import (
     Histogram,
 )
 
-from jobs.policy.status import InquiryStatus
+from jobs.policy.status import NOT_CHECKED, InquiryStatus
 
 if TYPE_CHECKING:
     from jobs.persona.client import ApiCall
@@ -73,7 +73,9 @@ JOB_OUTCOMES: Final[tuple[JobOutcome, ...]] = ("success", "retry", "failed", "ca
 RateLimitReason = Literal["limiter", "429"]
 #: Inquiry statuses as label values: Persona's documented ones, `unknown` (not checked yet)
 #: and `other` for anything Persona adds later.
-STATUS_LABELS: Final = frozenset({status.value for status in InquiryStatus} | {"unknown", "other"})
+STATUS_LABELS: Final = frozenset(
+    {status.value for status in InquiryStatus} | {NOT_CHECKED, "other"}
+)
 #: Webhook outcomes as label values (`jobs.webhooks.events` actions and the receiver's refusals).
 WEBHOOK_OUTCOMES: Final = frozenset(
     {
@@ -185,7 +187,7 @@ def reset_metrics() -> Metrics:
 def status_label(status: str | None) -> str:
     """An inquiry status as a bounded label value."""
     if status is None or status == "":
-        return "unknown"
+        return NOT_CHECKED
     return status if status in STATUS_LABELS else "other"
 
 

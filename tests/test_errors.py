@@ -7,6 +7,7 @@ import pickle
 import pytest
 
 from jobs import errors
+from jobs.persona.errors import DEFAULT_RATE_LIMIT_WAIT_S
 
 ALL_ERRORS = [
     cls
@@ -42,6 +43,13 @@ def test_rate_limited_error_carries_the_wait() -> None:
     restored = pickle.loads(pickle.dumps(error))
     assert restored.retry_after_s == 12.0
     assert restored.to_dict()["retry_after_s"] == 12.0
+    assert restored.wait_s == 12.0
+
+
+def test_rate_limited_error_without_a_wait_asks_for_the_default() -> None:
+    error = errors.RateLimitedError("slow down", status_code=429)
+    assert error.retry_after_s is None, "what Persona said stays as it said it"
+    assert error.wait_s == DEFAULT_RATE_LIMIT_WAIT_S
 
 
 @pytest.mark.parametrize(

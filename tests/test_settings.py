@@ -5,6 +5,7 @@ from typing import Any
 import pytest
 
 from jobs.errors import ConfigError
+from jobs.persona.templates import TEMPLATE_PREFIXES, is_template_id
 from settings import load_settings
 from tests.conftest import TEST_API_KEY
 
@@ -95,3 +96,25 @@ def test_simulate_actions_refused_for_production_keys() -> None:
 def test_wait_for_decision_ends_polling_only_on_decisions() -> None:
     settings = _load(poll_wait_for_decision=True)
     assert settings.terminal_statuses == {"approved", "declined"}
+
+
+@pytest.mark.parametrize(
+    "template_id",
+    [
+        *(f"{prefix}Template01" for prefix in TEMPLATE_PREFIXES),
+        *TEMPLATE_PREFIXES,
+        "tpl_123",
+        "ITMPL_abc",
+        "vtmpl_abc",
+        "itmplabc",
+    ],
+)
+def test_template_ids_are_judged_as_the_jobs_judge_them(template_id: str) -> None:
+    # The settings cannot import the jobs' rule, so this keeps their copy of it in step.
+    try:
+        _load(persona_template_id=template_id)
+    except ConfigError:
+        accepted = False
+    else:
+        accepted = True
+    assert accepted is is_template_id(template_id)

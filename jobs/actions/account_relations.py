@@ -13,10 +13,9 @@ are left out), `count` and `more` (Persona has a next page). An unknown account 
 
 from __future__ import annotations
 
-from typing import Any
-
-from jobs.actions.base import ActionRun, Outcome, run_action
+from jobs.actions.base import ActionRun, Outcome, action_job
 from jobs.contract import ACCOUNT_RELATIONS, AccountRelationsArgs
+from jobs.documents import Relation, RelationsListed
 
 __all__ = ["account_relations"]
 
@@ -24,27 +23,23 @@ __all__ = ["account_relations"]
 async def _perform(run: ActionRun, args: AccountRelationsArgs) -> Outcome:
     page = await run.context.persona.list_account_relations(args.account_id, key=args.key)
     relations = [
-        {"type": str(item.get("type", "")), "id": str(item.get("id", ""))} for item in page.data
+        Relation(type=str(item.get("type", "")), id=str(item.get("id", ""))) for item in page.data
     ]
     return Outcome(
         "account.relations-listed",
-        {
-            "account_id": args.account_id,
-            "key": args.key,
-            "relations": relations,
-            "count": len(relations),
-            "more": page.links.next is not None,
-        },
+        RelationsListed(
+            account_id=args.account_id,
+            key=args.key,
+            relations=relations,
+            count=len(relations),
+            more=page.links.next is not None,
+        ),
     )
 
 
-async def account_relations(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """List one account's relations under a key and publish them."""
-    return await run_action(
-        ctx,
-        job=ACCOUNT_RELATIONS,
-        model=AccountRelationsArgs,
-        args=args,
-        kwargs=kwargs,
-        perform=_perform,
-    )
+account_relations = action_job(
+    ACCOUNT_RELATIONS,
+    AccountRelationsArgs,
+    _perform,
+    doc="List one account's relations under a key and publish them.",
+)

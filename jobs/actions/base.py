@@ -30,33 +30,33 @@ from __future__ import annotations
 
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from arq import Retry
 
 from jobs.context import JobContext
-from jobs.contract import JobArgs, parse_args
+from jobs.contract import InquiryArgs, JobArgs, parse_args
+from jobs.documents import ActionData, ActionResult, published_at
 from jobs.errors import (
     ConflictError,
     JobArgumentsError,
     KnownError,
     PermanentApiError,
-    RateLimitedError,
     TransientApiError,
 )
 from jobs.pipeline.scheduling import enqueue_poll, pull_forward
-from jobs.policy.backoff import full_jitter
+from jobs.policy.backoff import retry_delay
 from jobs.state.store import InquiryRecord
 
 __all__ = [
     "ACTION_MAX_TRIES",
+    "ActionJob",
     "ActionRun",
     "InquiryAlreadyDecidedError",
     "Outcome",
-    "iso",
+    "action_job",
     "poll_soon",
     "run_action",
 ]
@@ -64,6 +64,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 ArgsT = TypeVar("ArgsT", bound=JobArgs)
+#: An action job as arq runs it: arq's ctx and the job's arguments as enqueued.
+ActionJob = Callable[..., Coroutine[Any, Any, ActionResult]]
 
 #: Tries (transient failures and crash re-runs alike) before an action ends with `job.failed`;
 #: arq's own `max_tries` for these jobs sits above it, so our code always gets the last word.
@@ -94,14 +96,9 @@ class Outcome:
     """What an action achieved: its event name and the event's specific data."""
 
     event: str
-    data: dict[str, Any] = field(default_factory=dict)
+    data: ActionData
     inquiry_id: str | None = None
     """The inquiry the event is about (the stream entry's `inquiry_id` field)."""
-
-
-def iso(value: Any) -> str | None:
-    """A datetime as ISO 8601 text, None stays None."""
-    return None if value is None else str(value.isoformat())
 
 
 async def poll_soon(ctx: JobContext, record: InquiryRecord) -> None:
@@ -116,10 +113,10 @@ async def poll_soon(ctx: JobContext, record: InquiryRecord) -> None:
         await enqueue_poll(ctx, record.inquiry_id, record.poll_job, 0)
 
 
-async def _replay(ctx: JobContext, job_id: str, entry_id: str) -> dict[str, Any]:
+async def _replay(ctx: JobContext, job_id: str, entry_id: str) -> ActionResult:
     """The data of the event an earlier run published (when the stream still holds it)."""
     entries = await ctx.redis.xrange(ctx.settings.results_stream, entry_id, entry_id)
-    data: dict[str, Any] = {"job_id": job_id}
+    data: dict[str, object] = {"job_id": job_id}
     if entries:
         _, fields = entries[0]
         data = json.loads(fields["data"])
@@ -132,6 +129,7 @@ async def _fail(run: ActionRun, error: KnownError, inquiry_id: str | None) -> No
         job=run.job,
         job_id=run.job_id,
         error=error,
+        now=run.context.clock(),
         inquiry_id=inquiry_id,
         settles_inquiry=False,
     )
@@ -146,8 +144,7 @@ async def run_action(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     perform: Callable[[ActionRun, ArgsT], Awaitable[Outcome]],
-    subject: Callable[[ArgsT], str | None] = lambda _: None,
-) -> dict[str, Any]:
+) -> ActionResult:
     """Run one action job: validate, skip if answered, perform, publish its one event.
 
     Args:
@@ -156,7 +153,6 @@ async def run_action(
         model: the arguments' model.
         args, kwargs: the job's arguments as enqueued.
         perform: the action itself; raises `jobs.errors` types on failure.
-        subject: the inquiry the job acts on, if any (named in `job.failed`).
 
     Returns:
         The published event's data plus `entry_id` and `published` (False on a re-run).
@@ -178,7 +174,8 @@ async def run_action(
     if earlier is not None:
         logger.info("%s job %s already answered; nothing to do", job, run.job_id)
         return await _replay(context, run.job_id, earlier)
-    inquiry_id = subject(parsed)
+    # The inquiry the job acts on, if any, is named in its `job.failed`.
+    inquiry_id = parsed.inquiry_id if isinstance(parsed, InquiryArgs) else None
     try:
         outcome = await perform(run, parsed)
     except PermanentApiError as exc:
@@ -188,24 +185,49 @@ async def run_action(
         if run.job_try >= ACTION_MAX_TRIES:
             await _fail(run, exc, inquiry_id)
             raise
-        if isinstance(exc, RateLimitedError) and exc.retry_after_s is not None:
-            delay = exc.retry_after_s + context.rng.uniform(0, 1)
-        else:
-            delay = full_jitter(run.job_try - 1, base_s=1, cap_s=60, rng=context.rng)
+        delay = retry_delay(run.job_try, base_s=1, cap_s=60, rng=context.rng, error=exc)
         raise Retry(defer=delay) from exc
-    data = {
+    now = context.clock()
+    data: dict[str, object] = {
         "event": outcome.event,
         "job": job,
         "job_id": run.job_id,
         **outcome.data,
-        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "published_at": published_at(now),
     }
     publication = await context.publisher.publish(
         dedupe_id=dedupe_id,
         event=outcome.event,
         inquiry_id=outcome.inquiry_id,
         data=data,
+        now=now,
         settles_inquiry=False,
     )
     logger.info("%s job %s: published %s", job, run.job_id, outcome.event)
     return {**data, "entry_id": publication.entry_id, "published": publication.new}
+
+
+def action_job(
+    job: str,
+    model: type[ArgsT],
+    perform: Callable[[ActionRun, ArgsT], Awaitable[Outcome]],
+    *,
+    doc: str,
+) -> ActionJob:
+    """The job function of one action: `run_action` with its name, argument model and `perform`.
+
+    Args:
+        job: the job's name (`jobs.contract`), also its function's name.
+        model: the arguments' model.
+        perform: the action itself.
+        doc: what the job does, as its docstring.
+    """
+
+    async def action(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> ActionResult:
+        return await run_action(
+            ctx, job=job, model=model, args=args, kwargs=kwargs, perform=perform
+        )
+
+    action.__name__ = action.__qualname__ = job
+    action.__doc__ = doc
+    return action

@@ -22,17 +22,15 @@ same id a webhook would use), any other status has its next check pulled forward
 
 from __future__ import annotations
 
-from typing import Any
-
 from jobs.actions.base import (
     ActionRun,
     InquiryAlreadyDecidedError,
     Outcome,
-    iso,
+    action_job,
     poll_soon,
-    run_action,
 )
 from jobs.contract import DECIDE_INQUIRY, DecideInquiryArgs
+from jobs.documents import DecisionRecorded, iso
 from jobs.errors import ConflictError
 from jobs.persona.models import Inquiry, InquiryDocument
 from jobs.pipeline.scheduling import enqueue_fetch
@@ -95,27 +93,22 @@ async def _perform(run: ActionRun, args: DecideInquiryArgs) -> Outcome:
     attributes = inquiry.attributes
     return Outcome(
         "inquiry.decision-recorded",
-        {
-            "inquiry_id": inquiry.id,
-            "decision": args.decision,
-            "status": inquiry.status,
-            "final": is_final(inquiry.status),
-            "decisioned_at": iso(attributes.decisioned_at),
-            "marked_for_review_at": iso(attributes.marked_for_review_at),
-            "following": following,
-        },
+        DecisionRecorded(
+            inquiry_id=inquiry.id,
+            decision=args.decision,
+            status=inquiry.status,
+            final=is_final(inquiry.status),
+            decisioned_at=iso(attributes.decisioned_at),
+            marked_for_review_at=iso(attributes.marked_for_review_at),
+            following=following,
+        ),
         inquiry_id=inquiry.id,
     )
 
 
-async def decide_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Record a reviewer's decision on one inquiry (once) and publish it."""
-    return await run_action(
-        ctx,
-        job=DECIDE_INQUIRY,
-        model=DecideInquiryArgs,
-        args=args,
-        kwargs=kwargs,
-        perform=_perform,
-        subject=lambda parsed: parsed.inquiry_id,
-    )
+decide_inquiry = action_job(
+    DECIDE_INQUIRY,
+    DecideInquiryArgs,
+    _perform,
+    doc="Record a reviewer's decision on one inquiry (once) and publish it.",
+)

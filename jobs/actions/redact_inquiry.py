@@ -17,10 +17,9 @@ A followed inquiry stays followed: its result is still published, without person
 
 from __future__ import annotations
 
-from typing import Any
-
-from jobs.actions.base import ActionRun, Outcome, iso, run_action
+from jobs.actions.base import ActionRun, Outcome, action_job
 from jobs.contract import REDACT_INQUIRY, InquiryArgs
+from jobs.documents import InquiryRedacted, iso
 from jobs.errors import ConflictError
 from jobs.state.forget import forget_inquiry
 
@@ -40,25 +39,20 @@ async def _perform(run: ActionRun, args: InquiryArgs) -> Outcome:
     dropped = await forget_inquiry(run.context, inquiry.id)
     return Outcome(
         "inquiry.redacted",
-        {
-            "inquiry_id": inquiry.id,
-            "status": inquiry.status,
-            "redacted_at": iso(inquiry.attributes.redacted_at),
-            "already_redacted": already,
-            "dropped": dropped,
-        },
+        InquiryRedacted(
+            inquiry_id=inquiry.id,
+            status=inquiry.status,
+            redacted_at=iso(inquiry.attributes.redacted_at),
+            already_redacted=already,
+            dropped=dropped,
+        ),
         inquiry_id=inquiry.id,
     )
 
 
-async def redact_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Redact one inquiry at Persona and drop our own copies of its personal data."""
-    return await run_action(
-        ctx,
-        job=REDACT_INQUIRY,
-        model=InquiryArgs,
-        args=args,
-        kwargs=kwargs,
-        perform=_perform,
-        subject=lambda parsed: parsed.inquiry_id,
-    )
+redact_inquiry = action_job(
+    REDACT_INQUIRY,
+    InquiryArgs,
+    _perform,
+    doc="Redact one inquiry at Persona and drop our own copies of its personal data.",
+)

@@ -21,10 +21,11 @@ forward, so the polling sees the resumed status.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Final
 
-from jobs.actions.base import ActionRun, Outcome, poll_soon, run_action
+from jobs.actions.base import ActionRun, Outcome, action_job, poll_soon
 from jobs.contract import REFRESH_LINK, RefreshLinkArgs
+from jobs.documents import LinkRefreshed
 from jobs.persona.models import Inquiry
 from jobs.pipeline.scheduling import enqueue_poll
 from jobs.policy.status import PERSON_ACTIVE, InquiryStatus, event_name
@@ -71,27 +72,22 @@ async def _perform(run: ActionRun, args: RefreshLinkArgs) -> Outcome:
     meta = document.meta
     return Outcome(
         "inquiry.link-refreshed",
-        {
-            "inquiry_id": inquiry.id,
-            "status": inquiry.status,
-            "resumed": resumed,
-            "one_time_link": meta.one_time_link if meta else None,
-            "one_time_link_short": meta.one_time_link_short if meta else None,
-            "expires_in_seconds": args.expires_in_seconds,
-            "following": following,
-        },
+        LinkRefreshed(
+            inquiry_id=inquiry.id,
+            status=inquiry.status,
+            resumed=resumed,
+            one_time_link=meta.one_time_link if meta else None,
+            one_time_link_short=meta.one_time_link_short if meta else None,
+            expires_in_seconds=args.expires_in_seconds,
+            following=following,
+        ),
         inquiry_id=inquiry.id,
     )
 
 
-async def refresh_link(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Resume an expired inquiry when needed and return a new one-time link (once)."""
-    return await run_action(
-        ctx,
-        job=REFRESH_LINK,
-        model=RefreshLinkArgs,
-        args=args,
-        kwargs=kwargs,
-        perform=_perform,
-        subject=lambda parsed: parsed.inquiry_id,
-    )
+refresh_link = action_job(
+    REFRESH_LINK,
+    RefreshLinkArgs,
+    _perform,
+    doc="Resume an expired inquiry when needed and return a new one-time link (once).",
+)

@@ -11,10 +11,9 @@ personal data and never enter the event.
 
 from __future__ import annotations
 
-from typing import Any
-
-from jobs.actions.base import ActionRun, Outcome, iso, run_action
+from jobs.actions.base import ActionRun, Outcome, action_job
 from jobs.contract import SET_CASE_STATUS, SetCaseStatusArgs
+from jobs.documents import CaseStatusSet, iso
 
 __all__ = ["set_case_status"]
 
@@ -26,23 +25,16 @@ async def _perform(run: ActionRun, args: SetCaseStatusArgs) -> Outcome:
     attributes = case.attributes
     return Outcome(
         "case.status-set",
-        {
-            "case_id": case.id,
-            "status": attributes.status,
-            "resolution": attributes.resolution,
-            "resolved_at": iso(attributes.resolved_at),
-            "updated_at": iso(attributes.updated_at),
-        },
+        CaseStatusSet(
+            case_id=case.id,
+            status=attributes.status,
+            resolution=attributes.resolution,
+            resolved_at=iso(attributes.resolved_at),
+            updated_at=iso(attributes.updated_at),
+        ),
     )
 
 
-async def set_case_status(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
-    """Set one case's status (once) and publish it."""
-    return await run_action(
-        ctx,
-        job=SET_CASE_STATUS,
-        model=SetCaseStatusArgs,
-        args=args,
-        kwargs=kwargs,
-        perform=_perform,
-    )
+set_case_status = action_job(
+    SET_CASE_STATUS, SetCaseStatusArgs, _perform, doc="Set one case's status (once) and publish it."
+)

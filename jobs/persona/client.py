@@ -18,7 +18,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, SecretStr
@@ -49,6 +49,18 @@ _PRODUCTION_KEY_PREFIX: Final = "persona_production_"
 _JSON: Final = "application/json"
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+ResourceT = TypeVar("ResourceT", Case, Account)
+
+#: The operation id of each action on one inquiry (`POST /inquiries/{id}/{action}`).
+_INQUIRY_ACTIONS: Final = {
+    "resume": "resume-an-inquiry",
+    "generate-one-time-link": "generate-a-one-time-link",
+    "approve": "approve-an-inquiry",
+    "decline": "decline-an-inquiry",
+    "mark-for-review": "mark-an-inquiry-for-review",
+    "expire": "expire-an-inquiry",
+    "perform-simulate-actions": "inquiries-perform-simulate-actions",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +88,10 @@ class RequestGate(Protocol):
         """Learn from one finished exchange (also failed ones)."""
 
 
-class _CaseDocument(BaseModel):
-    data: Case
+class _Single(BaseModel, Generic[ResourceT]):
+    """A single-resource answer whose model (unlike `InquiryDocument`) holds only its data."""
 
-
-class _AccountDocument(BaseModel):
-    data: Account
+    data: ResourceT
 
 
 class PersonaClient:
@@ -215,9 +225,7 @@ class PersonaClient:
 
     async def resume_inquiry(self, inquiry_id: str, *, idempotency_key: str) -> InquiryDocument:
         """Resume a pending or expired inquiry; the answer's `meta` has a new session token."""
-        return await self._inquiry_action(
-            "resume-an-inquiry", inquiry_id, "resume", idempotency_key
-        )
+        return await self._inquiry_action("resume", inquiry_id, idempotency_key)
 
     async def generate_one_time_link(
         self, inquiry_id: str, *, idempotency_key: str, expires_in_s: int | None = None
@@ -225,7 +233,7 @@ class PersonaClient:
         """Create a one-time link (`meta.one-time-link`); expired inquiries need a resume first."""
         body = build.one_time_link_body(expires_in_s)
         return await self._inquiry_action(
-            "generate-a-one-time-link", inquiry_id, "generate-one-time-link", idempotency_key, body
+            "generate-one-time-link", inquiry_id, idempotency_key, body
         )
 
     async def approve_inquiry(
@@ -233,30 +241,22 @@ class PersonaClient:
     ) -> InquiryDocument:
         """Approve an inquiry, with an optional audit comment."""
         body = build.comment_body(comment)
-        return await self._inquiry_action(
-            "approve-an-inquiry", inquiry_id, "approve", idempotency_key, body
-        )
+        return await self._inquiry_action("approve", inquiry_id, idempotency_key, body)
 
     async def decline_inquiry(
         self, inquiry_id: str, *, idempotency_key: str, comment: str | None = None
     ) -> InquiryDocument:
         """Decline an inquiry, with an optional audit comment."""
         body = build.comment_body(comment)
-        return await self._inquiry_action(
-            "decline-an-inquiry", inquiry_id, "decline", idempotency_key, body
-        )
+        return await self._inquiry_action("decline", inquiry_id, idempotency_key, body)
 
     async def mark_for_review(self, inquiry_id: str, *, idempotency_key: str) -> InquiryDocument:
         """Mark an inquiry for manual review (not allowed once approved or declined)."""
-        return await self._inquiry_action(
-            "mark-an-inquiry-for-review", inquiry_id, "mark-for-review", idempotency_key
-        )
+        return await self._inquiry_action("mark-for-review", inquiry_id, idempotency_key)
 
     async def expire_inquiry(self, inquiry_id: str, *, idempotency_key: str) -> InquiryDocument:
         """Expire an inquiry and its sessions; it can still be resumed."""
-        return await self._inquiry_action(
-            "expire-an-inquiry", inquiry_id, "expire", idempotency_key
-        )
+        return await self._inquiry_action("expire", inquiry_id, idempotency_key)
 
     async def redact_inquiry(self, inquiry_id: str) -> InquiryDocument:
         """Permanently delete the inquiry's PII (`DELETE /inquiries/{id}`); cannot be undone."""
@@ -278,11 +278,7 @@ class PersonaClient:
             raise ClientSetupError("simulate actions are turned off (PERSONA_ALLOW_SIMULATE=false)")
         body = build.simulate_actions_body(actions)
         return await self._inquiry_action(
-            "inquiries-perform-simulate-actions",
-            inquiry_id,
-            "perform-simulate-actions",
-            idempotency_key,
-            body,
+            "perform-simulate-actions", inquiry_id, idempotency_key, body
         )
 
     # --- verifications, cases, accounts ------------------------------------------------------
@@ -297,14 +293,14 @@ class PersonaClient:
         path = f"/cases/{build.path_segment(case_id, 'case_id')}/set-status"
         body = build.case_status_body(status)
         document = await self._post(
-            "set-status-for-a-case", path, _CaseDocument, idempotency_key, body
+            "set-status-for-a-case", path, _Single[Case], idempotency_key, body
         )
         return document.data
 
     async def retrieve_case(self, case_id: str) -> Case:
         """Read a case."""
         path = f"/cases/{build.path_segment(case_id, 'case_id')}"
-        return (await self._send("retrieve-case", "GET", path, _CaseDocument)).data
+        return (await self._send("retrieve-case", "GET", path, _Single[Case])).data
 
     async def list_account_relations(self, account_id: str, *, key: str) -> AccountList:
         """List the objects related to an account under one relation key.
@@ -324,7 +320,7 @@ class PersonaClient:
         path = f"/accounts/{build.path_segment(account_id, 'account_id')}/add-relation"
         body = build.add_relation_body(relation_key, target_id)
         document = await self._post(
-            "accounts-add-relation", path, _AccountDocument, idempotency_key, body
+            "accounts-add-relation", path, _Single[Account], idempotency_key, body
         )
         return document.data
 
@@ -332,13 +328,13 @@ class PersonaClient:
 
     async def _inquiry_action(
         self,
-        operation: str,
-        inquiry_id: str,
         action: str,
+        inquiry_id: str,
         idempotency_key: str,
         body: dict[str, Any] | None = None,
     ) -> InquiryDocument:
         path = f"/inquiries/{build.path_segment(inquiry_id, 'inquiry_id')}/{action}"
+        operation = _INQUIRY_ACTIONS[action]
         return await self._post(operation, path, InquiryDocument, idempotency_key, body)
 
     async def _post(

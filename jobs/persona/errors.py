@@ -27,9 +27,10 @@ what `job.failed` events carry. No error ever holds the API key or a request bod
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Final, NotRequired, TypedDict
 
 __all__ = [
+    "DEFAULT_RATE_LIMIT_WAIT_S",
     "ApiConnectionError",
     "ApiError",
     "ApiTimeoutError",
@@ -38,6 +39,7 @@ __all__ = [
     "ClientSetupError",
     "ConflictError",
     "DescribedError",
+    "ErrorDescription",
     "IdempotencyError",
     "NotFoundError",
     "PermanentApiError",
@@ -49,6 +51,24 @@ __all__ = [
     "UnprocessableError",
     "error_for_status",
 ]
+
+
+class ErrorDescription(TypedDict):
+    """An error as JSON (`to_dict()`): what `job.failed` events and job results carry.
+
+    API errors add their HTTP context; a 429 adds the wait Persona asked for.
+    """
+
+    type: str
+    message: str
+    transient: bool
+    status_code: NotRequired[int | None]
+    title: NotRequired[str | None]
+    details: NotRequired[str | None]
+    request_id: NotRequired[str | None]
+    method: NotRequired[str | None]
+    path: NotRequired[str | None]
+    retry_after_s: NotRequired[float | None]
 
 
 class DescribedError(Exception):
@@ -65,7 +85,7 @@ class DescribedError(Exception):
         super().__init__(message)
         self.message = message
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ErrorDescription:
         """Describe the error as JSON-ready data, for events and structured logs."""
         return {"type": type(self).__name__, "message": self.message, "transient": self.transient}
 
@@ -104,18 +124,17 @@ class ApiError(PersonaError):
         self.method = method
         self.path = path
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ErrorDescription:
         """Describe the error with its HTTP context (never the key or the body)."""
-        described = super().to_dict()
-        described.update(
-            status_code=self.status_code,
-            title=self.title,
-            details=self.details,
-            request_id=self.request_id,
-            method=self.method,
-            path=self.path,
-        )
-        return described
+        return {
+            **super().to_dict(),
+            "status_code": self.status_code,
+            "title": self.title,
+            "details": self.details,
+            "request_id": self.request_id,
+            "method": self.method,
+            "path": self.path,
+        }
 
 
 class TransientApiError(ApiError):
@@ -140,6 +159,10 @@ class ServerError(TransientApiError):
     outcome_unknown = True
 
 
+#: The wait assumed after a 429 that names none (no readable `RateLimit-Reset` or `Retry-After`).
+DEFAULT_RATE_LIMIT_WAIT_S: Final = 5.0
+
+
 class RateLimitedError(TransientApiError):
     """Persona answered 429: wait for the window to reset, then retry the same request."""
 
@@ -147,11 +170,14 @@ class RateLimitedError(TransientApiError):
         super().__init__(message, **context)
         self.retry_after_s = retry_after_s
 
-    def to_dict(self) -> dict[str, Any]:
+    @property
+    def wait_s(self) -> float:
+        """How long to wait before the same request: the wait asked for, else the default."""
+        return DEFAULT_RATE_LIMIT_WAIT_S if self.retry_after_s is None else self.retry_after_s
+
+    def to_dict(self) -> ErrorDescription:
         """Include the wait Persona asked for."""
-        described = super().to_dict()
-        described["retry_after_s"] = self.retry_after_s
-        return described
+        return {**super().to_dict(), "retry_after_s": self.retry_after_s}
 
 
 class PermanentApiError(ApiError):

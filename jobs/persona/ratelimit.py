@@ -32,7 +32,7 @@ from typing import Final
 from redis.asyncio import Redis
 
 from jobs.persona.client import ApiCall
-from jobs.persona.errors import RateLimitedError
+from jobs.persona.errors import DEFAULT_RATE_LIMIT_WAIT_S, RateLimitedError
 
 __all__ = ["CREATE_OPERATIONS", "RedisRateLimiter"]
 
@@ -42,8 +42,6 @@ logger = logging.getLogger(__name__)
 CREATE_OPERATIONS: Final = frozenset({"create-an-inquiry"})
 #: Below this share of `RateLimit-Limit` left, the rest of the window is spread out.
 LOW_WATER: Final = 0.15
-#: Floor after a 429 whose answer carried no readable `RateLimit-Reset`.
-DEFAULT_429_WAIT_S: Final = 5.0
 
 # KEYS[1] the limiter hash. ARGV: interval_ms, tolerance_ms, max_wait_ms, ttl_ms.
 # Returns {wait_ms, reserved (1/0)}.
@@ -165,7 +163,8 @@ class RedisRateLimiter:
         """Hold every worker back after a 429, and slow down when the budget runs low."""
         info = call.rate_limit
         if call.status_code == 429:
-            delay_s = info.reset_s if info.reset_s is not None else DEFAULT_429_WAIT_S
+            # No readable reset: the same wait the refused job defers by.
+            delay_s = info.reset_s if info.reset_s is not None else DEFAULT_RATE_LIMIT_WAIT_S
             self._throttles += 1
             logger.warning("Persona answered 429; every worker waits %.1fs", delay_s)
             await self._raise_floor(delay_s)

@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 from urllib.parse import quote
 
+from jobs.persona.templates import TEMPLATE_ID_KINDS, template_kind
+
 __all__ = [
     "MAX_FILTER_IDS",
     "MAX_PAGE_SIZE",
@@ -35,13 +37,6 @@ MAX_FILTER_IDS: Final = 100
 #: `page[size]` runs from 1 to this.
 MAX_PAGE_SIZE: Final = 100
 
-# Exact prefixes with their underscore, so `itmplv_` never passes for `itmpl_`.
-_TEMPLATE_ATTRIBUTES: Final = (
-    ("itmpl_", "inquiry-template-id"),
-    ("itmplv_", "inquiry-template-version-id"),
-    ("tmpl_", "template-id"),
-)
-
 
 def template_attribute(template_id: str) -> str:
     """Name the create attribute that carries a template id of this kind.
@@ -52,10 +47,10 @@ def template_attribute(template_id: str) -> str:
     Raises:
         ValueError: the id has none of those prefixes.
     """
-    for prefix, attribute in _TEMPLATE_ATTRIBUTES:
-        if template_id.startswith(prefix) and len(template_id) > len(prefix):
-            return attribute
-    raise ValueError("template_id must start with itmpl_, itmplv_ or tmpl_")
+    kind = template_kind(template_id)
+    if kind is None:
+        raise ValueError(f"template_id must start with {TEMPLATE_ID_KINDS}")
+    return kind.attribute
 
 
 def path_segment(value: str, name: str) -> str:
@@ -69,9 +64,7 @@ def path_segment(value: str, name: str) -> str:
         ValueError: the id is empty, `.` or `..`: URL normalisation would drop or climb such a
             segment, so the request would reach a different endpoint.
     """
-    if not value:
-        raise ValueError(f"{name} must not be empty")
-    if value in {".", ".."}:
+    if _non_empty(value, name) in {".", ".."}:
         raise ValueError(f"{name} must not be a dot segment ({value!r})")
     return quote(value, safe="")
 
@@ -110,10 +103,14 @@ def _page_params(page_size: int | None, after: str | None) -> dict[str, str]:
             raise ValueError(f"page_size must be between 1 and {MAX_PAGE_SIZE}")
         params["page[size]"] = str(page_size)
     if after is not None:
-        if not after:
-            raise ValueError("after must not be empty")
-        params["page[after]"] = after
+        params["page[after]"] = _non_empty(after, "after")
     return params
+
+
+def _non_empty(value: str, name: str) -> str:
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    return value
 
 
 def _positive(value: int, name: str) -> int:
@@ -169,9 +166,7 @@ def create_inquiry_body(
         "auto-create-inquiry-session": session_token,
     }
     if reference_id is not None:
-        if not reference_id:
-            raise ValueError("reference_id must not be empty")
-        meta["auto-create-account-reference-id"] = reference_id
+        meta["auto-create-account-reference-id"] = _non_empty(reference_id, "reference_id")
     if expires_in_s is not None:
         meta["expiration-after-create-interval-seconds"] = _positive(expires_in_s, "expires_in_s")
     return {"data": {"attributes": attributes}, "meta": meta}
@@ -197,9 +192,7 @@ def list_inquiries_params(
     if inquiry_ids is not None:
         params["filter[inquiry-id]"] = _csv(inquiry_ids, "inquiry_ids", limit=MAX_FILTER_IDS)
     if reference_id is not None:
-        if not reference_id:
-            raise ValueError("reference_id must not be empty")
-        params["filter[reference-id]"] = reference_id
+        params["filter[reference-id]"] = _non_empty(reference_id, "reference_id")
     if statuses is not None:
         params["filter[status]"] = _csv(statuses, "statuses")
     params.update(_page_params(page_size, after))
@@ -208,9 +201,7 @@ def list_inquiries_params(
 
 def list_relations_params(key: str) -> dict[str, str]:
     """Build the `accounts-list-all-relations` query (`filter[key]` is required)."""
-    if not key:
-        raise ValueError("key must not be empty")
-    return {"filter[key]": key}
+    return {"filter[key]": _non_empty(key, "key")}
 
 
 def one_time_link_body(expires_in_s: int | None) -> dict[str, Any] | None:
@@ -234,9 +225,7 @@ def simulate_actions_body(actions: Sequence[Mapping[str, Any]]) -> dict[str, Any
 
 def case_status_body(status: str) -> dict[str, Any]:
     """Build the `set-status-for-a-case` body."""
-    if not status:
-        raise ValueError("status must not be empty")
-    return {"meta": {"status": status}}
+    return {"meta": {"status": _non_empty(status, "status")}}
 
 
 def add_relation_body(relation_key: str, target_id: str) -> dict[str, Any]:

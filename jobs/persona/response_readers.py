@@ -15,6 +15,7 @@ values.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -48,6 +49,7 @@ _REDACTED: Final = "[redacted]"
 _NOT_SENT: Final = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
+NumberT = TypeVar("NumberT", int, float)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,32 +69,24 @@ class RateLimitInfo:
         return self.limit is not None or self.remaining is not None or self.reset_s is not None
 
 
-def _count(value: str | None) -> int | None:
+def _number(value: str | None, kind: Callable[[str], NumberT]) -> NumberT | None:
+    """A header's value as a finite, non-negative `int` or `float`; None when it is not one."""
     if value is None:
         return None
     try:
-        number = int(value.strip())
+        number = kind(value.strip())
     except ValueError:
         return None
-    return number if number >= 0 else None
-
-
-def _seconds(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if math.isfinite(number) and number >= 0 else None
+    # NaN fails every comparison and infinity is no wait: neither is a reading.
+    return number if 0 <= number < math.inf else None
 
 
 def parse_rate_limit(headers: httpx.Headers) -> RateLimitInfo:
     """Read the `RateLimit-*` headers (httpx matches names case-insensitively)."""
     return RateLimitInfo(
-        limit=_count(headers.get("ratelimit-limit")),
-        remaining=_count(headers.get("ratelimit-remaining")),
-        reset_s=_seconds(headers.get("ratelimit-reset")),
+        limit=_number(headers.get("ratelimit-limit"), int),
+        remaining=_number(headers.get("ratelimit-remaining"), int),
+        reset_s=_number(headers.get("ratelimit-reset"), float),
     )
 
 
@@ -106,7 +100,7 @@ def retry_after_s(headers: httpx.Headers, reset_s: float | None) -> float | None
     if reset_s is not None:
         return reset_s
     value = headers.get("retry-after")
-    seconds = _seconds(value)
+    seconds = _number(value, float)
     if seconds is not None or value is None:
         return seconds
     try:

@@ -1,6 +1,6 @@
 """Coalesced status checks: many due polls in one process share one list call.
 
-Polls that fall due together (they are aligned to a time grid, see `jobs.policy.backoff.align`)
+Polls that fall due together (they are aligned to a time grid: `jobs.policy.backoff.align_delay`)
 run as separate arq jobs at the same moment. Each asks `StatusBatcher.check`; the first opens a
 window, and everything that arrives while it is open (up to `POLL_BATCH_SIZE`, Persona's limit
 of 100 ids) is answered by one `GET /inquiries?filter[inquiry-id]=...`. The window stays open as

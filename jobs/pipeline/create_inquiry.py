@@ -24,10 +24,10 @@ from arq import Retry
 from jobs import log_context
 from jobs.context import JobContext
 from jobs.contract import CREATE_INQUIRY, CreateInquiryArgs, parse_args, valid_reference_id
+from jobs.documents import CreateResult
 from jobs.errors import (
     ApiError,
     ConflictError,
-    IdempotencyError,
     JobArgumentsError,
     KnownError,
     PermanentApiError,
@@ -36,8 +36,9 @@ from jobs.errors import (
     TransientApiError,
 )
 from jobs.persona.models import Inquiry, InquiryDocument, InquiryMeta
+from jobs.persona.templates import TEMPLATE_RELATIONSHIPS
 from jobs.pipeline.scheduling import enqueue_poll
-from jobs.policy.backoff import align_delay, full_jitter
+from jobs.policy.backoff import align_delay, retry_delay
 from jobs.policy.status import PERSON_ACTIVE
 from jobs.state import keys
 from jobs.state.store import CreateState
@@ -50,13 +51,12 @@ logger = logging.getLogger(__name__)
 CREATE_MAX_FAILURES = 8
 #: Clock skew tolerated between us and Persona when matching `created-at`.
 _SKEW_S = 120.0
-_TEMPLATE_RELATIONSHIPS = ("inquiry-template", "inquiry-template-version", "template")
 
 
 def _template_matches(inquiry: Inquiry, template_id: str) -> bool:
     related = [
         ident
-        for name in _TEMPLATE_RELATIONSHIPS
+        for name in TEMPLATE_RELATIONSHIPS
         if (relationship := inquiry.relationships.get(name)) is not None
         for ident in relationship.ids()
     ]
@@ -110,6 +110,7 @@ async def _fail(ctx: JobContext, job_id: str, reference_id: str | None, error: K
         job=CREATE_INQUIRY,
         job_id=job_id,
         error=error,
+        now=ctx.clock(),
         reference_id=reference_id,
     )
     await ctx.store.finish_create(job_id, None)
@@ -118,7 +119,7 @@ async def _fail(ctx: JobContext, job_id: str, reference_id: str | None, error: K
 
 def _result(
     inquiry_id: str, status: str, reference_id: str, meta: InquiryMeta | None
-) -> dict[str, Any]:
+) -> CreateResult:
     return {
         "inquiry_id": inquiry_id,
         "reference_id": reference_id,
@@ -129,16 +130,14 @@ def _result(
     }
 
 
-def _summary(
-    inquiry: Inquiry, document: InquiryDocument | None, reference_id: str
-) -> dict[str, Any]:
+def _summary(inquiry: Inquiry, document: InquiryDocument | None, reference_id: str) -> CreateResult:
     meta = document.meta if document is not None else None
     return _result(inquiry.id, inquiry.status, reference_id, meta)
 
 
-def _after_the_window(ctx: JobContext, exc: RateLimitedError) -> Retry:
-    """Run the job again once the rate-limit window allows, jittered so workers spread out."""
-    return Retry(defer=(exc.retry_after_s or 5.0) + ctx.rng.uniform(0, 1))
+def _retry(ctx: JobContext, attempt: int, exc: ApiError) -> Retry:
+    """Run the job again after `retry_delay`: a 429's window, else the create backoff."""
+    return Retry(defer=retry_delay(attempt, base_s=2, cap_s=120, rng=ctx.rng, error=exc))
 
 
 async def _new_link(
@@ -149,13 +148,12 @@ async def _new_link(
         document = await ctx.persona.generate_one_time_link(
             inquiry_id, idempotency_key=f"create:{job_id}:link"
         )
-    except RateLimitedError as exc:
-        raise _after_the_window(ctx, exc) from exc
     except TransientApiError as exc:
-        if job_try >= CREATE_MAX_FAILURES:
+        # A 429 is no failure: it waits for its window however often it comes.
+        if job_try >= CREATE_MAX_FAILURES and not isinstance(exc, RateLimitedError):
             logger.warning("create request %s: no new one-time link: %s", job_id, exc.message)
             return None
-        raise Retry(defer=full_jitter(job_try - 1, base_s=2, cap_s=120, rng=ctx.rng)) from exc
+        raise _retry(ctx, job_try, exc) from exc
     except PermanentApiError as exc:
         logger.warning("create request %s: no new one-time link: %s", job_id, exc.message)
         return None
@@ -164,7 +162,7 @@ async def _new_link(
 
 async def _answer_again(
     ctx: JobContext, job_id: str, inquiry_id: str, reference_id: str, job_try: int
-) -> dict[str, Any]:
+) -> CreateResult:
     """The result of a re-run of an answered request: no create, a new link while it helps."""
     log_context.bind(inquiry_id=inquiry_id)
     record = await ctx.store.get(inquiry_id)
@@ -177,7 +175,7 @@ async def _answer_again(
 
 async def _attempt(
     ctx: JobContext, state: CreateState, args: CreateInquiryArgs, template_id: str
-) -> dict[str, Any]:
+) -> CreateResult:
     if state.outcome_unknown:
         found = await _find_created(ctx, state, args, template_id)
         if found is not None:
@@ -212,9 +210,10 @@ async def _attempt(
 async def _handle_transient(
     ctx: JobContext, state: CreateState, args: CreateInquiryArgs, exc: ApiError
 ) -> None:
+    attempt = state.failures + 1  # the failed attempts of this request, this one included
     if isinstance(exc, RateLimitedError):
         # Not cached by Persona and not a failure: wait for the window, same key.
-        raise _after_the_window(ctx, exc) from exc
+        raise _retry(ctx, attempt, exc) from exc
     cached_error = isinstance(exc, ServerError | ConflictError)
     await ctx.store.note_create_failure(
         state.job_id,
@@ -222,13 +221,13 @@ async def _handle_transient(
         new_generation=cached_error,
         counts=True,
     )
-    if state.failures + 1 >= CREATE_MAX_FAILURES:
+    if attempt >= CREATE_MAX_FAILURES:
         await _fail(ctx, state.job_id, args.reference_id, exc)
         return
-    raise Retry(defer=full_jitter(state.failures, base_s=2, cap_s=120, rng=ctx.rng)) from exc
+    raise _retry(ctx, attempt, exc) from exc
 
 
-async def create_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def create_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> CreateResult:
     """Create the inquiry of one request (once), start following it, return its link."""
     context = JobContext.from_ctx(ctx)
     job_id: str = ctx["job_id"]
@@ -249,15 +248,10 @@ async def create_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict
         )
     try:
         return await _attempt(context, state, parsed, template_id)
-    except IdempotencyError as exc:
-        await _fail(context, job_id, parsed.reference_id, exc)
-        raise
-    except ConflictError as exc:
-        await _handle_transient(context, state, parsed, exc)
-        raise
-    except PermanentApiError as exc:
-        await _fail(context, job_id, parsed.reference_id, exc)
-        raise
-    except TransientApiError as exc:
-        await _handle_transient(context, state, parsed, exc)
+    except (TransientApiError, PermanentApiError) as exc:
+        # A 409 may be another attempt of this request at work: look again, as after a 5xx.
+        if isinstance(exc, TransientApiError | ConflictError):
+            await _handle_transient(context, state, parsed, exc)
+        else:
+            await _fail(context, job_id, parsed.reference_id, exc)
         raise

@@ -13,14 +13,13 @@ from typing import Any
 
 from arq import Retry
 
-from jobs.context import JobContext
 from jobs.contract import FETCH_VERIFICATION
-from jobs.errors import PermanentApiError, RateLimitedError, TransientApiError
-from jobs.pipeline.follow import fail_request, inquiry_id_or_fail, publish_document
+from jobs.documents import FetchResult
+from jobs.errors import PermanentApiError, TransientApiError
+from jobs.pipeline.follow import fail_request, open_request, publish_document
 from jobs.pipeline.scheduling import pull_forward
-from jobs.policy.backoff import full_jitter
+from jobs.policy.backoff import retry_delay
 from jobs.policy.status import is_terminal
-from jobs.state import keys
 
 __all__ = ["FETCH_MAX_TRIES", "fetch_verification"]
 
@@ -30,37 +29,25 @@ logger = logging.getLogger(__name__)
 FETCH_MAX_TRIES = 6
 
 
-async def fetch_verification(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def fetch_verification(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> FetchResult:
     """Fetch one inquiry's result and publish it if its status is terminal."""
-    context = JobContext.from_ctx(ctx)
-    job_id: str = ctx["job_id"]
-    inquiry_id = await inquiry_id_or_fail(context, FETCH_VERIFICATION, job_id, args, kwargs)
-    now = context.clock()
-    await context.store.follow(
-        inquiry_id,
-        request_id=job_id,
-        reference_id=None,
-        status="unknown",
-        now=now,
-        first_due=now + context.settings.poll_min_interval_s,
-        poll_job=keys.poll_job_id(inquiry_id, 0),
-    )
+    request = await open_request(ctx, FETCH_VERIFICATION, args, kwargs, owns_chain=False)
+    context, inquiry_id, now = request.context, request.inquiry_id, request.now
     record = await context.store.get(inquiry_id)
     if record is None or record.published:
         return {"inquiry_id": inquiry_id, "skipped": "already published"}
     try:
         document = await context.persona.retrieve_inquiry(inquiry_id, include=("verifications",))
     except PermanentApiError as exc:
-        return await fail_request(context, record, job_id, exc)
+        return await fail_request(context, record, request.job_id, exc)
     except TransientApiError as exc:
         job_try: int = ctx.get("job_try", 1)
         if job_try >= FETCH_MAX_TRIES:
             logger.warning("fetch of %s gave up; polling will pick it up", inquiry_id)
             await pull_forward(context, record, now)
             return {"inquiry_id": inquiry_id, "deferred_to_polling": type(exc).__name__}
-        if isinstance(exc, RateLimitedError) and exc.retry_after_s is not None:
-            raise Retry(defer=exc.retry_after_s + context.rng.uniform(0, 1)) from exc
-        raise Retry(defer=full_jitter(job_try, base_s=1, cap_s=30, rng=context.rng)) from exc
+        delay = retry_delay(job_try, base_s=1, cap_s=30, rng=context.rng, error=exc)
+        raise Retry(defer=delay) from exc
 
     if is_terminal(document.data.attributes.status, context.settings.terminal_statuses):
         return await publish_document(context, record, document)

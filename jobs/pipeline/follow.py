@@ -10,17 +10,19 @@ deadline, where a `job.failed` event ends the request instead.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from jobs import log_context
 from jobs.context import JobContext
 from jobs.contract import POLL_INQUIRY, InquiryArgs, parse_args
+from jobs.documents import FailedResult, PollResult, PublishedResult, ScheduledResult
 from jobs.errors import (
     JobArgumentsError,
     KnownError,
     PermanentApiError,
-    RateLimitedError,
     TransientApiError,
     WorkerError,
 )
@@ -29,15 +31,16 @@ from jobs.persona.models import InquiryDocument
 from jobs.pipeline.result import build_result
 from jobs.pipeline.scheduling import enqueue_poll
 from jobs.policy.backoff import align_delay
-from jobs.policy.status import is_terminal
+from jobs.policy.status import NOT_CHECKED, is_terminal
 from jobs.state import keys
 from jobs.state.store import InquiryRecord
 
 __all__ = [
+    "InquiryRequest",
     "PollingDeadlineError",
     "check_inquiry",
     "fail_request",
-    "inquiry_id_or_fail",
+    "open_request",
     "publish_document",
 ]
 
@@ -50,24 +53,27 @@ class PollingDeadlineError(WorkerError):
 
 async def publish_document(
     ctx: JobContext, record: InquiryRecord, document: InquiryDocument
-) -> dict[str, Any]:
+) -> PublishedResult:
     """Publish the result of a terminal inquiry once; return a short summary for the job."""
     log_context.bind(inquiry_id=record.inquiry_id, reference_id=record.reference_id)
+    now = ctx.clock()
     data = build_result(
         document,
         request_id=record.request_id,
         reference_id=record.reference_id,
         publish_fields=ctx.settings.publish_fields,
+        now=now,
     )
     publication = await ctx.publisher.publish(
         dedupe_id=record.dedupe_id,
         event=data["event"],
         inquiry_id=record.inquiry_id,
         data=data,
+        now=now,
         status=data["status"],
     )
     if publication.new:
-        observe_publish_lag(document.data.attributes, ctx.clock())
+        observe_publish_lag(document.data.attributes, now)
     logger.info(
         "published %s for %s (%s)",
         data["event"],
@@ -83,32 +89,68 @@ async def publish_document(
     }
 
 
-async def inquiry_id_or_fail(
-    ctx: JobContext, job: str, job_id: str, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> str:
-    """The job's validated `inquiry_id`; bad arguments end the request with `job.failed`.
+@dataclass(frozen=True, slots=True)
+class InquiryRequest:
+    """A poll or fetch job about to look at its inquiry."""
+
+    context: JobContext
+    job_id: str
+    inquiry_id: str
+    now: float
+    """When the job started, by the context's clock."""
+
+
+async def open_request(
+    ctx: Mapping[str, Any],
+    job: str,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    owns_chain: bool,
+) -> InquiryRequest:
+    """Validate a poll or fetch job's `inquiry_id` and follow that inquiry unless it already is.
+
+    An inquiry created elsewhere becomes this job's request: its result answers the job's id.
+    One already followed keeps the request and polling chain it has. The chain of a newly
+    followed inquiry belongs to this job when it is a status check (`owns_chain`: due now, as
+    it runs), else to the chain's first hop, due `POLL_MIN_INTERVAL_S` later: the net under a
+    fetch that fails, which the sweep enqueues when it falls due and nothing has.
 
     Raises:
-        JobArgumentsError: after publishing the failure, so arq records it and never retries.
+        JobArgumentsError: after publishing `job.failed`, so arq records it and never retries.
     """
+    context = JobContext.from_ctx(ctx)
+    job_id: str = ctx["job_id"]
     try:
-        return parse_args(InquiryArgs, args, kwargs).inquiry_id
+        inquiry_id = parse_args(InquiryArgs, args, kwargs).inquiry_id
     except JobArgumentsError as exc:
-        await ctx.publisher.publish_failure(
-            dedupe_id=f"job:{job_id}", job=job, job_id=job_id, error=exc
+        await context.publisher.publish_failure(
+            dedupe_id=f"job:{job_id}", job=job, job_id=job_id, error=exc, now=context.clock()
         )
         raise
+    now = context.clock()
+    await context.store.follow(
+        inquiry_id,
+        request_id=job_id,
+        reference_id=None,
+        status=NOT_CHECKED,
+        now=now,
+        first_due=now if owns_chain else now + context.settings.poll_min_interval_s,
+        poll_job=job_id if owns_chain else keys.poll_job_id(inquiry_id, 0),
+    )
+    return InquiryRequest(context, job_id, inquiry_id, now)
 
 
 async def fail_request(
     ctx: JobContext, record: InquiryRecord, job_id: str, error: KnownError
-) -> dict[str, Any]:
+) -> FailedResult:
     """End the inquiry's request with `job.failed`."""
     publication = await ctx.publisher.publish_failure(
         dedupe_id=record.dedupe_id,
         job=POLL_INQUIRY,
         job_id=job_id,
         error=error,
+        now=ctx.clock(),
         inquiry_id=record.inquiry_id,
         reference_id=record.reference_id,
         request_id=record.request_id,
@@ -129,7 +171,7 @@ async def _schedule_next(
     delay_s: float,
     deadline: float,
     error: str | None = None,
-) -> dict[str, Any]:
+) -> ScheduledResult:
     now = ctx.clock()
     delay_s = align_delay(now, delay_s, ctx.settings.poll_align_s)
     next_job = keys.poll_job_id(record.inquiry_id, record.polls + 1)
@@ -146,7 +188,7 @@ async def _schedule_next(
     return {"inquiry_id": record.inquiry_id, "status": status, "next_check_in_s": round(delay_s, 3)}
 
 
-async def check_inquiry(ctx: JobContext, record: InquiryRecord, job_id: str) -> dict[str, Any]:
+async def check_inquiry(ctx: JobContext, record: InquiryRecord, job_id: str) -> PollResult:
     """One status check of a followed inquiry, by the job that owns its polling chain."""
     log_context.bind(inquiry_id=record.inquiry_id, reference_id=record.reference_id)
     now = ctx.clock()
@@ -172,10 +214,7 @@ async def check_inquiry(ctx: JobContext, record: InquiryRecord, job_id: str) -> 
     except TransientApiError as exc:
         if deadline is not None and now >= deadline:
             return await fail_request(ctx, record, job_id, exc)
-        if isinstance(exc, RateLimitedError) and exc.retry_after_s is not None:
-            delay = exc.retry_after_s + ctx.rng.uniform(0, 1)
-        else:
-            delay = ctx.policy.next_delay(record.polls, record.status, ctx.rng)
+        delay = ctx.policy.next_delay(record.polls, record.status, ctx.rng, error=exc)
         fallback_deadline = deadline if deadline is not None else now + ctx.policy.review_horizon_s
         return await _schedule_next(
             ctx,

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from jobs.context import JobContext
 from jobs.contract import POLL_INQUIRY
-from jobs.pipeline.follow import check_inquiry, inquiry_id_or_fail
+from jobs.documents import PollResult
+from jobs.pipeline.follow import check_inquiry, open_request
 
 __all__ = ["poll_inquiry"]
 
@@ -22,21 +22,10 @@ logger = logging.getLogger(__name__)
 _SKIPPED = {0: "another job owns the polling chain", -1: "not followed", -2: "already published"}
 
 
-async def poll_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> dict[str, Any]:
+async def poll_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> PollResult:
     """Check one inquiry's status once and schedule what comes next."""
-    context = JobContext.from_ctx(ctx)
-    job_id: str = ctx["job_id"]
-    inquiry_id = await inquiry_id_or_fail(context, POLL_INQUIRY, job_id, args, kwargs)
-    now = context.clock()
-    await context.store.follow(
-        inquiry_id,
-        request_id=job_id,
-        reference_id=None,
-        status="unknown",
-        now=now,
-        first_due=now,
-        poll_job=job_id,
-    )
+    request = await open_request(ctx, POLL_INQUIRY, args, kwargs, owns_chain=True)
+    context, job_id, inquiry_id = request.context, request.job_id, request.inquiry_id
     claim = await context.store.claim_poll(inquiry_id, job_id)
     if claim != 1:
         logger.debug("poll of %s skipped: %s", inquiry_id, _SKIPPED[claim])

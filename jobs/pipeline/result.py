@@ -7,40 +7,22 @@ status and checks) and timestamps. Inquiry `fields` hold PII, so only the keys n
 
 from __future__ import annotations
 
-import time
 from collections.abc import Collection
-from datetime import datetime
-from typing import Any
 
-from jobs.persona.models import InquiryDocument, Verification
+from jobs.documents import ResultEvent, ResultTimestamps, ResultVerification, iso, published_at
+from jobs.persona.models import InquiryAttributes, InquiryDocument, Verification
 from jobs.policy.status import event_name, is_final
 
 __all__ = ["build_result"]
 
-_TIMESTAMPS = (
-    "created_at",
-    "started_at",
-    "completed_at",
-    "failed_at",
-    "expired_at",
-    "marked_for_review_at",
-    "decisioned_at",
-    "expires_at",
-    "redacted_at",
-)
 
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _verification(item: Verification) -> dict[str, Any]:
+def _verification(item: Verification) -> ResultVerification:
     return {
         "id": item.id,
         "type": item.type,
         "status": item.attributes.status,
-        "created_at": _iso(item.attributes.created_at),
-        "completed_at": _iso(item.attributes.completed_at),
+        "created_at": iso(item.attributes.created_at),
+        "completed_at": iso(item.attributes.completed_at),
         "checks": [
             {
                 "name": check.name,
@@ -53,13 +35,28 @@ def _verification(item: Verification) -> dict[str, Any]:
     }
 
 
+def _timestamps(attributes: InquiryAttributes) -> ResultTimestamps:
+    return {
+        "created_at": iso(attributes.created_at),
+        "started_at": iso(attributes.started_at),
+        "completed_at": iso(attributes.completed_at),
+        "failed_at": iso(attributes.failed_at),
+        "expired_at": iso(attributes.expired_at),
+        "marked_for_review_at": iso(attributes.marked_for_review_at),
+        "decisioned_at": iso(attributes.decisioned_at),
+        "expires_at": iso(attributes.expires_at),
+        "redacted_at": iso(attributes.redacted_at),
+    }
+
+
 def build_result(
     document: InquiryDocument,
     *,
     request_id: str,
     reference_id: str | None,
     publish_fields: Collection[str],
-) -> dict[str, Any]:
+    now: float,
+) -> ResultEvent:
     """The `data` of an inquiry's result event.
 
     Args:
@@ -67,6 +64,7 @@ def build_result(
         request_id: the request this result answers (the create job id, or the poll request).
         reference_id: the caller's id for the person, when known.
         publish_fields: the inquiry field keys a setting allows into events.
+        now: the moment of publication (`JobContext.clock`).
     """
     inquiry = document.data
     attributes = inquiry.attributes
@@ -79,7 +77,7 @@ def build_result(
         "status": attributes.status,
         "final": is_final(attributes.status),
         "verifications": [_verification(item) for item in document.verifications()],
-        "timestamps": {name: _iso(getattr(attributes, name)) for name in _TIMESTAMPS},
+        "timestamps": _timestamps(attributes),
         "fields": {key: field.value for key, field in attributes.fields.items() if key in allowed},
-        "published_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "published_at": published_at(now),
     }

@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from jobs.context import JobContext
 from jobs.contract import CREATE_INQUIRY
+from jobs.documents import SweepResult
 from jobs.errors import WorkerError
 from jobs.pipeline.scheduling import enqueue_poll
 from jobs.state import keys
@@ -79,6 +80,7 @@ async def _close_lost_creates(ctx: JobContext, now: float) -> int:
             job=CREATE_INQUIRY,
             job_id=job_id,
             error=CreateRequestLostError("the create job left the queue without an answer"),
+            now=now,
             reference_id=state.get("reference_id") or None,
         )
         await ctx.store.finish_create(job_id, None)
@@ -86,7 +88,7 @@ async def _close_lost_creates(ctx: JobContext, now: float) -> int:
     return closed
 
 
-async def sweep(ctx: dict[str, Any]) -> dict[str, Any]:
+async def sweep(ctx: dict[str, Any]) -> SweepResult:
     """Re-enqueue lost polls and close lost create requests; one worker at a time."""
     context = JobContext.from_ctx(ctx)
     token = secrets.token_hex(8)

@@ -7,7 +7,10 @@ reviews (`needs_review`) the cadence is the slower `POLL_REVIEW_INTERVAL_S`. Pol
 deadline: while the person can still act, the inquiry's own `expires-at` plus a grace period
 (after that Persona has expired it); afterwards, a long horizon for reviews.
 
-Retries of failed API calls use the same full-jitter shape with their own base and cap.
+A job retrying after a failure waits `retry_delay`, the one rule for that: the wait a 429
+asked for (plus a little jitter), else the same full-jitter shape with the job's own base and
+cap. Attempts are numbered the way arq numbers `job_try`: 1 is the first run, so the wait after
+the first failure is `retry_delay(1, ...)`, and it is the job's shortest.
 """
 
 from __future__ import annotations
@@ -16,25 +19,65 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from jobs.persona.errors import RateLimitedError
 from jobs.policy.status import PERSON_ACTIVE, InquiryStatus, parse_status
 
-__all__ = ["PollPolicy", "align_delay", "full_jitter"]
+__all__ = ["PollPolicy", "align_delay", "full_jitter", "retry_delay"]
 
 #: Without an `expires-at`, assume Persona's default: 24 hours after creation.
 DEFAULT_EXPIRY = timedelta(hours=24)
 
 
-def full_jitter(attempt: int, *, base_s: float, cap_s: float, rng: random.Random) -> float:
-    """A delay drawn uniformly from [base, min(cap, base * 2**attempt)].
+def full_jitter(doublings: int, *, base_s: float, cap_s: float, rng: random.Random) -> float:
+    """A delay drawn uniformly from [base, min(cap, base * 2**doublings)].
+
+    The shape under both the polling cadence and `retry_delay`; callers say how far along they
+    are in their own numbering.
 
     Args:
-        attempt: 0 for the first wait, then 1, 2, ...
+        doublings: how often the ceiling has doubled: 0 for the first wait (exactly `base_s`).
         base_s: the shortest wait.
         cap_s: the longest wait.
         rng: the random source (seeded in tests).
     """
-    ceiling = min(cap_s, base_s * 2 ** min(max(attempt, 0), 62))
+    ceiling = min(cap_s, base_s * 2 ** min(max(doublings, 0), 62))
     return rng.uniform(base_s, max(base_s, ceiling))
+
+
+def _asked_wait(error: BaseException | None, rng: random.Random) -> float | None:
+    """The wait a rate-limit refusal asks for, jittered by up to a second; None otherwise.
+
+    The jitter spreads the workers a window deferred together; the wait does not grow with the
+    attempts, because a rate limit is not the job's failure.
+    """
+    if not isinstance(error, RateLimitedError):
+        return None
+    return error.wait_s + rng.uniform(0, 1)
+
+
+def retry_delay(
+    attempt: int,
+    *,
+    base_s: float,
+    cap_s: float,
+    rng: random.Random,
+    error: BaseException | None = None,
+) -> float:
+    """Seconds a job waits before it runs again after a failed attempt.
+
+    Args:
+        attempt: the attempt that failed, counted from 1 like arq's `job_try` (a job that
+            counts its own failures passes failures so far, this one included).
+        base_s: the job's shortest wait, after its first failed attempt.
+        cap_s: the job's longest wait.
+        rng: the random source (seeded in tests).
+        error: what the attempt failed with: a `RateLimitedError` is waited out
+            (`RateLimitedError.wait_s`) instead of backing off.
+    """
+    asked = _asked_wait(error, rng)
+    if asked is not None:
+        return asked
+    return full_jitter(attempt - 1, base_s=base_s, cap_s=cap_s, rng=rng)
 
 
 def align_delay(now: float, delay_s: float, grid_s: float) -> float:
@@ -61,8 +104,17 @@ class PollPolicy:
     deadline_grace_s: float
     review_horizon_s: float = 30 * 86_400.0
 
-    def next_delay(self, attempt: int, status: str, rng: random.Random) -> float:
-        """Seconds until the next status check after check number `attempt` (0-based)."""
+    def next_delay(
+        self, attempt: int, status: str, rng: random.Random, *, error: BaseException | None = None
+    ) -> float:
+        """Seconds until the next status check after check number `attempt` (0-based).
+
+        A check that failed with a rate-limit refusal (`error`) waits that out, as `retry_delay`
+        does; any other failure keeps the cadence.
+        """
+        asked = _asked_wait(error, rng)
+        if asked is not None:
+            return asked
         if parse_status(status) is InquiryStatus.needs_review:
             # A human is looking: check rarely, with a little jitter to spread the load.
             return self.review_interval_s * rng.uniform(0.9, 1.1)

@@ -5,58 +5,53 @@ when the person is done (not a decision); `expired` when time ran out (it can be
 `needs_review` while a human looks; `approved` and `declined` as decisions. Persona warns the
 list is open-ended, so an unknown status is never terminal: we keep following it and log it
 once per process.
+
+The list itself is `settings.InquiryStatus`, re-exported here: the settings check
+`POLL_TERMINAL_STATUSES` against it when the process starts, and they import nothing of ours,
+so the list has to live with them for there to be only one. The subsets are named there too
+(`DECISION_STATUSES`, `DEFAULT_TERMINAL_STATUSES`); this module adds what the pipeline makes of
+them, and `jobs.metrics` takes its status label values from the same list.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Collection
-from enum import StrEnum
 from typing import Final
+
+from settings import DECISION_STATUSES, InquiryStatus
 
 __all__ = [
     "FINAL_DECISIONS",
+    "NOT_CHECKED",
     "PERSON_ACTIVE",
     "InquiryStatus",
     "event_name",
     "is_final",
     "is_terminal",
     "parse_status",
+    "status_of_event",
 ]
 
 logger = logging.getLogger(__name__)
 
-
-class InquiryStatus(StrEnum):
-    """The inquiry statuses Persona documents; values are the wire values."""
-
-    created = "created"
-    """Created; the person has not started."""
-    pending = "pending"
-    """The person started (Persona's event: `inquiry.started`)."""
-    completed = "completed"
-    """The person finished every step; not yet a decision."""
-    failed = "failed"
-    """The person ran out of attempts."""
-    expired = "expired"
-    """Time ran out before the person finished; can be resumed."""
-    needs_review = "needs_review"
-    """Waiting for a human (Persona's event: `inquiry.marked-for-review`)."""
-    approved = "approved"
-    """Decision: approved."""
-    declined = "declined"
-    """Decision: declined."""
-
-
 #: Decisions that do not change any more.
-FINAL_DECISIONS: Final = frozenset({InquiryStatus.approved, InquiryStatus.declined})
+FINAL_DECISIONS: Final = frozenset(DECISION_STATUSES)
 #: Statuses in which the person is still working and the inquiry can expire.
 PERSON_ACTIVE: Final = frozenset({InquiryStatus.created, InquiryStatus.pending})
+#: The status a record holds before its first check (a poll or fetch request for an inquiry
+#: created elsewhere); never one of Persona's.
+NOT_CHECKED: Final = "unknown"
 
+# Persona's own event names: `inquiry.{status}`, but for the two statuses named otherwise.
 _EVENT_NAMES: Final = {
-    InquiryStatus.pending: "inquiry.started",
-    InquiryStatus.needs_review: "inquiry.marked-for-review",
+    status: {
+        InquiryStatus.pending: "inquiry.started",
+        InquiryStatus.needs_review: "inquiry.marked-for-review",
+    }.get(status, f"inquiry.{status.value}")
+    for status in InquiryStatus
 }
+_STATUS_OF_EVENT: Final = {name: status for status, name in _EVENT_NAMES.items()}
 _reported_unknown: set[str] = set()
 
 
@@ -87,4 +82,9 @@ def event_name(raw: str) -> str:
     status = parse_status(raw)
     if status is None:
         return "inquiry.status-unknown"
-    return _EVENT_NAMES.get(status, f"inquiry.{status.value}")
+    return _EVENT_NAMES[status]
+
+
+def status_of_event(name: str) -> InquiryStatus | None:
+    """The status a Persona inquiry event announces (`inquiry.started`: pending), if any."""
+    return _STATUS_OF_EVENT.get(name)

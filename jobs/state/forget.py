@@ -27,6 +27,7 @@ import json
 from typing import Final
 
 from jobs.context import JobContext
+from jobs.documents import DroppedCopies
 from jobs.state import keys
 from jobs.state.redis_typing import resolved
 
@@ -84,7 +85,7 @@ async def _forget_events(ctx: JobContext, inquiry_id: str) -> int:
         start = f"({page[-1][0]}"
 
 
-async def forget_inquiry(ctx: JobContext, inquiry_id: str) -> dict[str, int]:
+async def forget_inquiry(ctx: JobContext, inquiry_id: str) -> DroppedCopies:
     """Drop every copy of personal data we keep for one inquiry; counts of what was dropped."""
     record_key = keys.inquiry_key(inquiry_id)
     request_id = await resolved(ctx.redis.hget(record_key, "request_id"))

@@ -15,12 +15,12 @@ Events that only report an action on an inquiry (a decision recorded, a link ref
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from redis.asyncio import Redis
 
+from jobs.documents import FailedEvent, published_at
 from jobs.errors import KnownError
 from jobs.state import keys
 
@@ -69,13 +69,16 @@ class Publisher:
         dedupe_id: str,
         event: str,
         inquiry_id: str | None,
-        data: dict[str, Any],
+        data: Mapping[str, object],
+        now: float,
         settles_inquiry: bool = True,
         status: str | None = None,
     ) -> Publication:
         """Append the event unless `dedupe_id` was published already.
 
         Args:
+            now: the moment of publication (`JobContext.clock`), kept on the inquiry's record;
+                `data` carries it as its `published_at`.
             settles_inquiry: whether the event is the inquiry's outcome and ends its following;
                 False for events that only report an action on the inquiry.
             status: the inquiry status the outcome reports, written to the record with the
@@ -96,7 +99,7 @@ class Publisher:
                 body,
                 self.maxlen,
                 self.marker_ttl_s,
-                repr(time.time()),
+                repr(now),
                 "1" if settles_inquiry else "0",
                 status or "",
             ],
@@ -111,6 +114,7 @@ class Publisher:
         job: str,
         job_id: str,
         error: KnownError,
+        now: float,
         inquiry_id: str | None = None,
         reference_id: str | None = None,
         settles_inquiry: bool = True,
@@ -122,7 +126,7 @@ class Publisher:
             request_id: the request the failure answers, when it is not the failing job
                 itself (a status check fails for the create request that started it).
         """
-        data = {
+        data: FailedEvent = {
             "event": "job.failed",
             "request_id": request_id or job_id,
             "job": job,
@@ -131,13 +135,14 @@ class Publisher:
             "reference_id": reference_id,
             "final": True,
             "error": error.to_dict(),
-            "published_at": _now_iso(),
+            "published_at": published_at(now),
         }
         return await self.publish(
             dedupe_id=dedupe_id,
             event="job.failed",
             inquiry_id=inquiry_id,
             data=data,
+            now=now,
             settles_inquiry=settles_inquiry,
         )
 
@@ -147,7 +152,3 @@ class Publisher:
         if value is None:
             return None
         return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -14,27 +14,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from jobs.context import JobContext
 from jobs.errors import PayloadError
 from jobs.pipeline.scheduling import enqueue_fetch
-from jobs.policy.status import is_terminal
+from jobs.policy.status import is_terminal, status_of_event
 from jobs.state import keys
 
 __all__ = ["EventOutcome", "WebhookEvent", "handle_event", "parse_event"]
 
-#: The status each inquiry event announces.
-EVENT_STATUS: Final = {
-    "inquiry.created": "created",
-    "inquiry.started": "pending",
-    "inquiry.completed": "completed",
-    "inquiry.failed": "failed",
-    "inquiry.expired": "expired",
-    "inquiry.marked-for-review": "needs_review",
-    "inquiry.approved": "approved",
-    "inquiry.declined": "declined",
-}
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
 
 
@@ -109,7 +98,7 @@ async def handle_event(ctx: JobContext, event: WebhookEvent) -> EventOutcome:
     marker = keys.webhook_event_key(event.event_id)
     if await ctx.redis.exists(marker):
         return EventOutcome("duplicate")
-    announced = EVENT_STATUS.get(event.name)
+    announced = status_of_event(event.name)
     if announced is None or event.object_type != "inquiry" or event.object_id is None:
         outcome = EventOutcome("ignored")
     else:

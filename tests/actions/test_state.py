@@ -19,6 +19,9 @@ from jobs.state import keys
 from jobs.state.publisher import Publisher
 from jobs.state.store import Store
 
+#: When the tests' events are published: after `_follow`, before the refollow.
+NOW = 150.0
+
 
 @pytest.fixture
 def store(decoded_redis: Redis) -> Store:
@@ -53,6 +56,7 @@ async def test_an_action_event_does_not_settle_the_inquiry(
         event="inquiry.decision-recorded",
         inquiry_id="inq_1",
         data={},
+        now=NOW,
         settles_inquiry=False,
     )
 
@@ -76,6 +80,7 @@ async def test_a_failure_of_an_action_does_not_settle_the_inquiry(
         job="decide_inquiry",
         job_id="decide-1",
         error=JobArgumentsError("decision: bad"),
+        now=NOW,
         inquiry_id="inq_1",
         settles_inquiry=False,
     )
@@ -91,7 +96,7 @@ async def test_refollow_starts_a_new_cycle_with_the_next_hop(
 ) -> None:
     await _follow(store)
     await publisher.publish(
-        dedupe_id="inq_1:0", event="inquiry.expired", inquiry_id="inq_1", data={}
+        dedupe_id="inq_1:0", event="inquiry.expired", inquiry_id="inq_1", data={}, now=NOW
     )
     published = await store.get("inq_1")
     assert published is not None
@@ -115,7 +120,7 @@ async def test_refollow_happens_once_for_one_published_outcome(
 ) -> None:
     await _follow(store)
     await publisher.publish(
-        dedupe_id="inq_1:0", event="inquiry.expired", inquiry_id="inq_1", data={}
+        dedupe_id="inq_1:0", event="inquiry.expired", inquiry_id="inq_1", data={}, now=NOW
     )
     seen = await store.get("inq_1")
     assert seen is not None

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -12,8 +12,7 @@ from pydantic import SecretStr
 
 from jobs.errors import ServerError
 from jobs.persona.client import PersonaClient
-from jobs.pipeline.batching import MAX_WINDOWS, StatusBatcher
-from jobs.policy.backoff import align_delay
+from jobs.pipeline.batching import MAX_WINDOWS, Checked, StatusBatcher
 from persona_sandbox import SandboxConfig, run_sandbox
 from persona_sandbox.faults import FaultSettings
 from persona_sandbox.server import SandboxHandle
@@ -44,6 +43,18 @@ def _inquiries(sandbox: SandboxHandle, count: int) -> list[str]:
     ]
 
 
+def _batcher(
+    sandbox: SandboxHandle, persona: PersonaClient, count: int, **options: Any
+) -> tuple[list[str], StatusBatcher]:
+    """`count` new inquiries, and a batcher over the client with these options."""
+    return _inquiries(sandbox, count), StatusBatcher(persona, **options)
+
+
+async def _check_all(batcher: StatusBatcher, ids: list[str]) -> list[Checked]:
+    """Check every id at once, as polls that fall due together do."""
+    return await asyncio.gather(*(batcher.check(inquiry_id) for inquiry_id in ids))
+
+
 def _calls(sandbox: SandboxHandle, operation: str) -> int:
     return sum(sandbox.counters_json()["operations"].get(operation, {}).values())
 
@@ -51,10 +62,9 @@ def _calls(sandbox: SandboxHandle, operation: str) -> int:
 async def test_concurrent_checks_share_one_list_call(
     sandbox: SandboxHandle, persona: PersonaClient
 ) -> None:
-    ids = _inquiries(sandbox, 30)
-    batcher = StatusBatcher(persona, window_s=0.05)
+    ids, batcher = _batcher(sandbox, persona, 30, window_s=0.05)
 
-    answers = await asyncio.gather(*(batcher.check(inquiry_id) for inquiry_id in ids))
+    answers = await _check_all(batcher, ids)
 
     assert [checked.inquiry.id if checked.inquiry else None for checked in answers] == ids
     assert all(checked.document is None for checked in answers)
@@ -77,10 +87,9 @@ async def test_a_lone_check_reads_the_inquiry_with_its_verifications(
 async def test_a_full_batch_goes_at_once_and_the_rest_waits_for_the_next(
     sandbox: SandboxHandle, persona: PersonaClient
 ) -> None:
-    ids = _inquiries(sandbox, 7)
-    batcher = StatusBatcher(persona, max_ids=3, window_s=0.05)
+    ids, batcher = _batcher(sandbox, persona, 7, max_ids=3, window_s=0.05)
 
-    await asyncio.gather(*(batcher.check(inquiry_id) for inquiry_id in ids))
+    await _check_all(batcher, ids)
 
     assert _calls(sandbox, "list-all-inquiries") == 2
     assert _calls(sandbox, "retrieve-an-inquiry") == 1
@@ -99,8 +108,7 @@ async def _trickle(batcher: StatusBatcher, ids: list[str], gap_s: float) -> None
 async def test_a_window_stays_open_while_checks_keep_arriving(
     sandbox: SandboxHandle, persona: PersonaClient
 ) -> None:
-    ids = _inquiries(sandbox, 6)
-    batcher = StatusBatcher(persona, window_s=0.2)
+    ids, batcher = _batcher(sandbox, persona, 6, window_s=0.2)
 
     # 0.25 s from the first check to the last: past one window, each one well within one.
     await _trickle(batcher, ids, gap_s=0.05)
@@ -111,8 +119,7 @@ async def test_a_window_stays_open_while_checks_keep_arriving(
 async def test_a_window_closes_after_a_quiet_window(
     sandbox: SandboxHandle, persona: PersonaClient
 ) -> None:
-    ids = _inquiries(sandbox, 2)
-    batcher = StatusBatcher(persona, window_s=0.05)
+    ids, batcher = _batcher(sandbox, persona, 2, window_s=0.05)
 
     await _trickle(batcher, ids, gap_s=0.3)
 
@@ -123,8 +130,7 @@ async def test_a_window_closes_after_a_quiet_window(
 async def test_a_steady_trickle_is_cut_after_max_windows(
     sandbox: SandboxHandle, persona: PersonaClient
 ) -> None:
-    ids = _inquiries(sandbox, 30)
-    batcher = StatusBatcher(persona, window_s=0.1)
+    ids, batcher = _batcher(sandbox, persona, 30, window_s=0.1)
 
     # One check every 0.04 s for 1.16 s: never a quiet window, but longer than the cap.
     await _trickle(batcher, ids, gap_s=0.04)
@@ -162,17 +168,17 @@ async def test_the_same_id_twice_in_a_window_is_asked_once(
 async def test_a_failed_list_call_fails_every_check_of_the_batch(
     sandbox: SandboxHandle, persona: PersonaClient
 ) -> None:
-    ids = _inquiries(sandbox, 3)
+    ids, batcher = _batcher(sandbox, persona, 3)
     sandbox.sandbox.faults.configure(
         FaultSettings(error_rate=1.0, operations=frozenset({"list-all-inquiries"}))
     )
-    batcher = StatusBatcher(persona)
 
     answers = await asyncio.gather(
         *(batcher.check(inquiry_id) for inquiry_id in ids), return_exceptions=True
     )
 
     assert all(isinstance(answer, ServerError) for answer in answers)
+    assert batcher.calls == 1, "one failed list call answered the whole batch"
 
 
 async def test_closing_answers_the_open_window(
@@ -192,28 +198,3 @@ async def test_closing_answers_the_open_window(
 def test_batches_stay_within_persona_s_limit(persona: PersonaClient, max_ids: int) -> None:
     with pytest.raises(ValueError, match="between 1 and 100"):
         StatusBatcher(persona, max_ids=max_ids)
-
-
-@pytest.mark.parametrize(
-    ("now", "delay", "grid", "expected"),
-    [
-        (100.2, 3.0, 1.0, 3.8),
-        (100.0, 3.0, 1.0, 3.0),
-        (100.2, 3.0, 0.0, 3.0),
-        (100.2, 0.0, 5.0, 4.8),
-        (100.2, -1.0, 1.0, 0.8),
-    ],
-)
-def test_delays_are_stretched_to_the_next_grid_line(
-    now: float, delay: float, grid: float, expected: float
-) -> None:
-    assert align_delay(now, delay, grid) == pytest.approx(expected)
-
-
-def test_aligned_delays_never_shrink_and_stretch_less_than_a_step() -> None:
-    rng = random.Random(3)
-    for _ in range(1_000):
-        now, delay, grid = rng.uniform(0, 1e9), rng.uniform(0, 600), rng.uniform(0.01, 10)
-        aligned = align_delay(now, delay, grid)
-        assert delay - 1e-6 <= aligned < delay + grid + 1e-6
-        assert (now + aligned) / grid == pytest.approx(round((now + aligned) / grid), abs=1e-6)

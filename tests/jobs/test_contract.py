@@ -34,6 +34,7 @@ def test_valid_create_arguments_parse() -> None:
         ({"reference_id": ""}, "reference_id: String should have at least 1 character"),
         ({"reference_id": " padded"}, "reference_id: must be printable"),
         ({"reference_id": "u", "template_id": "tpl_1"}, "template_id: must be an itmpl_"),
+        ({"reference_id": "u", "template_id": "itmplv_"}, "template_id: must be an itmpl_"),
         ({"reference_id": "u", "surprise": 1}, "surprise: Extra inputs are not permitted"),
         ({"reference_id": "u", "fields": {"a b": "x"}}, "fields: field names are"),
         ({"reference_id": "u", "fields": {"a": "x" * 3000}}, "fields: field values are at most"),

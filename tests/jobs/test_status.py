@@ -4,7 +4,14 @@ import logging
 
 import pytest
 
-from jobs.policy.status import event_name, is_final, is_terminal, parse_status
+from jobs.policy.status import (
+    InquiryStatus,
+    event_name,
+    is_final,
+    is_terminal,
+    parse_status,
+    status_of_event,
+)
 from settings import DECISION_STATUSES, DEFAULT_TERMINAL_STATUSES
 
 DEFAULT = frozenset(DEFAULT_TERMINAL_STATUSES)
@@ -54,3 +61,23 @@ def test_only_decisions_are_final(status: str, final: bool) -> None:
 )
 def test_event_names_follow_persona(status: str, event: str) -> None:
     assert event_name(status) == event
+
+
+@pytest.mark.parametrize(
+    ("event", "status"),
+    [
+        ("inquiry.created", "created"),
+        ("inquiry.started", "pending"),
+        ("inquiry.marked-for-review", "needs_review"),
+        ("inquiry.declined", "declined"),
+        ("inquiry.transitioned", None),
+        ("inquiry.status-unknown", None),
+    ],
+)
+def test_persona_events_announce_statuses(event: str, status: str | None) -> None:
+    assert status_of_event(event) == status
+
+
+@pytest.mark.parametrize("status", list(InquiryStatus))
+def test_every_status_has_an_event_that_announces_it(status: InquiryStatus) -> None:
+    assert status_of_event(event_name(status)) is status

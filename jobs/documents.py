@@ -1,0 +1,312 @@
+"""The documents the worker publishes and returns, typed, and the one time stamp they carry.
+
+Events on the results stream (each entry's `data`, JSON):
+
+- `ResultEvent`: an inquiry's result (`inquiry.approved`, `inquiry.failed`, ...), built by
+  `jobs.pipeline.result`;
+- `FailedEvent`: `job.failed`, the end of a request that cannot succeed, built by
+  `jobs.state.publisher`;
+- action events: `event`, `job` and `job_id`, then one action's own data (`ActionData`:
+  `DecisionRecorded`, `LinkRefreshed`, `InquiryRedacted`, `CaseStatusSet`, `RelationsListed`),
+  then `published_at`, put together by `jobs.actions.base.run_action` for every action.
+
+Job results (what arq stores as a job's return value, JSON as well): `CreateResult` of
+`create_inquiry`, `PollResult` and `FetchResult` of the status checks and fetches, `ActionResult`
+of the action jobs and `SweepResult` of the sweep.
+
+These are `TypedDict`s, so the documents stay plain dicts and their JSON is what it was; the
+types only say which keys each one has. Key order on the wire follows construction, which puts
+`published_at` last.
+
+Every event's `published_at` is when the worker published it, read from the job's injected
+clock (`JobContext.clock`) like every other time the pipeline acts on, so a test that moves
+the clock moves the stamps too; `published_at` is the one place that turns such a reading into
+the stamp.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from typing import Any, Literal, TypedDict
+
+from jobs.contract import Decision
+from jobs.persona.errors import ErrorDescription
+
+__all__ = [
+    "ActionData",
+    "ActionResult",
+    "CaseStatusSet",
+    "CreateResult",
+    "DecisionRecorded",
+    "DeferredResult",
+    "DroppedCopies",
+    "ErrorDescription",
+    "FailedEvent",
+    "FailedResult",
+    "FetchResult",
+    "InquiryRedacted",
+    "LinkRefreshed",
+    "OpenResult",
+    "PollResult",
+    "PublishedResult",
+    "Relation",
+    "RelationsListed",
+    "ResultCheck",
+    "ResultEvent",
+    "ResultTimestamps",
+    "ResultVerification",
+    "ScheduledResult",
+    "SkippedResult",
+    "SweepReport",
+    "SweepResult",
+    "SweepSkipped",
+    "iso",
+    "published_at",
+]
+
+
+def published_at(now: float) -> str:
+    """The `published_at` of an event published at `now` (unix seconds): UTC, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+
+
+def iso(value: datetime | None) -> str | None:
+    """One of Persona's moments as ISO 8601 text, as documents carry them; None stays None."""
+    return value.isoformat() if value is not None else None
+
+
+# --- inquiry results ---------------------------------------------------------------------------
+
+
+class ResultCheck(TypedDict):
+    """One check of a verification, as a result event reports it."""
+
+    name: str
+    status: str
+    requirement: str | None
+    reasons: list[str]
+
+
+class ResultVerification(TypedDict):
+    """One verification of the inquiry: its status and checks, no personal data."""
+
+    id: str
+    type: str
+    status: str
+    created_at: str | None
+    completed_at: str | None
+    checks: list[ResultCheck]
+
+
+class ResultTimestamps(TypedDict):
+    """The inquiry's own moments (ISO 8601), None where Persona set none."""
+
+    created_at: str | None
+    started_at: str | None
+    completed_at: str | None
+    failed_at: str | None
+    expired_at: str | None
+    marked_for_review_at: str | None
+    decisioned_at: str | None
+    expires_at: str | None
+    redacted_at: str | None
+
+
+class ResultEvent(TypedDict):
+    """An inquiry's result: the `data` of `inquiry.{status}` (`jobs.pipeline.result`)."""
+
+    event: str
+    request_id: str
+    inquiry_id: str
+    reference_id: str | None
+    status: str
+    final: bool
+    verifications: list[ResultVerification]
+    timestamps: ResultTimestamps
+    fields: dict[str, Any]
+    """Only the keys `PUBLISH_FIELDS` allows; the values are Persona's, any JSON."""
+    published_at: str
+
+
+# --- failures ----------------------------------------------------------------------------------
+
+
+class FailedEvent(TypedDict):
+    """`job.failed`: a request that cannot succeed, and why (`Publisher.publish_failure`)."""
+
+    event: Literal["job.failed"]
+    request_id: str
+    job: str
+    job_id: str
+    inquiry_id: str | None
+    reference_id: str | None
+    final: Literal[True]
+    error: ErrorDescription
+    published_at: str
+
+
+# --- actions -----------------------------------------------------------------------------------
+
+
+class DecisionRecorded(TypedDict):
+    """`inquiry.decision-recorded` (`decide_inquiry`)."""
+
+    inquiry_id: str
+    decision: Decision
+    status: str
+    final: bool
+    decisioned_at: str | None
+    marked_for_review_at: str | None
+    following: bool
+
+
+class LinkRefreshed(TypedDict):
+    """`inquiry.link-refreshed` (`refresh_link`)."""
+
+    inquiry_id: str
+    status: str
+    resumed: bool
+    one_time_link: str | None
+    one_time_link_short: str | None
+    expires_in_seconds: int | None
+    following: bool
+
+
+class DroppedCopies(TypedDict):
+    """How many of our copies of an inquiry's personal data were dropped (`jobs.state.forget`)."""
+
+    inquiry_records: int
+    create_requests: int
+    job_results: int
+    stream_events: int
+
+
+class InquiryRedacted(TypedDict):
+    """`inquiry.redacted` (`redact_inquiry`)."""
+
+    inquiry_id: str
+    status: str
+    redacted_at: str | None
+    already_redacted: bool
+    dropped: DroppedCopies
+
+
+class CaseStatusSet(TypedDict):
+    """`case.status-set` (`set_case_status`)."""
+
+    case_id: str
+    status: str | None
+    resolution: str | None
+    resolved_at: str | None
+    updated_at: str | None
+
+
+class Relation(TypedDict):
+    """One object related to an account: its type and id, never its attributes."""
+
+    type: str
+    id: str
+
+
+class RelationsListed(TypedDict):
+    """`account.relations-listed` (`account_relations`)."""
+
+    account_id: str
+    key: str
+    relations: list[Relation]
+    count: int
+    more: bool
+
+
+#: The data one action adds to its event.
+ActionData = DecisionRecorded | LinkRefreshed | InquiryRedacted | CaseStatusSet | RelationsListed
+
+#: What an action job returns: its event (`ActionData` with the keys every action event has)
+#: plus `entry_id` and `published`. A re-run returns the earlier event as the stream holds it,
+#: which is why this stays a plain mapping of JSON values.
+ActionResult = dict[str, object]
+
+
+# --- job results -------------------------------------------------------------------------------
+
+
+class CreateResult(TypedDict):
+    """What `create_inquiry` returns: the inquiry, and the link that opens the person's flow."""
+
+    inquiry_id: str
+    reference_id: str
+    status: str
+    one_time_link: str | None
+    one_time_link_short: str | None
+    session_token: str | None
+
+
+class PublishedResult(TypedDict):
+    """A check or fetch that published the inquiry's result (or found it published)."""
+
+    inquiry_id: str
+    status: str
+    event: str
+    entry_id: str
+    published: bool
+
+
+class FailedResult(TypedDict):
+    """A check or fetch that ended the inquiry's request with `job.failed`."""
+
+    inquiry_id: str
+    failed: ErrorDescription
+    published: bool
+
+
+class ScheduledResult(TypedDict):
+    """A status check that found the inquiry still open and scheduled the next one."""
+
+    inquiry_id: str
+    status: str
+    next_check_in_s: float
+
+
+class SkippedResult(TypedDict):
+    """A check or fetch that had nothing to do, and why."""
+
+    inquiry_id: str
+    skipped: str
+
+
+class DeferredResult(TypedDict):
+    """A fetch that gave up on transient errors and left the inquiry to its polling."""
+
+    inquiry_id: str
+    deferred_to_polling: str
+
+
+class OpenResult(TypedDict):
+    """A fetch that found the inquiry not terminal yet; polling checks it again soon."""
+
+    inquiry_id: str
+    status: str
+
+
+#: What `poll_inquiry` returns.
+PollResult = PublishedResult | FailedResult | ScheduledResult | SkippedResult
+#: What `fetch_verification` returns.
+FetchResult = PublishedResult | FailedResult | SkippedResult | DeferredResult | OpenResult
+
+
+class SweepReport(TypedDict):
+    """A sweep that ran: what it repaired."""
+
+    repaired_polls: int
+    closed_creates: int
+
+
+class SweepSkipped(TypedDict):
+    """A sweep that left the work to another worker's."""
+
+    skipped: str
+
+
+#: What the sweep returns.
+SweepResult = SweepReport | SweepSkipped
