@@ -39,7 +39,7 @@ from jobs.webhooks.events import handle_event, parse_event
 from jobs.webhooks.signature import verify
 from settings import Settings, load_settings
 from worker.logs import configure_logging
-from worker.metrics import render
+from worker.metrics import scrape
 
 __all__ = ["BodyTooLargeError", "create_app"]
 
@@ -121,8 +121,7 @@ async def readyz(request: Request) -> Response:
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus scrape: this process's metrics and the shared in-flight gauge."""
     context: JobContext = request.app.state.context
-    body, content_type = await render(context.redis, request.headers.get("accept"))
-    return Response(body, headers={"Content-Type": content_type})
+    return await scrape(context.redis, request)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
