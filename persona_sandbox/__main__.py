@@ -57,32 +57,30 @@ class _Flag:
     """`store`, `store_true` (a switch that turns the field on) or `append` (repeatable)."""
 
 
+def _switch(flag: str, field: str, help: str) -> _Flag:
+    """An option without argument that turns a boolean field on."""
+    return _Flag(flag, field, help, None, "store_true")
+
+
+_KEY_HELP: Final = f"the only accepted key (or ${_KEY_ENV}); none accepts persona_sandbox_..."
+_SECRET_HELP: Final = f"a wbhsec_... secret, newest first; repeatable (or ${_SECRETS_ENV})"
+_RETRY_HELP: Final = "divide Persona's retry intervals (up to ~51 h) by this"
+
 #: The options of each settings model, by the group they are listed under.
 _FLAGS: Final[Mapping[str, tuple[type[SettingsModel], tuple[_Flag, ...]]]] = {
     "sandbox": (
         SandboxConfig,
         (
-            _Flag(
-                "--api-key",
-                "api_key",
-                f"the only accepted key, or ${_KEY_ENV}; none accepts any persona_sandbox_... key",
-                str,
-            ),
+            _Flag("--api-key", "api_key", _KEY_HELP, str),
             _Flag("--rate-limit", "rate_limit_per_minute", "requests per minute; 0 is off", int),
             _Flag("--rate-limit-window", "rate_limit_window_s", "real seconds per window"),
             _Flag("--time-scale", "time_scale", "sandbox seconds per real second"),
-            _Flag(
-                "--outcome-mix", "outcome_mix", "e.g. approved=0.6,declined=0.4", parse_outcome_mix
-            ),
+            _Flag("--outcome-mix", "outcome_mix", "outcome=weight,...", parse_outcome_mix),
             _Flag("--delay-range", "delay_range_s", "seconds the person takes", parse_delay_range),
             _Flag("--decision-after", "decision_after_s", "seconds from completion to decision"),
             _Flag("--review-after", "review_after_s", "seconds in needs_review before decision"),
             _Flag("--expiry", "expiry_s", "inquiry lifetime in seconds"),
-            _Flag(
-                "--advance-interval",
-                "advance_interval_s",
-                "real seconds between background advances; 0 is off",
-            ),
+            _Flag("--advance-interval", "advance_interval_s", "real seconds between advances"),
         ),
     ),
     "faults": (
@@ -94,49 +92,22 @@ _FLAGS: Final[Mapping[str, tuple[type[SettingsModel], tuple[_Flag, ...]]]] = {
             _Flag("--latency-ms", "latency_ms", "latency added to each request"),
             _Flag("--hang-rate", "hang_rate", "share carried out, then held for --hang-s"),
             _Flag("--hang-s", "hang_s", "how long a held answer waits"),
-            _Flag(
-                "--fault-operations",
-                "operations",
-                "operationIds the faults apply to; none means all",
-                _csv,
-            ),
-            _Flag(
-                "--cache-errors",
-                "cache_errors",
-                "store injected 5xx under keys",
-                None,
-                "store_true",
-            ),
+            _Flag("--fault-operations", "operations", "operationIds hit; none: all", _csv),
+            _switch("--cache-errors", "cache_errors", "store injected 5xx under their keys"),
             _Flag("--seed", "seed", "seed of the fault draws", int),
         ),
     ),
     "webhooks": (
         WebhookSettings,
         (
-            _Flag("--webhook-url", "url", "where to POST events; without it, no delivery", str),
-            _Flag(
-                "--webhook-secret",
-                "secrets",
-                f"a wbhsec_... secret, newest first; repeatable (or ${_SECRETS_ENV}, csv)",
-                str,
-                "append",
-            ),
-            _Flag(
-                "--webhook-rotation",
-                "rotation",
-                "sign with every secret (a rotation)",
-                None,
-                "store_true",
-            ),
+            _Flag("--webhook-url", "url", "where to POST events; none: no delivery", str),
+            _Flag("--webhook-secret", "secrets", _SECRET_HELP, str, "append"),
+            _switch("--webhook-rotation", "rotation", "sign with every secret (a rotation)"),
             _Flag("--webhook-events", "events", "event names or patterns to deliver", _csv),
             _Flag("--webhook-duplicate-rate", "duplicate_rate", "share delivered twice"),
             _Flag("--webhook-reorder-rate", "reorder_rate", "share sent after a later one"),
             _Flag("--webhook-reorder-hold", "reorder_hold_s", "longest hold-back in seconds"),
-            _Flag(
-                "--webhook-retry-compression",
-                "retry_compression",
-                "divide Persona's retry intervals (up to ~51 h) by this",
-            ),
+            _Flag("--webhook-retry-compression", "retry_compression", _RETRY_HELP),
             _Flag("--webhook-timeout", "timeout_s", "seconds per attempt"),
             _Flag("--webhook-seed", "seed", "seed of the duplicate/reorder draws", int),
         ),
