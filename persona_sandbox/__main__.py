@@ -7,7 +7,9 @@
 The first line on stdout names the URL it serves (useful with `--port 0`). The API key can also
 come from `PERSONA_SANDBOX_API_KEY`, and the webhook secrets from
 `PERSONA_SANDBOX_WEBHOOK_SECRETS` (comma-separated, newest first), which keeps them out of
-process listings.
+process listings. Each option sets one field of the settings models (`SandboxConfig`,
+`FaultSettings`, `WebhookSettings`); an option left out leaves the model's default, which is
+also what `--help` shows, so the defaults live in one place.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
 
 import uvicorn
 
@@ -23,146 +27,157 @@ from persona_sandbox.app import API_PREFIX, create_app
 from persona_sandbox.config import SandboxConfig, parse_delay_range, parse_outcome_mix
 from persona_sandbox.faults import FaultSettings
 from persona_sandbox.server import bind_socket, uvicorn_config
-from persona_sandbox.webhook_settings import DEFAULT_EVENTS, PERSONA_TIMEOUT_S, WebhookSettings
+from persona_sandbox.settings_model import SettingsModel
+from persona_sandbox.webhook_settings import WebhookSettings
 
 __all__ = ["build_config", "main", "parser"]
 
-
+_KEY_ENV = "PERSONA_SANDBOX_API_KEY"
 _SECRETS_ENV = "PERSONA_SANDBOX_WEBHOOK_SECRETS"
-
-
-def _csv_ints(text: str) -> tuple[int, ...]:
-    return tuple(int(part) for part in text.split(",") if part.strip())
 
 
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
-def _add_webhook_arguments(cli: argparse.ArgumentParser) -> None:
-    group = cli.add_argument_group("webhooks", "signed webhook delivery (off without a URL)")
-    add = group.add_argument
-    add("--webhook-url", default=None, help="where to POST events (default: no delivery)")
-    add(
-        "--webhook-secret",
-        action="append",
-        dest="webhook_secrets",
-        default=None,
-        help=f"a wbhsec_... secret, newest first; repeatable (default: ${_SECRETS_ENV})",
-    )
-    add("--webhook-rotation", action="store_true", help="sign with every secret (a rotation)")
-    add(
-        "--webhook-events",
-        type=_csv,
-        default=DEFAULT_EVENTS,
-        help="event names or patterns to deliver (default inquiry.*,verification.*)",
-    )
-    add("--webhook-duplicate-rate", type=float, default=0.0, help="share delivered twice")
-    add("--webhook-reorder-rate", type=float, default=0.0, help="share sent after a later one")
-    add("--webhook-reorder-hold", type=float, default=1.0, help="longest hold-back in seconds")
-    add(
-        "--webhook-retry-compression",
-        type=float,
-        default=1.0,
-        help="divide Persona's retry intervals (up to ~51 h) by this (default 1)",
-    )
-    add("--webhook-timeout", type=float, default=PERSONA_TIMEOUT_S, help="seconds per attempt")
-    add("--webhook-seed", type=int, default=None, help="seed of the duplicate/reorder draws")
+def _csv_ints(text: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in _csv(text))
+
+
+@dataclass(frozen=True, slots=True)
+class _Flag:
+    """One option that sets one settings field; its default is the field's, shown in --help."""
+
+    flag: str
+    field: str
+    help: str
+    type: Callable[[str], Any] | None = float
+    """How the argument is read (None for a switch)."""
+    action: str = "store"
+    """`store`, `store_true` (a switch that turns the field on) or `append` (repeatable)."""
+
+
+def _switch(flag: str, field: str, help: str) -> _Flag:
+    """An option without argument that turns a boolean field on."""
+    return _Flag(flag, field, help, None, "store_true")
+
+
+_KEY_HELP: Final = f"the only accepted key (or ${_KEY_ENV}); none accepts persona_sandbox_..."
+_SECRET_HELP: Final = f"a wbhsec_... secret, newest first; repeatable (or ${_SECRETS_ENV})"
+_RETRY_HELP: Final = "divide Persona's retry intervals (up to ~51 h) by this"
+
+#: The options of each settings model, by the group they are listed under.
+_FLAGS: Final[Mapping[str, tuple[type[SettingsModel], tuple[_Flag, ...]]]] = {
+    "sandbox": (
+        SandboxConfig,
+        (
+            _Flag("--api-key", "api_key", _KEY_HELP, str),
+            _Flag("--rate-limit", "rate_limit_per_minute", "requests per minute; 0 is off", int),
+            _Flag("--rate-limit-window", "rate_limit_window_s", "real seconds per window"),
+            _Flag("--time-scale", "time_scale", "sandbox seconds per real second"),
+            _Flag("--outcome-mix", "outcome_mix", "outcome=weight,...", parse_outcome_mix),
+            _Flag("--delay-range", "delay_range_s", "seconds the person takes", parse_delay_range),
+            _Flag("--decision-after", "decision_after_s", "seconds from completion to decision"),
+            _Flag("--review-after", "review_after_s", "seconds in needs_review before decision"),
+            _Flag("--expiry", "expiry_s", "inquiry lifetime in seconds"),
+            _Flag("--advance-interval", "advance_interval_s", "real seconds between advances"),
+        ),
+    ),
+    "faults": (
+        FaultSettings,
+        (
+            _Flag("--error-rate", "error_rate", "share answered 5xx before anything"),
+            _Flag("--error-statuses", "error_statuses", "the 5xx statuses drawn", _csv_ints),
+            _Flag("--error-after-rate", "error_after_rate", "share carried out, then a 500"),
+            _Flag("--latency-ms", "latency_ms", "latency added to each request"),
+            _Flag("--hang-rate", "hang_rate", "share carried out, then held for --hang-s"),
+            _Flag("--hang-s", "hang_s", "how long a held answer waits"),
+            _Flag("--fault-operations", "operations", "operationIds hit; none: all", _csv),
+            _switch("--cache-errors", "cache_errors", "store injected 5xx under their keys"),
+            _Flag("--seed", "seed", "seed of the fault draws", int),
+        ),
+    ),
+    "webhooks": (
+        WebhookSettings,
+        (
+            _Flag("--webhook-url", "url", "where to POST events; none: no delivery", str),
+            _Flag("--webhook-secret", "secrets", _SECRET_HELP, str, "append"),
+            _switch("--webhook-rotation", "rotation", "sign with every secret (a rotation)"),
+            _Flag("--webhook-events", "events", "event names or patterns to deliver", _csv),
+            _Flag("--webhook-duplicate-rate", "duplicate_rate", "share delivered twice"),
+            _Flag("--webhook-reorder-rate", "reorder_rate", "share sent after a later one"),
+            _Flag("--webhook-reorder-hold", "reorder_hold_s", "longest hold-back in seconds"),
+            _Flag("--webhook-retry-compression", "retry_compression", _RETRY_HELP),
+            _Flag("--webhook-timeout", "timeout_s", "seconds per attempt"),
+            _Flag("--webhook-seed", "seed", "seed of the duplicate/reorder draws", int),
+        ),
+    ),
+}
+
+
+def _shown(value: Any) -> str:
+    """A default as it would be typed on the command line."""
+    if value is None:
+        return "none"
+    if isinstance(value, Mapping):
+        return ",".join(f"{key}={weight:g}" for key, weight in value.items())
+    if isinstance(value, tuple | frozenset):
+        return ",".join(_shown(item) for item in value) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _add_flags(
+    group: argparse._ArgumentGroup, model: type[SettingsModel], prefix: str, flags: Sequence[_Flag]
+) -> None:
+    """Add each flag; an absent one leaves its field to the model's default."""
+    for flag in flags:
+        options: dict[str, Any] = {"dest": f"{prefix}.{flag.field}", "action": flag.action}
+        if flag.type is not None:
+            options["type"] = flag.type
+            options["metavar"] = flag.flag.removeprefix("--").replace("-", "_").upper()
+        shown = ""
+        if flag.action == "store":
+            default = model.model_fields[flag.field].get_default(call_default_factory=True)
+            shown = f" (default {_shown(default)})"
+        group.add_argument(flag.flag, default=argparse.SUPPRESS, help=flag.help + shown, **options)
 
 
 def parser() -> argparse.ArgumentParser:
-    """The command-line interface."""
+    """The command-line interface; the settings' defaults are the models' own."""
     cli = argparse.ArgumentParser(prog="persona-sandbox", description=__doc__.split("\n")[0])
     add = cli.add_argument
     add("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     add("--port", type=int, default=8900, help="port to bind; 0 picks a free one (default 8900)")
-    add(
-        "--api-key",
-        default=os.environ.get("PERSONA_SANDBOX_API_KEY"),
-        help="the only accepted key (default: any persona_sandbox_... key)",
-    )
-    add("--rate-limit", type=int, default=300, help="requests per minute; 0 is off (default 300)")
-    add(
-        "--rate-limit-window",
-        type=float,
-        default=60.0,
-        help="real seconds per rate-limit window (default 60, as at Persona)",
-    )
-    add("--time-scale", type=float, default=1.0, help="sandbox seconds per real second")
-    add("--outcome-mix", type=parse_outcome_mix, help="e.g. approved=0.6,declined=0.2,failed=0.2")
-    add(
-        "--delay-range",
-        type=parse_delay_range,
-        default=(5.0, 120.0),
-        help="seconds the person takes, low,high (default 5,120)",
-    )
-    add("--decision-after", type=float, default=30.0, help="seconds from completion to decision")
-    add("--review-after", type=float, default=300.0, help="seconds in needs_review before decision")
-    add("--expiry", type=float, default=86_400.0, help="inquiry lifetime in seconds")
-    add(
-        "--advance-interval",
-        type=float,
-        default=0.0,
-        help="real seconds between background advances; 0 is off (default)",
-    )
-    add("--error-rate", type=float, default=0.0, help="share answered 5xx before anything")
-    add("--error-statuses", type=_csv_ints, default=(500, 502, 503), help="default 500,502,503")
-    add("--error-after-rate", type=float, default=0.0, help="share carried out, then answered 500")
-    add("--latency-ms", type=float, default=0.0, help="latency added to each request")
-    add("--hang-rate", type=float, default=0.0, help="share carried out, then held for --hang-s")
-    add("--hang-s", type=float, default=30.0, help="how long a held answer waits (default 30)")
-    add("--fault-operations", default="", help="operationIds the faults apply to (default all)")
-    add("--cache-errors", action="store_true", help="store injected 5xx under Idempotency-Keys")
-    add("--seed", type=int, default=None, help="seed of the fault draws")
     add("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
-    _add_webhook_arguments(cli)
+    for prefix, (model, flags) in _FLAGS.items():
+        group = cli.add_argument_group(prefix, model.__doc__)
+        _add_flags(group, model, prefix, flags)
     return cli
 
 
+def _given(args: argparse.Namespace, prefix: str) -> dict[str, Any]:
+    """The fields of one settings model that the command line set."""
+    return {
+        name.removeprefix(f"{prefix}."): value
+        for name, value in vars(args).items()
+        if name.startswith(f"{prefix}.")
+    }
+
+
 def build_config(args: argparse.Namespace) -> SandboxConfig:
-    """The sandbox configuration the parsed arguments describe.
+    """The sandbox configuration the parsed arguments describe (the rest at its defaults).
 
     Raises:
         ValueError: an invalid combination or value.
     """
-    faults = FaultSettings(
-        error_rate=args.error_rate,
-        error_statuses=args.error_statuses,
-        error_after_rate=args.error_after_rate,
-        latency_ms=args.latency_ms,
-        hang_rate=args.hang_rate,
-        hang_s=args.hang_s,
-        operations=frozenset(op.strip() for op in args.fault_operations.split(",") if op.strip()),
-        cache_errors=args.cache_errors,
-        seed=args.seed,
-    )
-    secrets = args.webhook_secrets or _csv(os.environ.get(_SECRETS_ENV, ""))
-    webhooks = WebhookSettings(
-        url=args.webhook_url,
-        secrets=tuple(secrets),
-        rotation=args.webhook_rotation,
-        events=tuple(args.webhook_events),
-        duplicate_rate=args.webhook_duplicate_rate,
-        reorder_rate=args.webhook_reorder_rate,
-        reorder_hold_s=args.webhook_reorder_hold,
-        retry_compression=args.webhook_retry_compression,
-        timeout_s=args.webhook_timeout,
-        seed=args.webhook_seed,
-    )
-    extra = {"outcome_mix": args.outcome_mix} if args.outcome_mix else {}
+    values = _given(args, "sandbox")
+    if "api_key" not in values and (key := os.environ.get(_KEY_ENV)) is not None:
+        values["api_key"] = key
+    hooks = _given(args, "webhooks")
+    if "secrets" not in hooks and (secrets := _csv(os.environ.get(_SECRETS_ENV, ""))):
+        hooks["secrets"] = secrets
     return SandboxConfig(
-        api_key=args.api_key,
-        rate_limit_per_minute=args.rate_limit,
-        rate_limit_window_s=args.rate_limit_window,
-        time_scale=args.time_scale,
-        delay_range_s=args.delay_range,
-        decision_after_s=args.decision_after,
-        review_after_s=args.review_after,
-        expiry_s=args.expiry,
-        advance_interval_s=args.advance_interval,
-        faults=faults,
-        webhooks=webhooks,
-        **extra,
+        **values, faults=FaultSettings(**_given(args, "faults")), webhooks=WebhookSettings(**hooks)
     )
 
 

@@ -19,18 +19,21 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from pydantic import ConfigDict
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from persona_sandbox.faults import FaultSettings
 from persona_sandbox.runtime import Sandbox
 from persona_sandbox.serialize import iso
-from persona_sandbox.webhook_settings import WebhookSettings
+from persona_sandbox.settings_model import Number, SettingsModel
 
 __all__ = ["admin_routes"]
+
+S = TypeVar("S", bound=SettingsModel)
 
 
 def _error(message: str, status: int = 400) -> JSONResponse:
@@ -47,6 +50,29 @@ async def _json(request: Request) -> dict[str, Any]:
     return data
 
 
+class _ClockChange(SettingsModel):
+    """The body of `POST /_sandbox/clock`; other keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    advance_s: Number
+    """Sandbox seconds to fast-forward."""
+
+
+async def _settings_route(
+    request: Request, read: Callable[[], S], configure: Callable[[S], None]
+) -> JSONResponse:
+    """GET shows the settings, POST changes the fields it sends, DELETE restores the defaults."""
+    if request.method == "DELETE":
+        configure(type(read())())
+    elif request.method == "POST":
+        try:
+            configure(read().updated(await _json(request)))
+        except ValueError as exc:
+            return _error(str(exc))
+    return JSONResponse(read().to_json())
+
+
 class _Admin:
     """Admin endpoints bound to one sandbox."""
 
@@ -58,26 +84,13 @@ class _Admin:
 
     async def faults(self, request: Request) -> JSONResponse:
         injector = self.sandbox.faults
-        if request.method == "DELETE":
-            injector.configure(FaultSettings())
-        elif request.method == "POST":
-            try:
-                injector.configure(injector.settings.updated(await _json(request)))
-            except ValueError as exc:
-                return _error(str(exc))
-        return JSONResponse(injector.settings.to_json())
+        return await _settings_route(request, lambda: injector.settings, injector.configure)
 
     async def webhooks(self, request: Request) -> JSONResponse:
         sandbox = self.sandbox
-        if request.method == "DELETE":
-            sandbox.configure_webhooks(WebhookSettings())
-        elif request.method == "POST":
-            try:
-                settings = sandbox.webhooks.settings.updated(await _json(request))
-            except ValueError as exc:
-                return _error(str(exc))
-            sandbox.configure_webhooks(settings)
-        return JSONResponse(sandbox.webhooks.settings.to_json())
+        return await _settings_route(
+            request, lambda: sandbox.webhooks.settings, sandbox.configure_webhooks
+        )
 
     async def counters(self, request: Request) -> JSONResponse:
         return JSONResponse(self.sandbox.counters.to_json())
@@ -97,10 +110,7 @@ class _Admin:
         clock = self.sandbox.clock
         if request.method == "POST":
             try:
-                seconds = (await _json(request)).get("advance_s")
-                if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-                    raise ValueError("advance_s must be a number of seconds")
-                clock.advance(float(seconds))
+                clock.advance(_ClockChange(**await _json(request)).advance_s)
             except ValueError as exc:
                 return _error(str(exc))
         return JSONResponse({"now": iso(clock.now())})

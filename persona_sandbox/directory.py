@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from persona_sandbox.errors import conflict, not_found, unprocessable
+from persona_sandbox.errors import conflict, not_found, stored, unprocessable
 from persona_sandbox.ids import new_id
 from persona_sandbox.records import AccountRecord, CaseRecord, RelationRecord
 
@@ -55,10 +55,7 @@ class Directory:
         Raises:
             RefusalError: 404 when there is no such account.
         """
-        account = self._state.accounts.get(account_id)
-        if account is None:
-            raise not_found(f"Could not find account {account_id!r}")
-        return account
+        return stored(self._state.accounts, account_id, "account")
 
     def add_relation(
         self, account: AccountRecord, key: str, target_id: str, now: datetime
@@ -98,10 +95,7 @@ class Directory:
         Raises:
             RefusalError: 404 when there is no such case.
         """
-        case = self.cases.get(case_id)
-        if case is None:
-            raise not_found(f"Could not find case {case_id!r}")
-        return case
+        return stored(self.cases, case_id, "case")
 
     def _attach(self, object_ids: Sequence[str]) -> dict[str, list[str]]:
         attached: dict[str, list[str]] = {}

@@ -7,7 +7,8 @@ carry `source.pointer`; 400/403/404/409 may carry `meta`; 429 has `title` and `d
 
 from __future__ import annotations
 
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Any, Final, TypeVar
 
 __all__ = [
     "UNAUTHORIZED_BODY",
@@ -17,8 +18,11 @@ __all__ = [
     "not_found",
     "rate_limited_body",
     "server_error_body",
+    "stored",
     "unprocessable",
 ]
+
+T = TypeVar("T")
 
 #: The 401 body; it never says why (wrong, missing or malformed key).
 UNAUTHORIZED_BODY: Final = {"errors": [{"title": "Must be authenticated to access this endpoint"}]}
@@ -68,6 +72,18 @@ def bad_request(details: str) -> RefusalError:
 def not_found(details: str) -> RefusalError:
     """404 for an unknown object."""
     return RefusalError(404, "Record not found", details)
+
+
+def stored(objects: Mapping[str, T], object_id: str, kind: str) -> T:
+    """The object stored under `object_id`.
+
+    Raises:
+        RefusalError: Persona's 404, `Could not find <kind> '<id>'`.
+    """
+    found = objects.get(object_id)
+    if found is None:
+        raise not_found(f"Could not find {kind} {object_id!r}")
+    return found
 
 
 def conflict(details: str) -> RefusalError:

@@ -19,90 +19,47 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Annotated, Any, ClassVar
+
+from pydantic import Field, StrictBool, StrictInt, StrictStr
+
+from persona_sandbox.settings_model import NonNegative, Rate, SettingsModel
 
 __all__ = ["FaultInjector", "FaultSettings"]
 
-_RATE_FIELDS = ("error_rate", "error_after_rate", "hang_rate")
+#: One of the 5xx statuses an injected error answers with.
+ServerErrorStatus = Annotated[StrictInt, Field(ge=500, le=599)]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class FaultSettings:
+class FaultSettings(SettingsModel):
     """Which failures to inject, and how often."""
 
-    error_rate: float = 0.0
-    """Share of requests answered with one of `error_statuses` before anything happens."""
-    error_statuses: tuple[int, ...] = (500, 502, 503)
-    """The 5xx statuses `error_rate` picks from."""
-    error_after_rate: float = 0.0
-    """Share of requests carried out and then answered 500 (the result is kept for replays)."""
-    latency_ms: float = 0.0
-    """Delay added before every (matching) request."""
-    hang_rate: float = 0.0
-    """Share of requests carried out and then held for `hang_s` before answering."""
-    hang_s: float = 30.0
-    """How long a hanging answer is held."""
-    operations: frozenset[str] = field(default_factory=frozenset)
-    """operationIds the faults apply to; empty means every operation."""
-    cache_errors: bool = False
-    """Store `error_rate` answers under the Idempotency-Key, so retries with it get them too."""
-    seed: int | None = None
-    """Seed of the random draws, for repeatable runs."""
+    noun: ClassVar[str] = "fault settings"
 
-    def __post_init__(self) -> None:
-        for name in _RATE_FIELDS:
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1")
-        if self.latency_ms < 0 or self.hang_s < 0:
-            raise ValueError("latency_ms and hang_s must not be negative")
-        if not self.error_statuses or any(not 500 <= s <= 599 for s in self.error_statuses):
-            raise ValueError("error_statuses must be 5xx codes")
+    error_rate: Rate = 0.0
+    """Share of requests answered with one of `error_statuses` before anything happens."""
+    error_statuses: Annotated[tuple[ServerErrorStatus, ...], Field(min_length=1)] = (500, 502, 503)
+    """The 5xx statuses `error_rate` picks from."""
+    error_after_rate: Rate = 0.0
+    """Share of requests carried out and then answered 500 (the result is kept for replays)."""
+    latency_ms: NonNegative = 0.0
+    """Delay added before every (matching) request."""
+    hang_rate: Rate = 0.0
+    """Share of requests carried out and then held for `hang_s` before answering."""
+    hang_s: NonNegative = 30.0
+    """How long a hanging answer is held."""
+    operations: frozenset[StrictStr] = frozenset()
+    """operationIds the faults apply to; empty means every operation."""
+    cache_errors: StrictBool = False
+    """Store `error_rate` answers under the Idempotency-Key, so retries with it get them too."""
+    seed: StrictInt | None = None
+    """Seed of the random draws, for repeatable runs."""
 
     def to_json(self) -> dict[str, Any]:
         """The settings as JSON-ready data (what `GET /_sandbox/faults` shows)."""
-        data = asdict(self)
-        data["error_statuses"] = list(self.error_statuses)
+        data = super().to_json()
         data["operations"] = sorted(self.operations)
         return data
-
-    def updated(self, changes: Mapping[str, Any]) -> FaultSettings:
-        """A copy with some fields changed, from JSON-like data.
-
-        Raises:
-            ValueError: an unknown field or a value of the wrong type or range.
-        """
-        known = set(self.to_json())
-        unknown = sorted(set(changes) - known)
-        if unknown:
-            raise ValueError(f"unknown fault settings: {', '.join(unknown)}")
-        values: dict[str, Any] = {}
-        for name, value in changes.items():
-            values[name] = _coerce(name, value)
-        return replace(self, **values)
-
-
-def _coerce(name: str, value: Any) -> Any:
-    """Check and convert one JSON value for a FaultSettings field."""
-    if name in ("error_statuses", "operations"):
-        if not isinstance(value, list) or not all(
-            isinstance(item, int if name == "error_statuses" else str) for item in value
-        ):
-            raise ValueError(f"{name} must be a list")
-        return tuple(value) if name == "error_statuses" else frozenset(value)
-    if name == "cache_errors":
-        if not isinstance(value, bool):
-            raise ValueError("cache_errors must be a boolean")
-        return value
-    if name == "seed":
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise ValueError("seed must be an integer or null")
-        return value
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be a number")
-    return float(value)
 
 
 class FaultInjector:

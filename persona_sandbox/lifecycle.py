@@ -54,21 +54,27 @@ class Machine:
             inquiry.expires_at = at + timedelta(seconds=inquiry.start_interval_s)
         self._touch(inquiry, "pending", at, "inquiry.started")
 
-    def complete(self, inquiry: InquiryRecord, at: datetime) -> None:
-        """created/pending -> completed (starting a created inquiry first)."""
+    def _conclude(
+        self, inquiry: InquiryRecord, at: datetime, status: str, steps: tuple[str, str]
+    ) -> None:
+        """created/pending -> `status` (completed or failed), starting a created one first.
+
+        The `<status>_at` timestamp and the steps are set before the event is recorded, and
+        only after `inquiry.started`, whose payload must not show them yet.
+        """
         if inquiry.status == "created":
             self.start(inquiry, at)
-        inquiry.completed_at = at
-        inquiry.previous_step_name, inquiry.next_step_name = "verification_selfie", "success"
-        self._touch(inquiry, "completed", at, "inquiry.completed")
+        setattr(inquiry, f"{status}_at", at)
+        inquiry.previous_step_name, inquiry.next_step_name = steps
+        self._touch(inquiry, status, at, f"inquiry.{status}")
+
+    def complete(self, inquiry: InquiryRecord, at: datetime) -> None:
+        """created/pending -> completed (starting a created inquiry first)."""
+        self._conclude(inquiry, at, "completed", ("verification_selfie", "success"))
 
     def fail(self, inquiry: InquiryRecord, at: datetime) -> None:
         """created/pending -> failed (starting a created inquiry first)."""
-        if inquiry.status == "created":
-            self.start(inquiry, at)
-        inquiry.failed_at = at
-        inquiry.previous_step_name, inquiry.next_step_name = "verification_government_id", "fail"
-        self._touch(inquiry, "failed", at, "inquiry.failed")
+        self._conclude(inquiry, at, "failed", ("verification_government_id", "fail"))
 
     def expire(self, inquiry: InquiryRecord, at: datetime) -> None:
         """-> expired; sessions end and initiated verifications are canceled."""

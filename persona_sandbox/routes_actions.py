@@ -8,11 +8,14 @@ first, so a refused list changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Final
 
 from persona_sandbox import verifications as vf
 from persona_sandbox.documents import inquiry_document, inquiry_includes, one_time_link_meta
 from persona_sandbox.errors import bad_request, unprocessable
+from persona_sandbox.lifecycle import Machine
 from persona_sandbox.pipeline import Answer, Call
 from persona_sandbox.records import InquiryRecord
 from persona_sandbox.state import SandboxState
@@ -40,6 +43,19 @@ SIMULATE_ACTIONS: Final = {
     "decline_inquiry": Action.decline,
     "create_passed_verification": Action.verification,
     "create_failed_verification": Action.verification,
+}
+
+
+#: A lifecycle change applied to an inquiry at a sandbox time.
+Perform = Callable[[Machine, InquiryRecord, datetime], None]
+
+#: The simulate actions that are one lifecycle step each (decisions and verifications aside).
+_STEPS: Final[Mapping[Action, Perform]] = {
+    Action.start: Machine.start,
+    Action.complete: Machine.complete,
+    Action.fail: Machine.fail,
+    Action.expire: Machine.expire,
+    Action.mark_for_review: Machine.mark_for_review,
 }
 
 
@@ -79,14 +95,23 @@ def generate_one_time_link(call: Call) -> Answer:
     return Answer(200, inquiry_document(state, inquiry, include, one_time_link_meta()))
 
 
-def _decide(call: Call, action: Action, status: str) -> Answer:
-    meta = _meta(call, ("comment",))
-    comment = meta.string("comment") if meta else None
+def _manual(call: Call, action: Action, perform: Perform) -> Answer:
+    """A manual action on the inquiry: allowed by its status, it ends the scenario first."""
     state, inquiry, include = _inquiry(call)
     ensure_allowed(action, inquiry)
     state.end_scenario(inquiry)
-    state.machine.decide(inquiry, status, call.now, comment)
+    perform(state.machine, inquiry, call.now)
     return Answer(200, inquiry_document(state, inquiry, include))
+
+
+def _decide(call: Call, action: Action, status: str) -> Answer:
+    meta = _meta(call, ("comment",))
+    comment = meta.string("comment") if meta else None
+
+    def decide(machine: Machine, inquiry: InquiryRecord, at: datetime) -> None:
+        machine.decide(inquiry, status, at, comment)
+
+    return _manual(call, action, decide)
 
 
 def approve_inquiry(call: Call) -> Answer:
@@ -102,21 +127,13 @@ def decline_inquiry(call: Call) -> Answer:
 def mark_for_review(call: Call) -> Answer:
     """`POST /inquiries/{id}/mark-for-review`: refused once approved or declined."""
     _meta(call, ())
-    state, inquiry, include = _inquiry(call)
-    ensure_allowed(Action.mark_for_review, inquiry)
-    state.end_scenario(inquiry)
-    state.machine.mark_for_review(inquiry, call.now)
-    return Answer(200, inquiry_document(state, inquiry, include))
+    return _manual(call, Action.mark_for_review, Machine.mark_for_review)
 
 
 def expire_inquiry(call: Call) -> Answer:
     """`POST /inquiries/{id}/expire`: ends sessions and cancels initiated verifications."""
     _meta(call, ())
-    state, inquiry, include = _inquiry(call)
-    ensure_allowed(Action.expire, inquiry)
-    state.end_scenario(inquiry)
-    state.machine.expire(inquiry, call.now)
-    return Answer(200, inquiry_document(state, inquiry, include))
+    return _manual(call, Action.expire, Machine.expire)
 
 
 def _simulate_actions(call: Call) -> list[tuple[str, str | None]]:
@@ -163,16 +180,8 @@ def perform_simulate_actions(call: Call) -> Answer:
             passed = kind == "create_passed_verification"
             kind_of = vf.kind_for_template(template)
             machine.add_verification(inquiry, kind_of, now, template_id=template, passed=passed)
-        elif action is Action.start:
-            machine.start(inquiry, now)
-        elif action is Action.complete:
-            machine.complete(inquiry, now)
-        elif action is Action.fail:
-            machine.fail(inquiry, now)
-        elif action is Action.expire:
-            machine.expire(inquiry, now)
-        elif action is Action.mark_for_review:
-            machine.mark_for_review(inquiry, now)
+        elif action in _STEPS:
+            _STEPS[action](machine, inquiry, now)
         else:
             machine.decide(inquiry, "approved" if action is Action.approve else "declined", now)
     return Answer(200, inquiry_document(state, inquiry, include))

@@ -25,7 +25,7 @@ from persona_sandbox.config import SandboxConfig
 from persona_sandbox.runtime import Sandbox
 from persona_sandbox.state import SandboxState
 
-__all__ = ["SandboxHandle", "bind_socket", "run_sandbox", "uvicorn_config"]
+__all__ = ["SandboxHandle", "bind_socket", "run_sandbox", "serve_app", "uvicorn_config"]
 
 _STARTUP_TIMEOUT_S: Final = 10.0
 _SHUTDOWN_GRACE_S: Final = 2
@@ -83,6 +83,32 @@ def uvicorn_config(app: Starlette, *, log_level: str = "warning") -> uvicorn.Con
 
 
 @contextlib.asynccontextmanager
+async def serve_app(app: Starlette, sock: socket.socket) -> AsyncIterator[uvicorn.Server]:
+    """Serve `app` on the listening `sock` from a task of the running loop, for the body.
+
+    Yields once uvicorn serves; on exit it stops uvicorn (open requests get a short grace) and
+    closes the socket.
+
+    Raises:
+        RuntimeError: the server stopped during start-up.
+    """
+    server = uvicorn.Server(uvicorn_config(app))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        async with asyncio.timeout(_STARTUP_TIMEOUT_S):
+            while not server.started:
+                if task.done():
+                    raise RuntimeError("the server stopped during start-up")
+                await asyncio.sleep(0.01)
+        yield server
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        sock.close()
+
+
+@contextlib.asynccontextmanager
 async def run_sandbox(
     config: SandboxConfig | None = None,
     *,
@@ -114,20 +140,11 @@ async def run_sandbox(
     sandbox = sandbox_of(app)
     sock = bind_socket(host, port)
     bound_port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn_config(app))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(_STARTUP_TIMEOUT_S):
-            while not server.started:
-                if task.done():
-                    raise RuntimeError("the sandbox server stopped during start-up")
-                await asyncio.sleep(0.01)
-        netloc = f"[{host}]:{bound_port}" if ":" in host else f"{host}:{bound_port}"
-        root = f"http://{netloc}"
-        yield SandboxHandle(root + API_PREFIX, root, bound_port, sandbox, app)
-    finally:
-        sandbox.faults.release_all()
-        server.should_exit = True
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        sock.close()
+    netloc = f"[{host}]:{bound_port}" if ":" in host else f"{host}:{bound_port}"
+    root = f"http://{netloc}"
+    async with serve_app(app, sock):
+        try:
+            yield SandboxHandle(root + API_PREFIX, root, bound_port, sandbox, app)
+        finally:
+            # Held answers go first, so that uvicorn's grace is not spent waiting for them.
+            sandbox.faults.release_all()

@@ -17,7 +17,7 @@ from typing import Any, Final
 from persona_sandbox.clock import Clock
 from persona_sandbox.config import SandboxConfig
 from persona_sandbox.directory import Directory
-from persona_sandbox.errors import not_found, unprocessable
+from persona_sandbox.errors import not_found, stored, unprocessable
 from persona_sandbox.events import EventLog
 from persona_sandbox.ids import derived_id, new_id
 from persona_sandbox.lifecycle import Machine
@@ -28,7 +28,7 @@ from persona_sandbox.records import (
     VerificationRecord,
 )
 from persona_sandbox.serialize import account_resource, inquiry_resource, verification_resource
-from persona_sandbox.timeline import Outcome, choose_scenario, plan_steps
+from persona_sandbox.timeline import Outcome, Scenario, choose_scenario, plan_steps
 
 __all__ = ["DEFAULT_FIELDS", "NewInquiry", "SandboxState"]
 
@@ -154,9 +154,7 @@ class SandboxState:
         Raises:
             RefusalError: 404 when there is no such inquiry.
         """
-        inquiry = self.inquiries.get(inquiry_id)
-        if inquiry is None:
-            raise not_found(f"Could not find inquiry {inquiry_id!r}")
+        inquiry = stored(self.inquiries, inquiry_id, "inquiry")
         self.machine.advance(inquiry, now or self.clock.now())
         return inquiry
 
@@ -166,9 +164,7 @@ class SandboxState:
         Raises:
             RefusalError: 404 when there is no such verification.
         """
-        verification = self.verifications.get(verification_id)
-        if verification is None:
-            raise not_found(f"Could not find verification {verification_id!r}")
+        verification = stored(self.verifications, verification_id, "verification")
         self.inquiry(verification.inquiry_id, now)
         return verification
 
@@ -188,15 +184,21 @@ class SandboxState:
         """Restart the remaining scenario steps of a resumed, still autonomous inquiry."""
         if inquiry.autonomous and inquiry.scenario is not None:
             inquiry.plan.clear()
-            inquiry.plan.extend(
-                plan_steps(
-                    inquiry.scenario,
-                    at,
-                    started=True,
-                    decision_after_s=self.config.decision_after_s,
-                    review_after_s=self.config.review_after_s,
-                )
+            self._plan(inquiry, inquiry.scenario, at, started=True)
+
+    def _plan(
+        self, inquiry: InquiryRecord, scenario: Scenario, at: datetime, *, started: bool
+    ) -> None:
+        """Queue the scenario's steps from `at`, timed by the configured decision delays."""
+        inquiry.plan.extend(
+            plan_steps(
+                scenario,
+                at,
+                started=started,
+                decision_after_s=self.config.decision_after_s,
+                review_after_s=self.config.review_after_s,
             )
+        )
 
     # --- creation ------------------------------------------------------------------------
 
@@ -281,15 +283,7 @@ class SandboxState:
             resume_interval_s=spec.resume_interval_s,
             scenario=scenario,
         )
-        inquiry.plan.extend(
-            plan_steps(
-                scenario,
-                now,
-                started=False,
-                decision_after_s=self.config.decision_after_s,
-                review_after_s=self.config.review_after_s,
-            )
-        )
+        self._plan(inquiry, scenario, now, started=False)
         self.inquiries[inquiry.id] = inquiry
         self.order.append(inquiry)
         self._emit("inquiry.created", now, inquiry)

@@ -1,27 +1,33 @@
 """Start-up and shutdown of a worker process: build the process context, then close it.
 
 The HTTP client, our Redis pool, the Persona client and (with `METRICS_PORT`) the metrics
-endpoint are created once per process in `startup` and closed in `shutdown`, each close in its
-own `try`, so one failure does not skip the rest. A worker started by the `arq` CLI also takes
-over the process's logging here (`worker.logs`), after arq configured its own.
+endpoint are created once per process in `startup`, each registered on one
+`contextlib.AsyncExitStack` as it opens (`worker.resources`). `shutdown` closes that stack:
+everything in reverse order, a failed close logged without skipping the rest. When a later
+resource fails to start (the metrics port is taken, say), the ones opened before it are
+closed the same way before the error leaves `startup`. A worker started by the `arq` CLI also
+takes over the process's logging here (`worker.logs`), after arq configured its own.
 """
 
 from __future__ import annotations
 
 import logging
+from contextlib import AsyncExitStack
 from typing import Any
 
+from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
-from jobs.context import CTX_KEY, JobContext, persona_client, persona_http
+from jobs.context import CTX_KEY, JobContext, persona_client
 from jobs.errors import ConfigError
 from jobs.metrics import observe_api_call, record_rate_limit_wait
 from jobs.persona.ratelimit import RedisRateLimiter
 from settings import Settings
 from worker.logs import configure_logging, redact_arq_records
 from worker.metrics import MetricsServer
+from worker.resources import close_on_exit, open_persona_http, open_redis
 
-__all__ = ["CONFIGURE_LOGS_KEY", "SETTINGS_KEY", "shutdown", "startup"]
+__all__ = ["CONFIGURE_LOGS_KEY", "RESOURCES_KEY", "SETTINGS_KEY", "shutdown", "startup"]
 
 logger = logging.getLogger(__name__)
 
@@ -30,13 +36,44 @@ SETTINGS_KEY = "settings"
 #: When true in `WorkerSettings.ctx`, the worker owns the process and configures its logging
 #: (the `arq` CLI); embedders (the demo, tests) keep their own.
 CONFIGURE_LOGS_KEY = "configure_logs"
-#: Where the worker's metrics endpoint lives between startup and shutdown.
-METRICS_SERVER_KEY = "metrics_server"
+#: Where the exit stack that closes the process's resources lives between startup and shutdown.
+RESOURCES_KEY = "resources"
 
 
 def _limiter_waited(operation: str, seconds: float) -> None:
     """The limiter's `on_wait`: count the wait (the operation stays out of the labels)."""
     record_rate_limit_wait(seconds, reason="limiter")
+
+
+def _open_context(stack: AsyncExitStack, settings: Settings, queue: ArqRedis) -> JobContext:
+    """The jobs' context around a new HTTP client and Redis pool, all closed with `stack`."""
+    http = open_persona_http(stack, settings)
+    redis = open_redis(stack, settings)
+    # One budget for every worker process: Persona counts per environment, not per client.
+    gate = RedisRateLimiter(
+        redis, per_minute=settings.rate_limit_per_minute, on_wait=_limiter_waited
+    )
+    persona = persona_client(settings, http, gate)
+    persona.observers.append(observe_api_call)
+    context = JobContext.build(settings, persona=persona, redis=redis, queue=queue)
+    # The status checks still waiting are answered while the client and pool are still open.
+    close_on_exit(stack, "the status batcher", context.batcher.aclose)
+    return context
+
+
+async def _serve_metrics(stack: AsyncExitStack, redis: Redis, port: int) -> None:
+    """The metrics endpoint on `port`, stopped with `stack`.
+
+    Raises:
+        ConfigError: naming `METRICS_PORT`, when the port cannot be bound.
+    """
+    server = MetricsServer(redis, port=port)
+    try:
+        await server.start()
+    except OSError as exc:
+        raise ConfigError(f"METRICS_PORT: cannot listen on {port}: {exc}") from None
+    close_on_exit(stack, "the metrics endpoint", server.close)
+    logger.info("metrics served on port %d at /metrics", server.port)
 
 
 async def startup(ctx: dict[str, Any]) -> None:
@@ -45,25 +82,13 @@ async def startup(ctx: dict[str, Any]) -> None:
     if ctx.get(CONFIGURE_LOGS_KEY):
         configure_logging(settings)
     redact_arq_records()
-    http = persona_http(settings)
-    redis: Redis = Redis.from_url(str(settings.redis_url), decode_responses=True)
-    # One budget for every worker process: Persona counts per environment, not per client.
-    gate = RedisRateLimiter(
-        redis, per_minute=settings.rate_limit_per_minute, on_wait=_limiter_waited
-    )
-    persona = persona_client(settings, http, gate)
-    persona.observers.append(observe_api_call)
-    ctx["http"] = http
-    ctx[CTX_KEY] = JobContext.build(settings, persona=persona, redis=redis, queue=ctx["redis"])
-    if settings.metrics_port:
-        server = MetricsServer(redis, port=settings.metrics_port)
-        try:
-            await server.start()
-        except OSError as exc:
-            port = settings.metrics_port
-            raise ConfigError(f"METRICS_PORT: cannot listen on {port}: {exc}") from None
-        ctx[METRICS_SERVER_KEY] = server
-        logger.info("metrics served on port %d at /metrics", server.port)
+    async with AsyncExitStack() as stack:
+        context = _open_context(stack, settings, queue=ctx["redis"])
+        if settings.metrics_port:
+            await _serve_metrics(stack, context.redis, settings.metrics_port)
+        # Everything started: from here on `shutdown` closes it.
+        ctx[RESOURCES_KEY] = stack.pop_all()
+    ctx[CTX_KEY] = context
     logger.info(
         "worker ready: Persona at %s (version %s), queue %s, results to %s",
         settings.api_base_url,
@@ -74,27 +99,7 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    """arq's on_shutdown: close what `startup` opened."""
-    context = ctx.get(CTX_KEY)
-    http = ctx.get("http")
-    server = ctx.pop(METRICS_SERVER_KEY, None)
-    if isinstance(server, MetricsServer):
-        try:
-            await server.close()
-        except Exception:
-            logger.exception("stopping the metrics endpoint failed")
-    if isinstance(context, JobContext):
-        try:
-            await context.batcher.aclose()
-        except Exception:
-            logger.exception("answering the last status checks failed")
-    if http is not None:
-        try:
-            await http.aclose()
-        except Exception:
-            logger.exception("closing the HTTP client failed")
-    if isinstance(context, JobContext):
-        try:
-            await context.redis.aclose()
-        except Exception:
-            logger.exception("closing the Redis client failed")
+    """arq's on_shutdown: close what `startup` opened, in reverse order (once)."""
+    resources = ctx.pop(RESOURCES_KEY, None)
+    if isinstance(resources, AsyncExitStack):
+        await resources.aclose()

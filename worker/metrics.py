@@ -1,15 +1,17 @@
 """Serving the metrics: `/metrics` for the web app and a small endpoint in the worker.
 
-Both processes answer a scrape the same way (`render`): refresh the in-flight gauge from Redis,
+Both processes answer a scrape the same way (`scrape`): refresh the in-flight gauge from Redis,
 then encode the process's registry (`jobs.metrics`) in the format the scraper asked for
 (Prometheus text, or OpenMetrics when its `Accept` header says so). Counting in-flight
 inquiries at scrape time keeps the gauge exact with no background task, and Prometheus decides
 how often that read happens.
 
-The worker's endpoint (`MetricsServer`, on `METRICS_PORT`, 0 = off) runs in the worker's own
-event loop on `asyncio.start_server`, so it needs no thread and no web framework, and it stops
-with the worker's on_shutdown. It answers `GET /metrics` and nothing else of interest; the
-health of a worker is `arq --check worker.WorkerSettings`.
+The worker's endpoint (`MetricsServer`, on `METRICS_PORT`, 0 = off) is a one-route Starlette
+app served by uvicorn as a task of the worker's own event loop, so it needs no thread, and it
+stops with the worker's on_shutdown. uvicorn runs there as a guest: it installs no signal
+handlers (the worker handles SIGTERM itself, `worker.run`), configures no logging and writes
+no access lines. It answers `GET /metrics` and nothing else of interest; the health of a
+worker is `arq --check worker.WorkerSettings`.
 """
 
 from __future__ import annotations
@@ -17,23 +19,31 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Final
+import socket
+from collections.abc import Iterator
+from typing import Any, Final
 
+import uvicorn
 from prometheus_client.exposition import choose_encoder
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
 from jobs.metrics import metrics, set_inflight
 from worker.state_views import inflight_rows
 
-__all__ = ["MetricsServer", "refresh_inflight", "render"]
+__all__ = ["MetricsServer", "metrics_app", "refresh_inflight", "render", "scrape"]
 
 logger = logging.getLogger(__name__)
 
 #: How long a scraper may take to send its request before the connection is dropped.
 _REQUEST_TIMEOUT_S: Final = 10.0
-#: Most header lines read from one request.
-_MAX_HEADERS: Final = 100
+#: How long open scrapes may take to finish when the endpoint stops.
+_SHUTDOWN_GRACE_S: Final = 2
 
 
 async def refresh_inflight(redis: Redis) -> None:
@@ -60,18 +70,81 @@ async def render(redis: Redis, accept: str | None) -> tuple[bytes, str]:
     return encoder(metrics().registry), content_type
 
 
-def _response(status: str, body: bytes, content_type: str, *, head: bool = False) -> bytes:
-    head_lines = (
-        f"HTTP/1.1 {status}\r\n"
-        f"Content-Type: {content_type}\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        "Connection: close\r\n\r\n"
-    )
-    return head_lines.encode("latin-1") + (b"" if head else body)
+async def scrape(redis: Redis, request: Request) -> Response:
+    """The answer to one `GET /metrics`: this process's metrics and the shared in-flight gauge."""
+    body, content_type = await render(redis, request.headers.get("accept"))
+    return Response(body, headers={"Content-Type": content_type})
+
+
+def metrics_app(redis: Redis) -> Starlette:
+    """The worker's endpoint as an ASGI app: `GET /metrics` (and HEAD), 404 elsewhere."""
+
+    async def endpoint(request: Request) -> Response:
+        return await scrape(redis, request)
+
+    return Starlette(routes=[Route("/metrics", endpoint, methods=["GET"])])
+
+
+class _GuestServer(uvicorn.Server):
+    """uvicorn inside a process it does not own: the process's signal handlers stay in place.
+
+    `uvicorn.Server.serve` replaces the SIGINT and SIGTERM handlers while it runs and raises the
+    signal again when it ends; in the worker that would take SIGTERM from the supervisor.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _deadline_protocol(request_timeout_s: float) -> type[H11Protocol]:
+    """uvicorn's h11 protocol, hanging up on a client whose request does not arrive in time.
+
+    uvicorn waits for a request's headers as long as the client keeps the connection open; a
+    scraper that stalls (or anything else that connects and stays silent) would hold a
+    connection for good. The deadline starts when the connection opens and again after each
+    answer; a request under way when it passes is not touched.
+    """
+
+    class DeadlineProtocol(H11Protocol):
+        _deadline: asyncio.TimerHandle | None = None
+
+        def _arm(self) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            self._deadline = self.loop.call_later(request_timeout_s, self._expire)
+
+        def _expire(self) -> None:
+            # uvicorn types `cycle` as always set; it is None until the first request.
+            cycle: RequestResponseCycle | None = self.cycle
+            idle = cycle is None or cycle.response_complete
+            if idle and not self.transport.is_closing():
+                self.transport.close()
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._arm()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            super().connection_lost(exc)
+
+    return DeadlineProtocol
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening socket on `host:port`; `OSError` when it cannot be bound (port taken)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
 
 
 class MetricsServer:
-    """`GET /metrics` on a TCP port, served from the running event loop.
+    """`GET /metrics` on a TCP port, served by uvicorn from the running event loop.
 
     Args:
         redis: where the in-flight gauge is read from at each scrape.
@@ -90,61 +163,69 @@ class MetricsServer:
     ) -> None:
         self._redis = redis
         self._host = host
-        self._request_timeout_s = request_timeout_s
         self._requested_port = port
-        self._server: asyncio.Server | None = None
+        self._request_timeout_s = request_timeout_s
+        self._socket: socket.socket | None = None
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
 
     @property
     def port(self) -> int:
         """The port actually bound (after `start`)."""
-        if self._server is None or not self._server.sockets:
+        if self._socket is None:
             raise RuntimeError("the metrics server is not running")
-        port: int = self._server.sockets[0].getsockname()[1]
+        port: int = self._socket.getsockname()[1]
         return port
 
+    def _config(self) -> uvicorn.Config:
+        return uvicorn.Config(
+            metrics_app(self._redis),
+            http=_deadline_protocol(self._request_timeout_s),
+            ws="none",
+            lifespan="off",
+            # The worker's logging stays as `worker.logs` set it, and no access lines: a
+            # scrape is routine, and request lines are not ours to keep.
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=_SHUTDOWN_GRACE_S,
+        )
+
     async def start(self) -> None:
-        """Start listening; raises `OSError` when the port is taken."""
-        self._server = await asyncio.start_server(self._handle, self._host, self._requested_port)
+        """Listen, then serve from a task; raises `OSError` when the port cannot be bound.
+
+        The socket listens before this returns, so a scrape sent right after is answered.
+        """
+        sock = _listen(self._host, self._requested_port)
+        server = _GuestServer(self._config())
+        self._socket, self._server = sock, server
+        self._task = asyncio.create_task(server.serve(sockets=[sock]), name="metrics-endpoint")
+        self._task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        logger.error("the metrics endpoint stopped: %r", task.exception())
 
     async def close(self) -> None:
-        """Stop listening and wait for open connections to finish."""
-        if self._server is None:
+        """Stop listening and give open scrapes a short grace to finish."""
+        server, task, sock = self._server, self._task, self._socket
+        self._server = self._task = self._socket = None
+        if server is None or task is None or sock is None:
             return
-        self._server.close()
-        await self._server.wait_closed()
-        self._server = None
-
-    async def _read_request(self, reader: asyncio.StreamReader) -> tuple[str, str, str]:
-        request_line = (await reader.readline()).decode("latin-1").strip()
-        accept = ""
-        for _ in range(_MAX_HEADERS):
-            line = (await reader.readline()).decode("latin-1")
-            if line in ("\r\n", "\n", ""):
-                break
-            name, _, value = line.partition(":")
-            if name.strip().lower() == "accept":
-                accept = value.strip()
-        method, target, *_ = [*request_line.split(" "), "", ""]
-        return method, target.split("?", 1)[0], accept
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        server.should_exit = True
         try:
-            async with asyncio.timeout(self._request_timeout_s):
-                method, path, accept = await self._read_request(reader)
-            text = "text/plain; charset=utf-8"
-            if path != "/metrics":
-                answer = _response("404 Not Found", b"not found: try /metrics\n", text)
-            elif method not in ("GET", "HEAD"):
-                answer = _response("405 Method Not Allowed", b"GET only\n", text)
-            else:
-                body, content_type = await render(self._redis, accept)
-                answer = _response("200 OK", body, content_type, head=method == "HEAD")
-            writer.write(answer)
-            await writer.drain()
-        except (TimeoutError, ValueError, ConnectionError):
-            # A slow, oversized or vanished scraper: drop it, the next scrape will come.
-            pass
+            await task
+        except Exception:
+            logger.debug("the metrics endpoint had already stopped", exc_info=True)
         finally:
-            writer.close()
-            with contextlib.suppress(ConnectionError):
-                await writer.wait_closed()
+            sock.close()
+
+    async def __aenter__(self) -> MetricsServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: Any) -> None:
+        await self.close()

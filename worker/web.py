@@ -24,14 +24,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from arq.connections import ArqRedis
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from jobs.context import JobContext, persona_client, persona_http
+from jobs.context import JobContext, persona_client
 from jobs.errors import ConfigError, WebhookError
 from jobs.metrics import observe_webhook
 from jobs.producer import connect
@@ -39,7 +38,8 @@ from jobs.webhooks.events import handle_event, parse_event
 from jobs.webhooks.signature import verify
 from settings import Settings, load_settings
 from worker.logs import configure_logging
-from worker.metrics import render
+from worker.metrics import scrape
+from worker.resources import close_on_exit, open_persona_http, open_redis
 
 __all__ = ["BodyTooLargeError", "create_app"]
 
@@ -121,8 +121,7 @@ async def readyz(request: Request) -> Response:
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus scrape: this process's metrics and the shared in-flight gauge."""
     context: JobContext = request.app.state.context
-    body, content_type = await render(context.redis, request.headers.get("accept"))
-    return Response(body, headers={"Content-Type": content_type})
+    return await scrape(context.redis, request)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -142,23 +141,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        http = persona_http(resolved)
-        redis: Redis = Redis.from_url(str(resolved.redis_url), decode_responses=True)
-        queue: ArqRedis = await connect(str(resolved.redis_url), queue_name=resolved.queue_name)
-        app.state.context = JobContext.build(
-            resolved,
-            persona=persona_client(resolved, http),
-            redis=redis,
-            queue=queue,
-        )
-        try:
+        # Closed in reverse order on the way out, also when a later one fails to open.
+        async with contextlib.AsyncExitStack() as stack:
+            http = open_persona_http(stack, resolved)
+            redis = open_redis(stack, resolved)
+            queue: ArqRedis = await connect(str(resolved.redis_url), queue_name=resolved.queue_name)
+            close_on_exit(stack, "the arq pool", queue.aclose)
+            app.state.context = JobContext.build(
+                resolved, persona=persona_client(resolved, http), redis=redis, queue=queue
+            )
             yield
-        finally:
-            for closing in (http.aclose(), redis.aclose(), queue.aclose()):
-                try:
-                    await closing
-                except Exception:
-                    logger.exception("closing a connection failed")
 
     routes: list[Any] = [
         Route("/webhooks/persona", receive_webhook, methods=["POST"]),

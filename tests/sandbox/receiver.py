@@ -16,13 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from persona_sandbox.server import bind_socket, uvicorn_config
+from persona_sandbox.server import bind_socket, serve_app
 
 __all__ = ["MOCK_URL", "WAIT_S", "Received", "Receiver", "serve_receiver"]
 
@@ -140,17 +139,8 @@ async def serve_receiver(receiver: Receiver) -> AsyncIterator[Receiver]:
     """Serve `receiver` on a free loopback port (sets `receiver.url`) for the `async with` body."""
     sock = bind_socket("127.0.0.1", 0)
     receiver.url = f"http://127.0.0.1:{sock.getsockname()[1]}{PATH}"
-    server = uvicorn.Server(uvicorn_config(receiver.app()))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        async with asyncio.timeout(WAIT_S):
-            while not server.started:
-                if task.done():
-                    raise RuntimeError("the receiver stopped during start-up")
-                await asyncio.sleep(0.01)
-        yield receiver
-    finally:
-        receiver.release()
-        server.should_exit = True
-        await task
-        sock.close()
+    async with serve_app(receiver.app(), sock):
+        try:
+            yield receiver
+        finally:
+            receiver.release()

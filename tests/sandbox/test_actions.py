@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+
+import pytest
 
 from tests.sandbox.support import Harness
 
@@ -17,6 +20,38 @@ async def _completed(harness: Harness) -> str:
     harness.clock.advance(61)
     assert await harness.status(inquiry_id) == "completed"
     return inquiry_id
+
+
+async def _approved(harness: Harness) -> str:
+    inquiry_id = await _completed(harness)
+    await harness.post(f"/inquiries/{inquiry_id}/approve")
+    return inquiry_id
+
+
+Prepare = Callable[[Harness], Awaitable[str]]
+
+
+@pytest.mark.parametrize(
+    ("prepare", "action", "details"),
+    [
+        (_completed, "resume", "Cannot resume an inquiry with status 'completed'"),
+        (_expired, "generate-one-time-link", "expired inquiry; resume it first"),
+        (_approved, "decline", "Cannot decline an inquiry with status 'approved'"),
+        (_approved, "mark-for-review", "already approved or declined cannot be marked"),
+        (_completed, "expire", "Cannot expire an inquiry with status 'completed'"),
+    ],
+)
+async def test_an_action_the_status_does_not_allow_is_409_and_changes_nothing(
+    harness: Harness, prepare: Prepare, action: str, details: str
+) -> None:
+    inquiry_id = await prepare(harness)
+    before = await harness.inquiry(inquiry_id)
+
+    response = await harness.post(f"/inquiries/{inquiry_id}/{action}")
+
+    assert response.status_code == 409
+    assert details in response.json()["errors"][0]["details"]
+    assert await harness.inquiry(inquiry_id) == before
 
 
 # --- resume ------------------------------------------------------------------------------
@@ -56,15 +91,6 @@ async def test_resume_reuses_a_valid_session(harness: Harness) -> None:
     assert first.json()["meta"]["session-token"] == second.json()["meta"]["session-token"]
 
 
-async def test_resume_of_a_completed_inquiry_is_409(harness: Harness) -> None:
-    inquiry_id = await _completed(harness)
-
-    response = await harness.post(f"/inquiries/{inquiry_id}/resume")
-
-    assert response.status_code == 409
-    assert "'completed'" in response.json()["errors"][0]["details"]
-
-
 async def test_resume_of_a_redacted_inquiry_is_422(harness: Harness) -> None:
     inquiry_id = await harness.create_id()
     await harness.client.delete(f"/inquiries/{inquiry_id}")
@@ -97,15 +123,6 @@ async def test_each_one_time_link_is_new(harness: Harness) -> None:
     second = await harness.post(f"/inquiries/{inquiry_id}/generate-one-time-link")
 
     assert first.json()["meta"]["one-time-link"] != second.json()["meta"]["one-time-link"]
-
-
-async def test_one_time_link_for_an_expired_inquiry_is_409(harness: Harness) -> None:
-    inquiry_id = await _expired(harness)
-
-    response = await harness.post(f"/inquiries/{inquiry_id}/generate-one-time-link")
-
-    assert response.status_code == 409
-    assert "resume it first" in response.json()["errors"][0]["details"]
 
 
 async def test_one_time_link_with_non_positive_expiry_is_422(harness: Harness) -> None:
@@ -143,16 +160,6 @@ async def test_decline_without_body_is_accepted(harness: Harness) -> None:
     assert response.json()["data"]["attributes"]["reviewer-comment"] is None
 
 
-async def test_decline_after_approve_is_409(harness: Harness) -> None:
-    inquiry_id = await _completed(harness)
-    await harness.post(f"/inquiries/{inquiry_id}/approve")
-
-    response = await harness.post(f"/inquiries/{inquiry_id}/decline")
-
-    assert response.status_code == 409
-    assert await harness.status(inquiry_id) == "approved"
-
-
 async def test_unknown_comment_key_is_400(harness: Harness) -> None:
     inquiry_id = await _completed(harness)
 
@@ -169,16 +176,6 @@ async def test_mark_for_review_of_a_completed_inquiry(harness: Harness) -> None:
     attributes = response.json()["data"]["attributes"]
     assert attributes["status"] == "needs_review"
     assert attributes["marked-for-review-at"] is not None
-
-
-async def test_mark_for_review_after_approval_is_409(harness: Harness) -> None:
-    inquiry_id = await _completed(harness)
-    await harness.post(f"/inquiries/{inquiry_id}/approve")
-
-    response = await harness.post(f"/inquiries/{inquiry_id}/mark-for-review")
-
-    assert response.status_code == 409
-    assert "approved or declined" in response.json()["errors"][0]["details"]
 
 
 async def test_manual_decision_ends_the_scenario(harness: Harness) -> None:
@@ -202,14 +199,6 @@ async def test_expire_a_pending_inquiry(harness: Harness) -> None:
     attributes = response.json()["data"]["attributes"]
     assert attributes["status"] == "expired"
     assert attributes["expired-at"] is not None
-
-
-async def test_expire_a_completed_inquiry_is_409(harness: Harness) -> None:
-    inquiry_id = await _completed(harness)
-
-    response = await harness.post(f"/inquiries/{inquiry_id}/expire")
-
-    assert response.status_code == 409
 
 
 async def test_expired_inquiry_can_be_resumed(harness: Harness) -> None:

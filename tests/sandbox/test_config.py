@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import re
 import time
 from datetime import UTC, datetime
 
 import pytest
 
-from persona_sandbox import FaultSettings, ManualClock, SandboxConfig, ScaledClock
+from persona_sandbox import FaultSettings, ManualClock, SandboxConfig, ScaledClock, WebhookSettings
+from persona_sandbox.__main__ import build_config, parser
 from persona_sandbox.config import parse_delay_range, parse_outcome_mix
 
 
@@ -94,3 +96,35 @@ def test_config_repr_hides_the_api_key() -> None:
     config = SandboxConfig(api_key="persona_sandbox_secret0value")
 
     assert "secret0value" not in repr(config)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"faults": {"error_rate": 2}}, "faults.error_rate must be at most 1"),
+        (
+            {"faults": {"error_statuses": (500, 404)}},
+            "faults.error_statuses[1] must be at least 500",
+        ),
+        ({"time_scale": "fast"}, "time_scale must be a number"),
+        ({"colour": "blue", "expiry_s": -1}, "unknown sandbox settings: colour; expiry_s must be"),
+    ],
+)
+def test_errors_name_the_field_in_a_sentence(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=r"^" + re.escape(message)):
+        SandboxConfig(**overrides)  # type: ignore[arg-type]
+
+
+def test_errors_never_repeat_a_value() -> None:
+    with pytest.raises(ValueError, match=r"secrets\[0\] must look like wbhsec_") as refused:
+        WebhookSettings(url="http://127.0.0.1:8000/hooks", secrets=("whsec_leaked0value",))
+
+    assert "leaked0value" not in str(refused.value)
+
+
+def test_cli_defaults_are_the_config_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PERSONA_SANDBOX_API_KEY", raising=False)
+    monkeypatch.delenv("PERSONA_SANDBOX_WEBHOOK_SECRETS", raising=False)
+
+    assert build_config(parser().parse_args([])) == SandboxConfig()
+    assert f"(default {SandboxConfig().rate_limit_per_minute})" in parser().format_help()

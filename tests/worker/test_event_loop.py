@@ -15,8 +15,9 @@ async def _running_loop_name() -> str:
     return loop_name(asyncio.get_running_loop())
 
 
-def _without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
-    # A None entry in sys.modules makes `import uvloop` raise ImportError.
+@pytest.fixture
+def without_uvloop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`import uvloop` raises ImportError (what a None entry in sys.modules does)."""
     monkeypatch.setitem(sys.modules, "uvloop", None)
 
 
@@ -29,19 +30,13 @@ def test_asyncio_keeps_the_standard_loop_even_with_uvloop_installed() -> None:
     assert run(_running_loop_name(), "asyncio") == "asyncio"
 
 
-def test_auto_falls_back_to_the_standard_loop_without_uvloop(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    _without_uvloop(monkeypatch)
-
+@pytest.mark.usefixtures("without_uvloop")
+def test_auto_falls_back_to_the_standard_loop_without_uvloop() -> None:
     assert loop_factory("auto") is None
     assert run(_running_loop_name(), "auto") == "asyncio"
 
 
-def test_insisting_on_a_missing_uvloop_is_a_config_error_naming_the_setting(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    _without_uvloop(monkeypatch)
-
+@pytest.mark.usefixtures("without_uvloop")
+def test_insisting_on_a_missing_uvloop_is_a_config_error_naming_the_setting() -> None:
     with pytest.raises(ConfigError, match="WORKER_EVENT_LOOP: uvloop is not installed"):
         loop_factory("uvloop")

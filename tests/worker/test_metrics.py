@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import signal
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +27,7 @@ from jobs.persona.client import ApiCall, RateLimitInfo
 from jobs.persona.models import InquiryAttributes
 from jobs.state import keys
 from jobs.state.redis_typing import resolved
+from worker import metrics as worker_metrics
 from worker.instrument import instrument
 from worker.metrics import MetricsServer, refresh_inflight
 
@@ -205,19 +208,16 @@ async def test_the_worker_endpoint_serves_metrics_and_nothing_else(
 ) -> None:
     await _follow(decoded_redis, "inq_a", "created")
     fresh.jobs.labels("create_inquiry", "success").inc()
-    server = MetricsServer(decoded_redis, port=0, host="127.0.0.1")
-    await server.start()
-    try:
-        base = f"http://127.0.0.1:{server.port}"
-        async with httpx.AsyncClient(base_url=base) as client:
-            scrape = await client.get("/metrics")
-            openmetrics = await client.get(
-                "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
-            )
-            missing = await client.get("/")
-            posted = await client.post("/metrics")
-    finally:
-        await server.close()
+    async with (
+        MetricsServer(decoded_redis, port=0, host="127.0.0.1") as server,
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client,
+    ):
+        scrape = await client.get("/metrics")
+        openmetrics = await client.get(
+            "/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"}
+        )
+        missing = await client.get("/")
+        posted = await client.post("/metrics")
 
     assert scrape.status_code == 200
     assert scrape.headers["content-type"].startswith("text/plain")
@@ -232,9 +232,9 @@ async def test_the_worker_endpoint_serves_metrics_and_nothing_else(
 
 @pytest.mark.redis
 async def test_a_silent_client_is_dropped_and_others_still_served(decoded_redis: Redis) -> None:
-    server = MetricsServer(decoded_redis, port=0, host="127.0.0.1", request_timeout_s=0.2)
-    await server.start()
-    try:
+    async with MetricsServer(
+        decoded_redis, port=0, host="127.0.0.1", request_timeout_s=0.2
+    ) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(b"GET /metrics HTTP/1.1\r\n")  # the headers never finish
         await writer.drain()
@@ -244,9 +244,58 @@ async def test_a_silent_client_is_dropped_and_others_still_served(decoded_redis:
         assert await asyncio.wait_for(reader.read(), 5) == b""
         writer.close()
         await writer.wait_closed()
-    finally:
-        await server.close()
     assert answer.status_code == 200
+
+
+@pytest.mark.redis
+async def test_a_client_that_stalls_on_its_next_request_is_dropped(
+    decoded_redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    render = worker_metrics.render
+
+    async def slow_render(redis: Redis, accept: str | None) -> tuple[bytes, str]:
+        await asyncio.sleep(0.4)  # a slow scrape outlasts the first deadline: no hang-up
+        return await render(redis, accept)
+
+    monkeypatch.setattr(worker_metrics, "render", slow_render)
+    async with MetricsServer(
+        decoded_redis, port=0, host="127.0.0.1", request_timeout_s=0.2
+    ) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /metrics HTTP/1.1\r\nHost: scraper\r\n\r\n")
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        await reader.readexactly(length)
+        writer.write(b"GET /metrics HTTP/1.1\r\n")  # the next request's headers never finish
+        await writer.drain()
+
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+        writer.close()
+        await writer.wait_closed()
+    assert head.startswith(b"HTTP/1.1 200 ")
+
+
+@pytest.mark.redis
+async def test_the_worker_endpoint_leaves_signals_and_logs_to_the_worker(
+    decoded_redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    handled = (signal.SIGINT, signal.SIGTERM)
+    before = {signum: signal.getsignal(signum) for signum in handled}
+    with caplog.at_level(logging.DEBUG):
+        async with (
+            MetricsServer(decoded_redis, port=0, host="127.0.0.1") as server,
+            httpx.AsyncClient() as client,
+        ):
+            answer = await client.get(f"http://127.0.0.1:{server.port}/metrics?token=s3cr3t")
+            # uvicorn is serving now: the worker's SIGTERM handling is still in place.
+            serving = {signum: signal.getsignal(signum) for signum in handled}
+    after = {signum: signal.getsignal(signum) for signum in handled}
+
+    assert answer.status_code == 200
+    assert before == serving == after
+    served = [record for record in caplog.records if record.name.startswith("uvicorn")]
+    assert not [record for record in served if record.name == "uvicorn.access"]
+    assert not [record for record in served if "s3cr3t" in record.getMessage()]
 
 
 @pytest.mark.redis

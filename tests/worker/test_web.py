@@ -48,6 +48,12 @@ def signed(body: bytes, secret: str = TEST_WEBHOOK_SECRET, at: int | None = None
     }
 
 
+async def deliver(web: httpx.AsyncClient, body: bytes | None = None) -> httpx.Response:
+    """POST a signed delivery of `body` (by default an approved event) to the receiver."""
+    body = event_body() if body is None else body
+    return await web.post("/webhooks/persona", content=body, headers=signed(body))
+
+
 async def _nothing_happened(redis: Redis, settings: Settings) -> None:
     assert await redis.zcard(settings.queue_name) == 0
     assert await redis.keys(keys.webhook_event_key("*")) == []
@@ -72,8 +78,7 @@ async def followed(decoded_redis: Redis) -> str:
 async def test_signed_terminal_event_enqueues_one_fetch(
     web: httpx.AsyncClient, redis: Redis, web_settings: Settings, followed: str
 ) -> None:
-    body = event_body()
-    response = await web.post("/webhooks/persona", content=body, headers=signed(body))
+    response = await deliver(web)
     assert response.status_code == 202
     assert response.json() == {"event_id": "evt_1", "action": "fetch enqueued"}
     assert await redis.zrange(web_settings.queue_name, 0, -1) == [b"fetch:inq_1:0"]
@@ -84,38 +89,37 @@ async def test_a_terminal_event_of_an_inquiry_nobody_follows_enqueues_nothing(
 ) -> None:
     # Regression: fetching it answered a request nobody made and took the inquiry from the
     # create job whose answer had been lost, which then created a second inquiry.
-    body = event_body()
-    response = await web.post("/webhooks/persona", content=body, headers=signed(body))
+    response = await deliver(web)
     assert response.status_code == 202
     assert response.json()["action"] == "not followed"
     assert await redis.zcard(web_settings.queue_name) == 0
 
 
-async def test_redelivered_event_is_acknowledged_and_ignored(
-    web: httpx.AsyncClient, redis: Redis, web_settings: Settings, followed: str
+@pytest.mark.parametrize(
+    ("first_id", "second_id", "action"),
+    [("evt_1", "evt_1", "duplicate"), ("evt_a", "evt_b", "fetch enqueued")],
+    ids=["redelivered-event", "new-event-id"],
+)
+async def test_a_second_event_for_the_inquiry_enqueues_no_second_fetch(
+    web: httpx.AsyncClient,
+    redis: Redis,
+    web_settings: Settings,
+    followed: str,
+    first_id: str,
+    second_id: str,
+    action: str,
 ) -> None:
-    body = event_body()
-    await web.post("/webhooks/persona", content=body, headers=signed(body))
-    again = await web.post("/webhooks/persona", content=body, headers=signed(body))
+    await deliver(web, event_body(event_id=first_id))
+    again = await deliver(web, event_body(event_id=second_id))
     assert again.status_code == 202
-    assert again.json()["action"] == "duplicate"
-    assert await redis.zcard(web_settings.queue_name) == 1
-
-
-async def test_same_inquiry_twice_under_new_event_ids_enqueues_one_fetch(
-    web: httpx.AsyncClient, redis: Redis, web_settings: Settings, followed: str
-) -> None:
-    for event_id in ("evt_a", "evt_b"):
-        body = event_body(event_id=event_id)
-        await web.post("/webhooks/persona", content=body, headers=signed(body))
+    assert again.json()["action"] == action
     assert await redis.zcard(web_settings.queue_name) == 1
 
 
 async def test_event_ids_are_remembered_for_the_dedupe_window(
     web: httpx.AsyncClient, redis: Redis, web_settings: Settings
 ) -> None:
-    body = event_body()
-    await web.post("/webhooks/persona", content=body, headers=signed(body))
+    await deliver(web)
     ttl = await redis.ttl(keys.webhook_event_key("evt_1"))
     assert 7 * 86_400 <= ttl <= web_settings.webhook_dedupe_ttl_s
 
@@ -123,8 +127,7 @@ async def test_event_ids_are_remembered_for_the_dedupe_window(
 async def test_unknown_event_names_are_acknowledged_and_ignored(
     web: httpx.AsyncClient, redis: Redis, web_settings: Settings
 ) -> None:
-    body = event_body("report/watchlist.matched")
-    response = await web.post("/webhooks/persona", content=body, headers=signed(body))
+    response = await deliver(web, event_body("report/watchlist.matched"))
     assert response.status_code == 202
     assert response.json()["action"] == "ignored"
     assert await redis.zcard(web_settings.queue_name) == 0
