@@ -1,9 +1,10 @@
 """Persona's JSON:API documents (API version 2025-12-08, kebab-case), built from records.
 
-Every shape here follows the operation files under `shared/persona-openapi/2025-12-08/`: all
-required attributes present, nulls where the schema allows them, no attribute the schema does not
-name (`additionalProperties: false`), `included` empty unless `include=` asks for objects. Field
-keys are never inflected. This is the only module that knows the wire format of objects.
+Every shape here follows Persona's 2025-12-08 OpenAPI (the copy the contract tests validate
+against: `tests/contract/spec/`): all required attributes present, nulls where the schema allows
+them, no attribute the schema does not name (`additionalProperties: false`), `included` empty
+unless `include=` asks for objects. Field keys are never inflected. This is the only module that
+knows the wire format of objects.
 """
 
 from __future__ import annotations

@@ -42,8 +42,7 @@ log = logging.getLogger(__name__)
 #: successful answer within 5 seconds it is retried up to 7 more times with exponential backoff,
 #: at about 3, 64, 729, 4096, 15625, 46656 and 117649 s (roughly n**6 s; 184822 s, some 51 hours,
 #: in all), after which it can only be resent by hand from the Dashboard. Source:
-#: https://docs.withpersona.com/webhooks, as summarised in shared/reference/persona-api.md §7.5
-#: (also persona-pitfalls.md §2.5 on the 51-hour span).
+#: https://docs.withpersona.com/webhooks.
 RETRY_INTERVALS_S: Final = (3.0, 64.0, 729.0, 4_096.0, 15_625.0, 46_656.0, 117_649.0)
 #: The first attempt plus the seven retries.
 MAX_ATTEMPTS: Final = 1 + len(RETRY_INTERVALS_S)

@@ -1,10 +1,10 @@
 """The `Persona-Signature` header the sandbox puts on each webhook delivery.
 
-Persona signs `"{t}.{raw body}"` with HMAC-SHA256, keyed with the webhook secret string exactly
-as shown (`wbhsec_...`, not decoded), and sends `t=<unix seconds>,v1=<hex digest>`; during a
-secret rotation the header holds one such set per secret, separated by a space, newest first
-(shared/reference/persona-api.md §7.3, persona-pitfalls.md §1.8). `t` is the time the attempt
-is sent, so every retry is signed afresh.
+Persona signs `"{t}.{raw body}"` with HMAC-SHA256, keyed with the webhook secret string exactly as
+shown (`wbhsec_...`, not decoded), and sends `t=<unix seconds>,v1=<hex digest>`; during a secret
+rotation the header holds one such set per secret, separated by a space, newest first (Persona's
+webhooks documentation, https://docs.withpersona.com/webhooks). `t` is the time the attempt is
+sent, so every retry is signed afresh.
 
 This is written independently of the worker's verifier (`jobs.webhooks.signature`) on purpose:
 tests check one against the other, which only proves something if they share no code.

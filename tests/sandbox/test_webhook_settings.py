@@ -106,7 +106,7 @@ def test_bad_updates_are_refused(changes: dict[str, Any]) -> None:
 
 
 def test_signature_matches_persona_public_vector() -> None:
-    # ResearchHub's test of Persona's scheme (shared/reference/persona-api.md §7.4).
+    # The public test vector of Persona's scheme from ResearchHub's webhook tests.
     expected = "0fd4586aa5cb67c098a920ed55906fb2669a2bb21c6ed2de58e4f5cfb79814c7"
 
     assert signature("wbhsec_researchhub", 1720713905, b"abc123") == expected
