@@ -32,6 +32,7 @@ from jobs.context import persona_client
 from jobs.persona.client import PersonaClient
 from jobs.persona.models import Inquiry
 from jobs.state import keys
+from jobs.state.results import ResultEvent as Event
 from jobs.state.store import InquiryRecord, Store
 from persona_sandbox import ManualClock, SandboxConfig, run_sandbox
 from persona_sandbox.server import SandboxHandle
@@ -39,7 +40,6 @@ from settings import Settings
 from tests.conftest import TEST_API_KEY, TEST_TEMPLATE_ID
 from worker.arq_settings import build_worker_settings
 from worker.embedded_redis import RedisServer
-from worker.state_views import ResultEvent as Event
 
 pytestmark = pytest.mark.redis
 

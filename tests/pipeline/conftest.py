@@ -23,13 +23,13 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 
 from jobs.producer import connect, enqueue_create
+from jobs.state.results import ResultEvent as Event
 from persona_sandbox import SandboxConfig, run_sandbox
 from persona_sandbox.server import SandboxHandle, bind_socket, uvicorn_config
 from settings import Settings
 from tests.conftest import TEST_API_KEY
 from worker.arq_settings import build_worker_settings
 from worker.embedded_redis import RedisServer
-from worker.state_views import ResultEvent as Event
 
 #: Sandbox seconds per real second: a 60 s person takes 0.1 s.
 TIME_SCALE = 600.0
