@@ -17,7 +17,7 @@ from jobs.contract import (
 from jobs.errors import JobArgumentsError
 from jobs.state import keys
 from jobs.state.publisher import Publisher
-from jobs.state.store import Store
+from jobs.state.store import InquiryRecord, Store
 
 #: When the tests' events are published: after `_follow`, before the refollow.
 NOW = 150.0
@@ -43,6 +43,17 @@ async def _follow(store: Store, inquiry_id: str = "inq_1") -> None:
         first_due=105.0,
         poll_job=keys.poll_job_id(inquiry_id, 0),
     )
+
+
+async def _published(store: Store, publisher: Publisher) -> InquiryRecord:
+    """A followed inquiry whose outcome (an expiry) was published: its record."""
+    await _follow(store)
+    await publisher.publish(
+        dedupe_id="inq_1:0", event="inquiry.expired", inquiry_id="inq_1", data={}, now=NOW
+    )
+    record = await store.get("inq_1")
+    assert record is not None
+    return record
 
 
 @pytest.mark.redis
@@ -94,12 +105,7 @@ async def test_a_failure_of_an_action_does_not_settle_the_inquiry(
 async def test_refollow_starts_a_new_cycle_with_the_next_hop(
     store: Store, publisher: Publisher, decoded_redis: Redis
 ) -> None:
-    await _follow(store)
-    await publisher.publish(
-        dedupe_id="inq_1:0", event="inquiry.expired", inquiry_id="inq_1", data={}, now=NOW
-    )
-    published = await store.get("inq_1")
-    assert published is not None
+    published = await _published(store, publisher)
 
     poll_job = await store.refollow(published, status="pending", now=200.0, first_due=201.0)
 
@@ -118,12 +124,7 @@ async def test_refollow_starts_a_new_cycle_with_the_next_hop(
 async def test_refollow_happens_once_for_one_published_outcome(
     store: Store, publisher: Publisher
 ) -> None:
-    await _follow(store)
-    await publisher.publish(
-        dedupe_id="inq_1:0", event="inquiry.expired", inquiry_id="inq_1", data={}, now=NOW
-    )
-    seen = await store.get("inq_1")
-    assert seen is not None
+    seen = await _published(store, publisher)
 
     first = await store.refollow(seen, status="pending", now=200.0, first_due=201.0)
     second = await store.refollow(seen, status="pending", now=200.0, first_due=201.0)
