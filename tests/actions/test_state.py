@@ -17,6 +17,7 @@ from jobs.contract import (
 from jobs.errors import JobArgumentsError
 from jobs.state import keys
 from jobs.state.publisher import Publisher
+from jobs.state.results import read_range
 from jobs.state.store import InquiryRecord, Store
 
 #: When the tests' events are published: after `_follow`, before the refollow.
@@ -76,8 +77,8 @@ async def test_an_action_event_does_not_settle_the_inquiry(
     assert record is not None
     assert not record.published
     assert await decoded_redis.zscore(keys.INFLIGHT, "inq_1") is not None
-    [(_, fields)] = await decoded_redis.xrange("test:results")
-    assert fields["inquiry_id"] == "inq_1"
+    [event] = await read_range(decoded_redis, "test:results")
+    assert event.inquiry_id == "inq_1"
 
 
 @pytest.mark.redis
