@@ -107,9 +107,12 @@ async def serve(app: Starlette) -> AsyncIterator[str]:
     sock = bind_socket("127.0.0.1", 0)
     server = uvicorn.Server(uvicorn_config(app))
     task = asyncio.create_task(server.serve(sockets=[sock]))
+
+    def up() -> bool:
+        return bool(server.started) or task.done()
+
     try:
-        started = lambda: server.started or task.done()  # noqa: E731
-        await until(started, timeout_s=10, what="the server to start", every_s=0.01)
+        await until(up, timeout_s=10, what="the server to start", every_s=0.01)
         if task.done():
             raise RuntimeError("the server stopped during start-up")
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
