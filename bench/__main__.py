@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import Any, Final, cast, get_args
 
-from bench.harness import Stack
+from bench.harness import open_stack
 from bench.report import ScenarioResult, render_table, write_json
 from bench.scenarios.calls import CallsOptions, run_calls
 from bench.scenarios.memory import MemoryOptions, run_memory
@@ -123,7 +123,7 @@ async def _run(args: argparse.Namespace, failures: list[str]) -> list[ScenarioRe
     chosen = set(args.only)
     overrides = dict(args.set)
     found: list[ScenarioResult] = []
-    async with Stack.open() as stack:
+    async with open_stack() as stack:
         side_by_side: list[asyncio.Task[list[ScenarioResult]]] = []
         sustained: asyncio.Task[list[ScenarioResult]] | None = None
         if "sustained" in chosen:

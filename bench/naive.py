@@ -21,6 +21,7 @@ from typing import Final, TypeVar
 import httpx
 from pydantic import SecretStr
 
+from bench.harness import API_KEY, TEMPLATE_ID
 from jobs.errors import TransientApiError
 from jobs.persona.client import PersonaClient
 from jobs.persona.models import InquiryDocument
@@ -36,8 +37,6 @@ STATUS_PERIOD_S: Final = 10.0
 CREATE_CONCURRENCY: Final = 50
 #: Attempts per request before a transient failure gives up.
 TRIES: Final = 3
-API_KEY: Final = "persona_sandbox_bench0local0only"
-TEMPLATE_ID: Final = "itmpl_BenchTemplate000000000000"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,10 @@
 """Throughput of `persona-sandbox` on one core: how many simple requests per second it serves.
 
 Starts `persona-sandbox` as a subprocess on a free loopback port (uvicorn with httptools and
-uvloop, one process, rate limit off), creates some inquiries, then fires a bounded number of
-`GET /inquiries/{id}` at a fixed concurrency from this one process over keep-alive connections
-(a minimal HTTP/1.1 client on asyncio streams, so the client costs as little CPU as possible),
-prints the rates and stops the subprocess by its pid.
+uvloop, one process, rate limit off) through the benchmark's process harness, creates some
+inquiries, then fires a bounded number of `GET /inquiries/{id}` at a fixed concurrency from this
+one process over keep-alive connections (a minimal HTTP/1.1 client on asyncio streams, so the
+client costs as little CPU as possible), prints the rates and stops the subprocess by its pid.
 
     python -m bench.sandbox_load [--requests 5000] [--creates 200] [--concurrency 32]
 """
@@ -14,22 +14,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
+
+from bench.stack import Stack
 
 __all__ = ["main"]
 
 API_KEY: Final = "persona_sandbox_bench0key"
 MAX_REQUESTS: Final = 100_000
-START_TIMEOUT_S: Final = 20.0
 CREATE_BODY: Final = json.dumps(
     {"data": {"attributes": {"inquiry-template-id": "itmpl_BenchTemplate0000000000"}}}
 ).encode()
@@ -73,27 +69,6 @@ class Connection:
         await self._writer.wait_closed()
 
 
-def _sandbox_command() -> list[str]:
-    """`persona-sandbox` on a free loopback port (0), rate limit off."""
-    script = Path(sys.executable).with_name("persona-sandbox")
-    program = [str(script)] if script.exists() else [sys.executable, "-m", "persona_sandbox"]
-    return [*program, "--host", "127.0.0.1", "--port", "0", "--rate-limit", "0"]
-
-
-async def _wait_ready(host: str, port: int) -> None:
-    async with asyncio.timeout(START_TIMEOUT_S):
-        while True:
-            try:
-                connection = await Connection.open(host, port)
-            except OSError:
-                await asyncio.sleep(0.05)
-                continue
-            status, _ = await connection.request("GET", "/_sandbox/health")
-            await connection.close()
-            if status == 200:
-                return
-
-
 async def _run(
     host: str, port: int, jobs: Iterator[tuple[str, str, bytes]], concurrency: int
 ) -> tuple[float, Counter[int], list[bytes]]:
@@ -117,7 +92,6 @@ async def _run(
 
 
 async def _bench(host: str, port: int, args: argparse.Namespace) -> None:
-    await _wait_ready(host, port)
     creates = iter([("POST", "/api/v1/inquiries", CREATE_BODY)] * args.creates)
     elapsed, statuses, bodies = await _run(host, port, creates, args.concurrency)
     ids = [json.loads(body)["data"]["id"] for body in bodies]
@@ -145,21 +119,17 @@ def main(argv: list[str] | None = None) -> None:
     args = cli.parse_args(argv)
     if not 0 < args.requests <= MAX_REQUESTS or not 0 < args.creates <= MAX_REQUESTS:
         cli.error(f"--requests and --creates must be between 1 and {MAX_REQUESTS}")
-    process = subprocess.Popen(_sandbox_command(), stdout=subprocess.PIPE, text=True)
-    try:
-        banner = process.stdout.readline().strip() if process.stdout else ""
-        served = urlsplit(banner.rsplit(" ", 1)[-1])
+    asyncio.run(_serve_and_bench(args))
+
+
+async def _serve_and_bench(args: argparse.Namespace) -> None:
+    async with Stack.open(base={}) as stack:
+        sandbox = await stack.start_sandbox("sandbox", "--rate-limit", "0", time_scale=1.0)
+        served = urlsplit(sandbox.root_url)
         if served.hostname is None or served.port is None:
-            raise SystemExit(f"persona-sandbox did not report its URL: {banner!r}")
-        print(f"sandbox pid {process.pid}: {banner}")
-        asyncio.run(_bench(served.hostname, served.port, args))
-    finally:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
+            raise SystemExit(f"persona-sandbox did not report its URL: {sandbox.root_url!r}")
+        print(f"sandbox pid {sandbox.child.pid}: serving {sandbox.api_url}")
+        await _bench(served.hostname, served.port, args)
 
 
 if __name__ == "__main__":

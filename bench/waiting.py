@@ -1,84 +1,141 @@
-"""Waiting on the pipeline from outside: results on the stream, a settled queue, in-flight counts.
+"""Waiting on the pipeline from outside: a condition, results on the stream, an idle queue.
 
-The benchmark never sleeps for a fixed time to let the pipeline finish: it watches the results
-stream and arq's queue, with a deadline, so a run ends as soon as its work is done and a stuck
-run fails with a message instead of hanging.
+Neither the benchmark nor the tests sleep for a fixed time to let something happen: they wait
+for the thing itself, with one generous deadline, so a run goes on as soon as it can and a
+stuck one fails with a message naming what it waited for instead of hanging. Results are
+waited for with blocking reads of the stream (`jobs.state.results`); conditions with no event
+to block on (a queue draining, a process's state) are looked at every few milliseconds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
+import inspect
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeVar, overload
 
 from redis.asyncio import Redis
 
 from jobs.state import keys
+from jobs.state.results import wait_for_length
 
-__all__ = ["Published", "read_results", "settle", "wait_for_results"]
+__all__ = ["IN_PROGRESS_PREFIX", "idle", "is_cron_job", "settle", "until", "wait_for_results"]
 
+T = TypeVar("T")
 
-@dataclass(frozen=True, slots=True)
-class Published:
-    """One entry of the results stream."""
-
-    entry_ms: int
-    """Redis's clock when the entry was added (the stream id's first part), unix ms."""
-    event: str
-    data: dict[str, Any]
+#: arq marks a job it runs with `arq:in-progress:<job id>`.
+IN_PROGRESS_PREFIX: Final = "arq:in-progress:"
+#: Job ids of cron jobs, which keep their in-progress mark on purpose (one run per tick).
+_CRON_PREFIXES: Final = ("sweep",)
 
 
-async def read_results(redis: Redis, stream: str) -> list[Published]:
-    """Every entry on the results stream, oldest first."""
-    published: list[Published] = []
-    cursor = "-"
+@overload
+async def until(
+    condition: Callable[[], Awaitable[T]],
+    *,
+    timeout_s: float,
+    what: str,
+    every_s: float = ...,
+    tolerate: tuple[type[BaseException], ...] = ...,
+) -> T: ...
+
+
+@overload
+async def until(
+    condition: Callable[[], T],
+    *,
+    timeout_s: float,
+    what: str,
+    every_s: float = ...,
+    tolerate: tuple[type[BaseException], ...] = ...,
+) -> T: ...
+
+
+async def until(
+    condition: Callable[[], Any],
+    *,
+    timeout_s: float,
+    what: str,
+    every_s: float = 0.05,
+    tolerate: tuple[type[BaseException], ...] = (),
+) -> Any:
+    """Look at `condition()` (sync or async) until it is truthy; return that value.
+
+    Args:
+        tolerate: exceptions that count as "not yet" (e.g. Redis errors while it restarts).
+
+    Raises:
+        TimeoutError: still falsy after `timeout_s`; the message names `what`.
+    """
+    deadline = time.monotonic() + timeout_s
     while True:
-        batch = await redis.xrange(stream, min=cursor, count=5_000)
-        if cursor != "-" and batch and batch[0][0] == cursor:
-            batch = batch[1:]
-        if not batch:
-            return published
-        for entry_id, fields in batch:
-            published.append(
-                Published(int(entry_id.split("-")[0]), fields["event"], json.loads(fields["data"]))
-            )
-        cursor = batch[-1][0]
+        try:
+            value = condition()
+            if inspect.isawaitable(value):
+                value = await value
+        except tolerate:
+            value = None
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout_s:g} s waiting for {what}")
+        await asyncio.sleep(every_s)
+
+
+def is_cron_job(job_id: str) -> bool:
+    """Whether a job id is one of the worker's cron jobs (the sweep), not pipeline work."""
+    return job_id.startswith(_CRON_PREFIXES)
+
+
+async def idle(redis: Redis, queue: str, *, only_due: bool = False) -> bool:
+    """Whether no pipeline job is queued and none is running (cron jobs aside).
+
+    Args:
+        redis: a client that decodes answers.
+        only_due: count only queued jobs due by now (a follow-up scheduled later is fine).
+    """
+    upper = int(time.time() * 1000) if only_due else "+inf"
+    if any(not is_cron_job(job) for job in await redis.zrangebyscore(queue, "-inf", upper)):
+        return False
+    async for key in redis.scan_iter(match=IN_PROGRESS_PREFIX + "*", count=1_000):
+        if not is_cron_job(key.removeprefix(IN_PROGRESS_PREFIX)):
+            return False
+    return True
+
+
+async def settle(redis: Redis, queue: str, *, timeout_s: float = 30.0) -> None:
+    """Wait until no pipeline job is due or running.
+
+    Raises:
+        TimeoutError: the queue did not settle in time.
+    """
+    await until(
+        lambda: idle(redis, queue, only_due=True), timeout_s=timeout_s, what=f"{queue} to settle"
+    )
 
 
 async def wait_for_results(
     redis: Redis, stream: str, count: int, *, timeout_s: float, sample_inflight: bool = False
 ) -> int:
-    """Wait until the stream holds `count` entries; return the peak of in-flight inquiries seen.
+    """Wait until the stream holds `count` entries; return the peak of in-flight inquiries seen
+    (sampled at every new result and at least ten times a second).
 
     Raises:
         TimeoutError: not all results arrived in time (the message says how many did).
     """
-    deadline = time.monotonic() + timeout_s
     peak = 0
-    while True:
-        if sample_inflight:
-            peak = max(peak, int(await redis.zcard(keys.INFLIGHT)))
-        have = int(await redis.xlen(stream))
-        if have >= count:
-            return peak
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{have} of {count} results after {timeout_s:.0f}s")
-        await asyncio.sleep(0.1)
 
+    async def sample() -> None:
+        nonlocal peak
+        peak = max(peak, int(await redis.zcard(keys.INFLIGHT)))
 
-async def settle(redis: Redis, queue: str, *, timeout_s: float = 30.0) -> None:
-    """Wait until no job is due or running (finished cron jobs keep their key on purpose)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        due = await redis.zcount(queue, "-inf", int(time.time() * 1000))
-        running = [
-            key
-            async for key in redis.scan_iter("arq:in-progress:*", count=1_000)
-            if not key.startswith("arq:in-progress:sweep:")
-        ]
-        if due == 0 and not running:
-            return
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"the queue did not settle in {timeout_s:.0f}s")
+    await wait_for_length(
+        redis,
+        stream,
+        count,
+        timeout_s=timeout_s,
+        each=sample if sample_inflight else None,
+        every_ms=100,
+    )
+    return peak

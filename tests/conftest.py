@@ -1,14 +1,17 @@
-"""Shared fixtures: isolated settings, a real redis-server per run, a clean Redis per test."""
+"""Shared fixtures: isolated settings, a real redis-server per run, a clean Redis per test, and
+a stack for the tests that start processes."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
+from bench.stack import Stack
 from settings import Settings, load_settings
 from worker.embedded_redis import RedisServer
 
@@ -17,6 +20,20 @@ TEST_TEMPLATE_ID = "itmpl_TestTemplate000000000000"
 TEST_WEBHOOK_SECRET = "wbhsec_test_secret"
 
 _SETTINGS_ENV = {name.upper() for name in Settings.model_fields}
+#: The settings of the processes tests start: the test credentials, fast polling on a grid
+#: scaled like it (the default grid is 10 s), short timeouts, no waiting on the shared limiter.
+PROCESS_SETTINGS: Mapping[str, Any] = {
+    "persona_api_key": TEST_API_KEY,
+    "persona_template_id": TEST_TEMPLATE_ID,
+    "persona_webhook_secrets": TEST_WEBHOOK_SECRET,
+    "poll_min_interval_s": 0.05,
+    "poll_max_interval_s": 0.2,
+    "poll_align_s": 0.05,
+    "http_timeout_s": 3.0,
+    "job_timeout_s": 8.0,
+    "rate_limit_per_minute": 60_000,
+    "log_level": "INFO",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -69,3 +86,12 @@ async def decoded_redis(redis: Redis, redis_server: RedisServer) -> AsyncIterato
     client: Redis = Redis.from_url(redis_server.url, decode_responses=True)
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def stack(tmp_path: Path) -> AsyncIterator[Stack]:
+    """Processes for one test (the sandbox, workers, the web app, private Redis servers) on
+    loopback, with `PROCESS_SETTINGS`; each is stopped by its own pid afterwards, and their
+    logs stay in the test's `tmp_path`."""
+    async with Stack.open(base=PROCESS_SETTINGS, workdir=tmp_path) as opened:
+        yield opened

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -29,16 +30,10 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs.errors import ConfigError, JobArgumentsError
 from jobs.producer import connect, enqueue_create, enqueue_poll
+from jobs.state.results import ResultEvent, follow
 from settings import Settings, load_settings
 from worker.logs import configure_logging
-from worker.state_views import (
-    InquiryView,
-    Overview,
-    ResultEvent,
-    inquiry_view,
-    overview,
-    read_results,
-)
+from worker.state_views import InquiryView, Overview, inquiry_view, overview
 
 __all__ = ["main"]
 
@@ -87,6 +82,18 @@ def _parse_fields(pairs: Sequence[str]) -> dict[str, str]:
 def _redis(settings: Settings) -> Redis:
     client: Redis = Redis.from_url(str(settings.redis_url), decode_responses=True)
     return client
+
+
+@contextlib.asynccontextmanager
+async def _reading(settings: Settings, label: str) -> AsyncIterator[tuple[Redis, _Progress]]:
+    """A client for one long read and its progress line; both are cleaned up afterwards."""
+    redis = _redis(settings)
+    progress = _Progress(label)
+    try:
+        yield redis, progress
+    finally:
+        progress.finish()
+        await redis.aclose()
 
 
 async def _enqueue(settings: Settings, options: argparse.Namespace) -> int:
@@ -199,9 +206,7 @@ def _result_line(event: ResultEvent) -> str:
 
 
 async def _show_inquiry(settings: Settings, inquiry_id: str, as_json: bool) -> int:
-    redis = _redis(settings)
-    progress = _Progress("reading results stream")
-    try:
+    async with _reading(settings, "reading results stream") as (redis, progress):
         view = await inquiry_view(
             redis,
             inquiry_id,
@@ -209,9 +214,6 @@ async def _show_inquiry(settings: Settings, inquiry_id: str, as_json: bool) -> i
             record_ttl_s=settings.record_ttl_s,
             progress=progress,
         )
-    finally:
-        progress.finish()
-        await redis.aclose()
     if view.record is None and not view.events:
         print(f"{inquiry_id} is not followed and has no events", file=sys.stderr)
         return 1
@@ -223,18 +225,10 @@ async def _status(settings: Settings, options: argparse.Namespace) -> int:
     if options.inquiry_id:
         # The older spelling of `inquiry show`, kept for scripts that use it.
         return await _show_inquiry(settings, options.inquiry_id, options.json)
-    redis = _redis(settings)
-    progress = _Progress("reading in-flight records")
-    try:
+    async with _reading(settings, "reading in-flight records") as (redis, progress):
         view = await overview(
-            redis,
-            queue_name=settings.queue_name,
-            stream=settings.results_stream,
-            progress=progress,
+            redis, queue_name=settings.queue_name, stream=settings.results_stream, progress=progress
         )
-    finally:
-        progress.finish()
-        await redis.aclose()
     print(json.dumps(view.to_json()) if options.json else _overview_table(view))
     return 0
 
@@ -255,8 +249,8 @@ async def _results(settings: Settings, options: argparse.Namespace) -> int:
     redis = _redis(settings)
     shown = 0
     try:
-        async for event in read_results(
-            redis, settings.results_stream, after=options.after, follow=options.follow
+        async for event in follow(
+            redis, settings.results_stream, after=options.after, wait=options.follow
         ):
             if not _wanted(event, options):
                 continue

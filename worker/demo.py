@@ -28,11 +28,11 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from jobs.producer import connect, enqueue_create
+from jobs.state.results import START, ResultEvent, read_after, read_range
 from persona_sandbox import SandboxConfig, run_sandbox
 from settings import load_settings
 from worker.arq_settings import build_worker_settings
 from worker.embedded_redis import RedisServer
-from worker.state_views import ResultEvent, read_results
 
 __all__ = ["DEMO_OUTCOMES", "run_demo"]
 
@@ -128,15 +128,14 @@ async def _collect(
     statuses: Counter[str] = Counter()
     interactive = sys.stdout.isatty()
     last_line = 0.0
-    cursor = "0-0"
+    cursor = START
     while len(results) < len(references) and time.monotonic() - started < TIMEOUT_S:
-        async for event in read_results(redis, stream, after=cursor, follow=True, block_ms=250):
+        # Wakes for each new batch of results, and at least every 250 ms for the deadline.
+        for event in await read_after(redis, stream, cursor, block_ms=250):
             cursor = event.entry_id
-            request = str(event.data.get("request_id") or event.data.get("job_id") or "")
-            if request in references and request not in results:
-                results[request] = (event, time.monotonic() - started)
+            if event.request in references and event.request not in results:
+                results[event.request] = (event, time.monotonic() - started)
                 statuses[str(event.data.get("status") or event.event)] += 1
-            break
         now = time.monotonic()
         line = _progress(len(results), len(references), statuses, now - started)
         if interactive:
@@ -151,9 +150,7 @@ async def _collect(
 
 async def _duplicates(redis: Redis, stream: str) -> int:
     """Events beyond the first for any request: the demo's check of exactly-once publication."""
-    seen: Counter[str] = Counter()
-    async for event in read_results(redis, stream, after="0-0", follow=False):
-        seen[str(event.data.get("request_id") or event.data.get("job_id") or "")] += 1
+    seen = Counter(event.request for event in await read_range(redis, stream))
     return sum(count - 1 for count in seen.values())
 
 

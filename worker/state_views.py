@@ -1,24 +1,24 @@
 """Read-only views of the pipeline's state in Redis, for the CLI, operators and metrics.
 
 Nothing here writes: it reads the followed inquiries (`persona:inflight` and their records),
-summarises them by status with the oldest one and the latest errors, reads one inquiry's
-record together with the events published about it, and reads (or follows) the results stream.
-Long reads take a `progress(done, total)` callback so the CLI can show how far along it is.
+summarises them by status with the oldest one and the latest errors, and reads one inquiry's
+record together with the events published about it (entries are decoded by
+`jobs.state.results`, the one reader of the results stream). Long reads take a
+`progress(done, total)` callback so the CLI can show how far along it is.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 from redis.asyncio import Redis
 
 from jobs.state import keys
-from jobs.state.redis_typing import resolved
+from jobs.state.results import ResultEvent, events_about
 from jobs.state.store import InquiryRecord, Store
 
 __all__ = [
@@ -27,13 +27,10 @@ __all__ = [
     "InquiryView",
     "Overview",
     "Progress",
-    "ResultEvent",
     "inflight_rows",
-    "inquiry_events",
     "inquiry_record",
     "inquiry_view",
     "overview",
-    "read_results",
 ]
 
 #: `progress(done, total)`: called as a long read advances.
@@ -43,25 +40,6 @@ Progress = Callable[[int, int], None]
 _CHUNK: Final = 1_000
 #: How many of the latest errors the overview keeps.
 LAST_ERRORS: Final = 5
-
-
-@dataclass(frozen=True, slots=True)
-class ResultEvent:
-    """One entry of the results stream."""
-
-    entry_id: str
-    event: str
-    inquiry_id: str
-    data: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        """The entry as one JSON object."""
-        return {
-            "entry_id": self.entry_id,
-            "event": self.event,
-            "inquiry_id": self.inquiry_id,
-            "data": self.data,
-        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,12 +64,7 @@ class ErrorRow:
 
     def to_json(self) -> dict[str, Any]:
         """The row as one JSON object."""
-        return {
-            "inquiry_id": self.inquiry_id,
-            "status": self.status,
-            "error": self.error,
-            "at": self.at,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,17 +83,7 @@ class Overview:
 
     def to_json(self) -> dict[str, Any]:
         """The overview as one JSON object."""
-        return {
-            "in_flight": self.in_flight,
-            "by_status": self.by_status,
-            "queued_jobs": self.queued_jobs,
-            "queued_ready": self.queued_ready,
-            "oldest_followed_since": self.oldest_followed_since,
-            "oldest_inquiry_id": self.oldest_inquiry_id,
-            "results": self.results,
-            "creating": self.creating,
-            "last_errors": [row.to_json() for row in self.last_errors],
-        }
+        return {**asdict(self), "last_errors": [row.to_json() for row in self.last_errors]}
 
 
 def _number(value: str | None) -> float | None:
@@ -173,7 +136,7 @@ async def overview(
         key=lambda row: row.updated_at or 0.0,
         reverse=True,
     )[:LAST_ERRORS]
-    stream_length = await redis.xlen(stream) if await redis.exists(stream) else 0
+    stream_length = await redis.xlen(stream)  # 0 for a stream not written yet
     now_ms = int(time.time() * 1000)
     return Overview(
         in_flight=len(rows),
@@ -198,66 +161,6 @@ async def inquiry_record(
     return await Store(redis, record_ttl_s=record_ttl_s).get(inquiry_id)
 
 
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _event(entry_id: Any, fields: dict[Any, Any]) -> ResultEvent:
-    decoded = {_text(name): _text(value) for name, value in fields.items()}
-    try:
-        data = json.loads(decoded.get("data", "{}"))
-    except json.JSONDecodeError:
-        data = {"unreadable": True}
-    return ResultEvent(
-        entry_id=_text(entry_id),
-        event=decoded.get("event", ""),
-        inquiry_id=decoded.get("inquiry_id", ""),
-        data=data if isinstance(data, dict) else {"value": data},
-    )
-
-
-def _entry_inquiry(fields: dict[Any, Any]) -> str:
-    for name, value in fields.items():
-        if _text(name) == "inquiry_id":
-            return _text(value)
-    return ""
-
-
-async def inquiry_events(
-    redis: Redis,
-    stream: str,
-    inquiry_id: str,
-    *,
-    batch: int = _CHUNK,
-    progress: Progress | None = None,
-) -> list[ResultEvent]:
-    """Every event on the stream about one inquiry, oldest first.
-
-    The stream has no index by inquiry, so this reads it newest to oldest in batches (the
-    stream is trimmed to `RESULTS_STREAM_MAXLEN`, which bounds the scan) and decodes only the
-    matching entries.
-    """
-    total = int(await redis.xlen(stream)) if await redis.exists(stream) else 0
-    found: list[ResultEvent] = []
-    scanned = 0
-    upper = "+"
-    while True:
-        entries: Sequence[Any] = await redis.xrevrange(stream, upper, "-", count=batch)
-        if not entries:
-            break
-        for entry_id, fields in entries:
-            if _entry_inquiry(fields) == inquiry_id:
-                found.append(_event(entry_id, fields))
-        scanned += len(entries)
-        if progress is not None:
-            progress(scanned, max(total, scanned))
-        if len(entries) < batch:
-            break
-        upper = "(" + _text(entries[-1][0])
-    found.reverse()
-    return found
-
-
 @dataclass(frozen=True, slots=True)
 class InquiryView:
     """One inquiry as the pipeline knows it: its record (if kept) and its events."""
@@ -268,11 +171,7 @@ class InquiryView:
 
     def to_json(self) -> dict[str, Any]:
         """The view as one JSON object (`record` is null once the record has expired)."""
-        record = (
-            None
-            if self.record is None
-            else {name: getattr(self.record, name) for name in self.record.__slots__}
-        )
+        record = None if self.record is None else asdict(self.record)
         return {
             "inquiry_id": self.inquiry_id,
             "record": record,
@@ -290,29 +189,5 @@ async def inquiry_view(
 ) -> InquiryView:
     """An inquiry's record and every event published about it."""
     record = await inquiry_record(redis, inquiry_id, record_ttl_s=record_ttl_s)
-    events = await inquiry_events(redis, stream, inquiry_id, progress=progress)
+    events = await events_about(redis, stream, inquiry_id, batch=_CHUNK, progress=progress)
     return InquiryView(inquiry_id=inquiry_id, record=record, events=events)
-
-
-async def read_results(
-    redis: Redis,
-    stream: str,
-    *,
-    after: str = "0-0",
-    follow: bool = False,
-    block_ms: int = 1_000,
-    batch: int = 100,
-) -> AsyncIterator[ResultEvent]:
-    """Yield stream entries after `after`; with `follow`, keep waiting for new ones."""
-    cursor = after
-    while True:
-        answer = await resolved(
-            redis.xread({stream: cursor}, count=batch, block=block_ms if follow else None)
-        )
-        entries = answer[0][1] if answer else []
-        for entry_id, fields in entries:
-            event = _event(entry_id, fields)
-            cursor = event.entry_id
-            yield event
-        if not entries and not follow:
-            return

@@ -22,15 +22,14 @@ from typing import Final
 
 from redis.asyncio import Redis
 
+from bench.waiting import IN_PROGRESS_PREFIX, is_cron_job
 from jobs.state import keys
 
 __all__ = ["KillTracker", "RecoveryFigures"]
 
-IN_PROGRESS_PREFIX: Final = "arq:in-progress:"
 RETRY_PREFIX: Final = "arq:retry:"
 #: Slack when deciding that a key expired rather than was deleted (poll period + clock noise).
 _EXPIRY_SLACK_S: Final = 1.5
-_CRON_PREFIXES: Final = ("sweep",)
 
 
 @dataclass
@@ -75,7 +74,7 @@ class KillTracker:
             key.removeprefix(IN_PROGRESS_PREFIX)
             async for key in redis.scan_iter(match=IN_PROGRESS_PREFIX + "*", count=1000)
         ]
-        job_ids = [job_id for job_id in job_ids if not job_id.startswith(_CRON_PREFIXES)]
+        job_ids = [job_id for job_id in job_ids if not is_cron_job(job_id)]
         if not job_ids:
             return
         async with redis.pipeline(transaction=False) as pipe:

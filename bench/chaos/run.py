@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import tempfile
 import time
@@ -32,11 +31,14 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bench.chaos.plan import CHAOS_API_KEY, CHAOS_WEBHOOK_SECRET, ChaosPlan
-from bench.chaos.recovery import IN_PROGRESS_PREFIX, KillTracker, RecoveryFigures
-from bench.chaos.stack import Proc, Stack
-from bench.chaos.verdict import Request, StreamEntry, Verdict, judge
+from bench.chaos.recovery import KillTracker, RecoveryFigures
+from bench.chaos.stack import ChaosStack
+from bench.chaos.verdict import Request, Verdict, judge
+from bench.processes import ChildProcess
+from bench.waiting import idle
 from jobs.contract import CREATE_INQUIRY
 from jobs.producer import connect, enqueue_create
+from jobs.state.results import START, ResultEvent, read_after, read_range
 
 __all__ = ["ChaosReport", "run_chaos"]
 
@@ -199,7 +201,7 @@ def build_requests(plan: ChaosPlan) -> tuple[list[Request], dict[str, str]]:
 class _Run:
     """The shared state of one run's tasks."""
 
-    def __init__(self, plan: ChaosPlan, stack: Stack, redis: Redis, pool: ArqRedis) -> None:
+    def __init__(self, plan: ChaosPlan, stack: ChaosStack, redis: Redis, pool: ArqRedis) -> None:
         self.plan = plan
         self.stack = stack
         self.redis = redis
@@ -210,7 +212,7 @@ class _Run:
         self.started = time.monotonic()
         self.enqueued = 0
         self.chaos_over = False
-        self.last_entry = "0-0"
+        self.last_entry = START
         self.answered: set[str] = set()
         self.by_job = {request.job_id: request for request in self.requests}
         self.by_reference = {request.reference_id: request for request in self.requests}
@@ -316,30 +318,18 @@ class _Run:
             self.stack.start_worker()
 
     async def _read_stream(self) -> None:
-        entries = await self.redis.xrange(STREAM, min=f"({self.last_entry}", count=5_000)
-        for entry_id, fields in entries:
-            self.last_entry = entry_id
+        for event in await read_after(self.redis, STREAM, self.last_entry, count=5_000):
+            self.last_entry = event.entry_id
             if self.redis_back_at is not None and self.first_event_after_redis_s is None:
                 self.first_event_after_redis_s = round(time.monotonic() - self.redis_back_at, 2)
-            data = json.loads(fields.get("data", "{}"))
-            for candidate in (data.get("request_id"), data.get("job_id")):
+            for candidate in (event.data.get("request_id"), event.data.get("job_id")):
                 if candidate in self.by_job:
                     self.answered.add(candidate)
                     break
             else:
-                request = self.by_reference.get(data.get("reference_id") or "")
+                request = self.by_reference.get(event.data.get("reference_id") or "")
                 if request is not None:
                     self.answered.add(request.job_id)
-
-    async def _busy(self) -> bool:
-        """Whether any pipeline job (not the cron sweep) is queued or running."""
-        queued = await self.redis.zrange(QUEUE, 0, -1)
-        if any(not job_id.startswith("sweep") for job_id in queued):
-            return True
-        async for key in self.redis.scan_iter(match=IN_PROGRESS_PREFIX + "*", count=1000):
-            if not key.removeprefix(IN_PROGRESS_PREFIX).startswith("sweep"):
-                return True
-        return False
 
     async def watch(self, deadline: float) -> float | None:
         """Follow the run until it settles (its time) or the deadline passes (None)."""
@@ -353,7 +343,7 @@ class _Run:
                     self.chaos_over
                     and self.enqueued == len(self.requests)
                     and len(self.answered) == len(self.requests)
-                    and not await self._busy()
+                    and await idle(self.redis, QUEUE)
                 )
             except _REDIS_DOWN:
                 done = False
@@ -367,22 +357,18 @@ class _Run:
         return None
 
 
-def _describe_exit(proc: Proc) -> str:
-    tail = proc.log_tail(600).strip().replace("\n", " | ")
-    return f"{proc.name} (pid {proc.pid}) exited {proc.popen.returncode}: {tail}"
+def _describe_exit(worker: ChildProcess) -> str:
+    tail = worker.log_tail(600).strip().replace("\n", " | ")
+    return f"{worker.name} (pid {worker.pid}) exited {worker.returncode}: {tail}"
 
 
-async def _evidence(run: _Run) -> tuple[list[StreamEntry], dict[str, Any], list[Any], str]:
-    entries = [
-        StreamEntry(
-            entry_id, fields["event"], fields.get("inquiry_id", ""), json.loads(fields["data"])
-        )
-        for entry_id, fields in await run.redis.xrange(STREAM)
-    ]
-    root = run.stack.sandbox_root
-    async with httpx.AsyncClient(timeout=60.0) as client:
-        counters = (await client.get(f"{root}/_sandbox/counters")).json()
-        created = await client.get(f"{root}/_sandbox/events", params={"name": "inquiry.created"})
+async def _evidence(run: _Run) -> tuple[list[ResultEvent], dict[str, Any], list[Any], str]:
+    entries = await read_range(run.redis, STREAM)
+    sandbox = run.stack.sandbox
+    assert sandbox is not None
+    counters = await sandbox.counters()
+    params = {"name": "inquiry.created"}
+    created = await sandbox.admin.get("/_sandbox/events", params=params, timeout=60.0)
     return entries, counters, created.json()["data"], created.text
 
 
@@ -403,58 +389,54 @@ async def run_chaos(plan: ChaosPlan, workdir: Path | None = None) -> ChaosReport
     """
     if workdir is None:
         workdir = Path(tempfile.mkdtemp(prefix="persona-chaos-"))
-    stack = Stack(plan, workdir)
     started = time.monotonic()
-    tasks: list[asyncio.Task[Any]] = []
-    redis: Redis | None = None
-    pool: ArqRedis | None = None
-    try:
-        await stack.start()
-        redis = Redis.from_url(stack.redis.url, decode_responses=True)
-        pool = await connect(stack.redis.url, queue_name=QUEUE)
-        run = _Run(plan, stack, redis, pool)
-        tasks = [
-            asyncio.create_task(run.enqueuer()),
-            asyncio.create_task(run.chaos()),
-            asyncio.create_task(run.throttler()),
-        ]
-        settled_after = await run.watch(started + plan.minutes * 60)
-        await _cancel(tasks)
-        entries, counters, created, created_text = await _evidence(run)
-        stop_codes = [await stack.stop_worker(proc) for proc in list(stack.workers)]
-        verdict = judge(
-            run.requests,
-            entries,
-            counters,
-            created,
-            secrets=(CHAOS_API_KEY, CHAOS_WEBHOOK_SECRET),
-            raw_records=(created_text,),
-        )
-        return ChaosReport(
-            plan=plan,
-            verdict=verdict,
-            recovery=run.tracker.figures(),
-            settled=settled_after is not None,
-            settled_after_s=round(settled_after, 1) if settled_after is not None else None,
-            wall_s=time.monotonic() - started,
-            redis_restarts=run.redis_restarts,
-            redis_down_s=round(run.redis_down_s, 2) if run.redis_down_s is not None else None,
-            first_event_after_redis_s=run.first_event_after_redis_s,
-            worker_starts=len(stack.workers) + len(stack.retired),
-            unexpected_exits=run.unexpected_exits,
-            stop_codes=stop_codes,
-            throttles=run.throttles,
-            sandbox={
-                key: counters.get(key)
-                for key in ("requests", "rate_limited", "faults", "webhooks", "operations")
-            },
-        )
-    finally:
-        await _cancel(tasks)
-        if pool is not None:
+    async with ChaosStack.open(plan, workdir) as stack:
+        redis: Redis = Redis.from_url(stack.redis_url, decode_responses=True)
+        pool: ArqRedis | None = None
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            pool = await connect(stack.redis_url, queue_name=QUEUE)
+            run = _Run(plan, stack, redis, pool)
+            tasks = [
+                asyncio.create_task(run.enqueuer()),
+                asyncio.create_task(run.chaos()),
+                asyncio.create_task(run.throttler()),
+            ]
+            settled_after = await run.watch(started + plan.minutes * 60)
+            await _cancel(tasks)
+            entries, counters, created, created_text = await _evidence(run)
+            stop_codes = await stack.stop_workers()
+            wall_s = time.monotonic() - started
+        finally:
+            await _cancel(tasks)
             with contextlib.suppress(*_REDIS_DOWN):
-                await pool.aclose()
-        if redis is not None:
-            with contextlib.suppress(*_REDIS_DOWN):
+                if pool is not None:
+                    await pool.aclose()
                 await redis.aclose()
-        await stack.close()
+    verdict = judge(
+        run.requests,
+        entries,
+        counters,
+        created,
+        secrets=(CHAOS_API_KEY, CHAOS_WEBHOOK_SECRET),
+        raw_records=(created_text,),
+    )
+    return ChaosReport(
+        plan=plan,
+        verdict=verdict,
+        recovery=run.tracker.figures(),
+        settled=settled_after is not None,
+        settled_after_s=round(settled_after, 1) if settled_after is not None else None,
+        wall_s=wall_s,
+        redis_restarts=run.redis_restarts,
+        redis_down_s=round(run.redis_down_s, 2) if run.redis_down_s is not None else None,
+        first_event_after_redis_s=run.first_event_after_redis_s,
+        worker_starts=stack.started(),
+        unexpected_exits=run.unexpected_exits,
+        stop_codes=stop_codes,
+        throttles=run.throttles,
+        sandbox={
+            key: counters.get(key)
+            for key in ("requests", "rate_limited", "faults", "webhooks", "operations")
+        },
+    )

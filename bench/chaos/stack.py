@@ -1,298 +1,164 @@
-"""The processes of a chaos run, each started here and ended here by its own handle.
+"""The processes of a chaos run, on the shared harness (`bench.stack.Stack`).
 
 A run needs what production runs, as separate processes on loopback: `redis-server` with AOF
 (`appendfsync always`), the Persona sandbox (`persona-sandbox`, injecting faults), the webhook
 receiver (the Procfile's `web`, under uvicorn) and several workers (the Procfile's `worker`,
-`python -m worker.run`). `Stack` starts them, kills and replaces workers, restarts Redis, and
-stops everything it started, by pid, in `close()` (call it from a `finally`). Process output
-goes to log files in the run's directory, so a failed run can be read afterwards.
+`python -m worker.run`). `ChaosStack` turns the plan into those processes and keeps the worker
+pool: it kills and replaces workers, restarts Redis, and keeps every retired worker for the
+report. Everything is stopped, by pid, when the stack closes (`ChaosStack.open`). Process
+output goes to log files in the run's directory, so a failed run can be read afterwards.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import subprocess
-import sys
-import time
-from dataclasses import dataclass, field
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import IO, Final
-
-import httpx
+from typing import Final
 
 from bench.chaos.plan import CHAOS_API_KEY, CHAOS_TEMPLATE_ID, CHAOS_WEBHOOK_SECRET, ChaosPlan
-from worker.embedded_redis import RedisServer, free_port
+from bench.processes import RUN_WORKER, ChildProcess
+from bench.sandbox import SandboxProcess
+from bench.stack import Stack
+from settings import Settings
+from worker.embedded_redis import RedisServer
 
-__all__ = ["ROOT", "WORKER_COMMAND", "Proc", "Stack", "clean_env"]
+__all__ = ["WORKER_COMMAND", "ChaosStack"]
 
-ROOT: Final = Path(__file__).resolve().parents[2]
-BIN: Final = Path(sys.executable).parent
 #: The Procfile's `worker:` command, with this interpreter.
-WORKER_COMMAND: Final = (sys.executable, "-m", "worker.run")
-_START_TIMEOUT_S: Final = 30.0
-_STOP_TIMEOUT_S: Final = 30.0
-#: Environment variables of ours that a developer's shell must not leak into a run.
-_OURS: Final = ("PERSONA_", "POLL_", "REDIS_", "RESULTS_", "QUEUE_", "WEBHOOK_", "HTTP_", "JOB_")
+WORKER_COMMAND: Final = RUN_WORKER.argv
 
 
-def clean_env(**values: str) -> dict[str, str]:
-    """This process's environment without our settings, plus `values`."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(_OURS)}
-    env.update(values)
-    return env
+class ChaosStack:
+    """Redis, the sandbox, the web receiver and the workers of one run."""
 
+    def __init__(self, plan: ChaosPlan, stack: Stack) -> None:
+        self.plan = plan
+        self.stack = stack
+        self.workers: list[ChildProcess] = []
+        self.retired: list[ChildProcess] = []
+        """Workers that were killed or ended; kept for the report."""
+        self.redis: RedisServer | None = None
+        self.sandbox: SandboxProcess | None = None
+        self._settings: Settings | None = None
 
-@dataclass
-class Proc:
-    """One started process and where its output goes."""
-
-    name: str
-    popen: subprocess.Popen[bytes]
-    log_path: Path
-    started_at: float = field(default_factory=time.monotonic)
-    killed: bool = False
-    """Whether the run killed it on purpose (a SIGKILL of the chaos schedule)."""
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(cls, plan: ChaosPlan, workdir: Path) -> AsyncIterator[ChaosStack]:
+        """The run's processes, started in order; all stopped on exit, logs kept in `workdir`."""
+        base = {
+            "persona_api_key": CHAOS_API_KEY,
+            "persona_template_id": CHAOS_TEMPLATE_ID,
+            "persona_webhook_secrets": CHAOS_WEBHOOK_SECRET,
+        }
+        sandbox_env = {"PERSONA_SANDBOX_API_KEY": CHAOS_API_KEY}
+        async with Stack.open(base=base, workdir=workdir, sandbox_env=sandbox_env) as stack:
+            chaos = cls(plan, stack)
+            await chaos._start()
+            yield chaos
 
     @property
-    def pid(self) -> int:
-        """The process id."""
-        return self.popen.pid
+    def redis_url(self) -> str:
+        """The run's Redis."""
+        assert self.redis is not None
+        return self.redis.url
 
-    def alive(self) -> bool:
-        """Whether it is still running."""
-        return self.popen.poll() is None
+    @property
+    def sandbox_url(self) -> str:
+        """The sandbox's API base URL."""
+        assert self.sandbox is not None
+        return self.sandbox.api_url
 
-    def log_tail(self, size: int = 2_000) -> str:
-        """The end of its output, for reports of a failed run."""
-        try:
-            data = self.log_path.read_bytes()
-        except OSError:
-            return ""
-        return data[-size:].decode(errors="replace")
-
-
-class Stack:
-    """Redis, the sandbox, the web receiver and the workers of one run.
-
-    Args:
-        plan: the run's shape (faults, sizes, timeouts).
-        workdir: where logs go; must exist.
-    """
-
-    def __init__(self, plan: ChaosPlan, workdir: Path) -> None:
-        self.plan = plan
-        self.workdir = workdir
-        self.redis = RedisServer(aof=True)
-        self.sandbox_url = ""
-        self.sandbox_root = ""
-        self.web_url = ""
-        self.sandbox: Proc | None = None
-        self.web: Proc | None = None
-        self.workers: list[Proc] = []
-        self.retired: list[Proc] = []
-        """Workers that were killed or ended; kept for the report."""
-        self._logs: list[IO[bytes]] = []
-        self._serial = 0
-
-    # --- starting -------------------------------------------------------------------------
-
-    async def start(self) -> None:
-        """Start Redis, the sandbox, the web receiver and the workers, in that order."""
-        self.redis.start()
-        await self._start_sandbox()
-        if self.plan.webhooks:
-            await self._start_web()
-            await self._enable_webhooks()
-        for _ in range(self.plan.workers):
+    async def _start(self) -> None:
+        plan = self.plan
+        self.redis = await self.stack.start_redis(aof=True)
+        self.sandbox = await self.stack.start_sandbox(
+            "sandbox",
+            *("--rate-limit", str(plan.sandbox_rate_limit_per_minute)),
+            *("--rate-limit-window", str(plan.sandbox_rate_window_s)),
+            *("--error-rate", str(plan.error_rate), "--hang-rate", str(plan.hang_rate)),
+            *("--hang-s", str(plan.hang_s), "--decision-after", "30", "--review-after", "240"),
+            *("--seed", str(plan.seed)),
+            time_scale=plan.time_scale,
+        )
+        self._settings = self.stack.settings(
+            self.redis.url,
+            persona_api_url=self.sandbox.api_url,
+            http_timeout_s=plan.http_timeout_s,
+            job_timeout_s=plan.job_timeout_s,
+            worker_max_jobs=plan.worker_max_jobs,
+            rate_limit_per_minute=plan.worker_rate_limit_per_minute,
+            poll_min_interval_s=0.5,
+            poll_max_interval_s=2.0,
+            poll_review_interval_s=2.0,
+            # The status-check grid scaled like the intervals (the default is 10 s).
+            poll_align_s=0.5,
+            log_level=plan.log_level,
+        )
+        if plan.webhooks:
+            await self._deliver_webhooks(self._settings)
+        for _ in range(plan.workers):
             self.start_worker()
 
-    def _spawn(
-        self, name: str, argv: list[str], env: dict[str, str], *, stdout: int | IO[bytes]
-    ) -> Proc:
-        log_path = self.workdir / f"{name}.log"
-        log = log_path.open("ab")
-        self._logs.append(log)
-        popen = subprocess.Popen(
-            argv, cwd=ROOT, env=env, stdout=stdout, stderr=log, stdin=subprocess.DEVNULL
-        )
-        return Proc(name, popen, log_path)
-
-    async def _start_sandbox(self) -> None:
+    async def _deliver_webhooks(self, settings: Settings) -> None:
+        assert self.sandbox is not None
+        web_url, _ = await self.stack.start_web("web", settings)
         plan = self.plan
-        argv = [
-            str(BIN / "persona-sandbox"),
-            "--port",
-            "0",
-            "--time-scale",
-            str(plan.time_scale),
-            "--rate-limit",
-            str(plan.sandbox_rate_limit_per_minute),
-            "--rate-limit-window",
-            str(plan.sandbox_rate_window_s),
-            "--error-rate",
-            str(plan.error_rate),
-            "--hang-rate",
-            str(plan.hang_rate),
-            "--hang-s",
-            str(plan.hang_s),
-            "--decision-after",
-            "30",
-            "--review-after",
-            "240",
-            "--seed",
-            str(plan.seed),
-        ]
-        env = clean_env(PERSONA_SANDBOX_API_KEY=CHAOS_API_KEY)
-        self.sandbox = self._spawn("sandbox", argv, env, stdout=subprocess.PIPE)
-        stdout = self.sandbox.popen.stdout
-        assert stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(stdout.readline), _START_TIMEOUT_S)
-        text = line.decode().strip()
-        if not text.startswith("persona-sandbox serving "):
-            raise RuntimeError(f"persona-sandbox did not start: {text!r}")
-        self.sandbox_url = text.split()[-1]
-        self.sandbox_root = self.sandbox_url.removesuffix("/api/v1")
-
-    def settings_env(self) -> dict[str, str]:
-        """The environment of the web and worker processes: our settings for this run."""
-        plan = self.plan
-        return clean_env(
-            PERSONA_API_KEY=CHAOS_API_KEY,
-            PERSONA_API_URL=self.sandbox_url,
-            PERSONA_TEMPLATE_ID=CHAOS_TEMPLATE_ID,
-            PERSONA_WEBHOOK_SECRETS=CHAOS_WEBHOOK_SECRET,
-            REDIS_URL=self.redis.url,
-            HTTP_TIMEOUT_S=str(plan.http_timeout_s),
-            JOB_TIMEOUT_S=str(plan.job_timeout_s),
-            WORKER_MAX_JOBS=str(plan.worker_max_jobs),
-            RATE_LIMIT_PER_MINUTE=str(plan.worker_rate_limit_per_minute),
-            POLL_MIN_INTERVAL_S="0.5",
-            POLL_MAX_INTERVAL_S="2",
-            POLL_REVIEW_INTERVAL_S="2",
-            # The status-check grid scaled like the intervals (the default is 10 s).
-            POLL_ALIGN_S="0.5",
-            LOG_LEVEL=plan.log_level,
+        await self.sandbox.configure_webhooks(
+            {
+                "url": f"{web_url}/webhooks/persona",
+                "secrets": [CHAOS_WEBHOOK_SECRET],
+                "events": ["inquiry.*"],
+                "duplicate_rate": plan.webhook_duplicate_rate,
+                "reorder_rate": plan.webhook_reorder_rate,
+                "reorder_hold_s": 1.0,
+                "retry_compression": 3600.0,
+                "seed": plan.seed,
+            }
         )
 
-    async def _start_web(self) -> None:
-        port = free_port()
-        argv = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            "worker.web:create_app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ]
-        self.web = self._spawn("web", argv, self.settings_env(), stdout=subprocess.DEVNULL)
-        self.web_url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + _START_TIMEOUT_S
-        async with httpx.AsyncClient(timeout=1.0) as client:
-            while time.monotonic() < deadline:
-                if not self.web.alive():
-                    raise RuntimeError(f"the web process exited: {self.web.log_tail()}")
-                try:
-                    if (await client.get(f"{self.web_url}/readyz")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.1)
-        raise RuntimeError("the web process did not become ready")
+    def start_worker(self) -> ChildProcess:
+        """Start one more worker process (the Procfile's command); it serves once it is up."""
+        assert self._settings is not None
+        worker = self.stack.spawn_worker(self._settings, name=f"worker-{self.started() + 1}")
+        self.workers.append(worker)
+        return worker
 
-    async def _enable_webhooks(self) -> None:
-        plan = self.plan
-        settings = {
-            "url": f"{self.web_url}/webhooks/persona",
-            "secrets": [CHAOS_WEBHOOK_SECRET],
-            "events": ["inquiry.*"],
-            "duplicate_rate": plan.webhook_duplicate_rate,
-            "reorder_rate": plan.webhook_reorder_rate,
-            "reorder_hold_s": 1.0,
-            "retry_compression": 3600.0,
-            "seed": plan.seed,
-        }
-        async with httpx.AsyncClient(timeout=10.0) as client:
-            response = await client.post(f"{self.sandbox_root}/_sandbox/webhooks", json=settings)
-        if response.status_code != 200:
-            raise RuntimeError(f"the sandbox refused the webhook settings: {response.text}")
-
-    def start_worker(self) -> Proc:
-        """Start one more worker process (the Procfile's command)."""
-        self._serial += 1
-        proc = self._spawn(
-            f"worker-{self._serial}",
-            list(WORKER_COMMAND),
-            self.settings_env(),
-            stdout=subprocess.DEVNULL,
-        )
-        self.workers.append(proc)
-        return proc
+    def started(self) -> int:
+        """Worker processes started so far."""
+        return len(self.workers) + len(self.retired)
 
     # --- chaos ----------------------------------------------------------------------------
 
-    async def kill_worker(self, proc: Proc) -> None:
-        """SIGKILL one of our workers (by its pid) and wait until it is gone."""
-        proc.killed = True
-        proc.popen.send_signal(signal.SIGKILL)
-        await asyncio.to_thread(proc.popen.wait, _STOP_TIMEOUT_S)
-        self.workers.remove(proc)
-        self.retired.append(proc)
+    async def kill_worker(self, worker: ChildProcess) -> None:
+        """SIGKILL one of our workers (by its pid) and wait until it is gone.
 
-    def reap_exited(self) -> list[Proc]:
+        It leaves the pool before the signal, so the watcher, which replaces workers that end
+        on their own, never mistakes it for one while it dies."""
+        self._retire(worker)
+        await worker.kill()
+
+    def reap_exited(self) -> list[ChildProcess]:
         """Workers that ended without being killed; they are replaced by the caller."""
-        ended = [proc for proc in self.workers if not proc.alive()]
-        for proc in ended:
-            self.workers.remove(proc)
-            self.retired.append(proc)
+        ended = [worker for worker in self.workers if not worker.alive()]
+        for worker in ended:
+            self._retire(worker)
         return ended
 
     async def restart_redis(self) -> float:
         """SIGKILL redis-server and start it again on its port and data; the seconds it was down."""
-        started = time.monotonic()
-        await asyncio.to_thread(self.redis.stop, kill=True)
-        await asyncio.to_thread(self.redis.start)
-        return time.monotonic() - started
+        assert self.redis is not None
+        return await self.stack.restart_redis(self.redis)
 
     # --- stopping -------------------------------------------------------------------------
 
-    async def stop_worker(self, proc: Proc) -> int:
-        """SIGTERM one worker and wait for it (SIGKILL after the timeout); its exit status."""
-        if proc.alive():
-            proc.popen.send_signal(signal.SIGTERM)
-        try:
-            code = await asyncio.to_thread(proc.popen.wait, _STOP_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.popen.send_signal(signal.SIGKILL)
-            code = await asyncio.to_thread(proc.popen.wait, _STOP_TIMEOUT_S)
-        if proc in self.workers:
-            self.workers.remove(proc)
-            self.retired.append(proc)
-        return code
+    async def stop_workers(self) -> list[int]:
+        """SIGTERM every worker and wait for each (SIGKILL after the grace); exit statuses."""
+        workers, self.workers = self.workers, []
+        self.retired += workers
+        return await self.stack.stop(workers)
 
-    async def close(self) -> None:
-        """Stop everything this stack started, by pid, and remove Redis's data."""
-        for proc in list(self.workers):
-            await self.stop_worker(proc)
-        for service in (self.web, self.sandbox):
-            if service is None:
-                continue
-            if service.alive():
-                service.popen.send_signal(signal.SIGTERM)
-                try:
-                    await asyncio.to_thread(service.popen.wait, _STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    service.popen.send_signal(signal.SIGKILL)
-                    await asyncio.to_thread(service.popen.wait, _STOP_TIMEOUT_S)
-            if service.popen.stdout is not None:
-                service.popen.stdout.close()
-        await asyncio.to_thread(self.redis.cleanup)
-        for log in self._logs:
-            log.close()
+    def _retire(self, worker: ChildProcess) -> None:
+        if worker in self.workers:
+            self.workers.remove(worker)
+            self.retired.append(worker)

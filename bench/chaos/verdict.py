@@ -23,7 +23,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Request", "StreamEntry", "Verdict", "judge"]
+from jobs.state.results import ResultEvent
+
+__all__ = ["Request", "Verdict", "judge"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,16 +36,6 @@ class Request:
     reference_id: str
     valid: bool
     """False for a request with malformed arguments (it must end in `job.failed`)."""
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEntry:
-    """One results-stream entry."""
-
-    entry_id: str
-    event: str
-    inquiry_id: str
-    data: dict[str, Any]
 
 
 @dataclass
@@ -82,7 +74,7 @@ class Verdict:
 
 
 def _request_of(
-    entry: StreamEntry, by_job: Mapping[str, Request], by_reference: Mapping[str, Request]
+    entry: ResultEvent, by_job: Mapping[str, Request], by_reference: Mapping[str, Request]
 ) -> Request | None:
     """The request an event answers, as a consumer would match it; None when it answers none.
 
@@ -122,7 +114,7 @@ def _created(created_events: Iterable[Mapping[str, Any]]) -> tuple[dict[str, str
     return reference_of_inquiry, per_reference
 
 
-def _check_answers(verdict: Verdict, request: Request, found: list[StreamEntry]) -> None:
+def _check_answers(verdict: Verdict, request: Request, found: list[ResultEvent]) -> None:
     if not found:
         verdict.lost.append(request.job_id)
         return
@@ -138,7 +130,7 @@ def _check_answers(verdict: Verdict, request: Request, found: list[StreamEntry])
 
 def judge(
     requests: Iterable[Request],
-    entries: Iterable[StreamEntry],
+    entries: Iterable[ResultEvent],
     sandbox_counters: Mapping[str, Any],
     created_events: Iterable[Mapping[str, Any]],
     secrets: Iterable[str],
@@ -162,7 +154,7 @@ def judge(
     verdict = Verdict(requests=len(wanted), malformed=malformed, events=len(stream), answered=0)
     verdict.outcomes = dict(Counter(entry.event for entry in stream))
 
-    answers: defaultdict[str, list[StreamEntry]] = defaultdict(list)
+    answers: defaultdict[str, list[ResultEvent]] = defaultdict(list)
     for entry in stream:
         request = _request_of(entry, by_job, by_reference)
         if request is None:

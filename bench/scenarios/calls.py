@@ -38,14 +38,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, TypeVar
 
-from bench.harness import WEBHOOK_SECRET, SandboxClock, SandboxProcess, Stack, pools
+from bench.harness import UNLIMITED, WEBHOOK_SECRET, pools
 from bench.naive import NaiveResult, run_naive
 from bench.report import ScenarioResult, percentile
-from bench.waiting import Published, read_results, settle, wait_for_results
+from bench.sandbox import SandboxClock, SandboxProcess
+from bench.stack import Stack
+from bench.waiting import settle, wait_for_results
 from jobs.producer import enqueue_create
+from jobs.state.results import ResultEvent, read_range
 from settings import Settings
 
-__all__ = ["CallsOptions", "run_calls"]
+__all__ = ["CallsOptions", "deliver_webhooks", "run_calls"]
 
 T = TypeVar("T")
 
@@ -112,14 +115,14 @@ def scaled_settings(
         overrides: settings given in Persona time (e.g. `poll_align_s=5`), as for a worker
             against Persona; the cadence among them is divided like the defaults.
     """
-    values: dict[str, Any] = {"rate_limit_per_minute": 1_000_000, **overrides}
+    values: dict[str, Any] = {"rate_limit_per_minute": UNLIMITED, **overrides}
     persona = stack.settings(redis_url, persona_api_url=api_url, **values)
     for name in PERSONA_TIME_SETTINGS:
         values[name] = float(getattr(persona, name)) / scale
     return stack.settings(redis_url, persona_api_url=api_url, **values)
 
 
-def _latencies(published: list[Published], clock: SandboxClock) -> list[float]:
+def _latencies(published: list[ResultEvent], clock: SandboxClock) -> list[float]:
     latencies = []
     for entry in published:
         status = entry.data.get("status")
@@ -127,8 +130,17 @@ def _latencies(published: list[Published], clock: SandboxClock) -> list[float]:
         stamp = entry.data.get("timestamps", {}).get(attribute) if attribute else None
         if isinstance(stamp, str):
             decided_wall = clock.wall(datetime.fromisoformat(stamp))
-            latencies.append(entry.entry_ms / 1000 - decided_wall)
+            latencies.append(entry.added_ms / 1000 - decided_wall)
     return latencies
+
+
+async def deliver_webhooks(
+    stack: Stack, sandbox: SandboxProcess, settings: Settings, name: str
+) -> None:
+    """Start the web receiver and have the sandbox deliver signed `inquiry.*` webhooks to it."""
+    web_root, _ = await stack.start_web(name, settings)
+    hook = {"url": f"{web_root}/webhooks/persona", "secrets": [WEBHOOK_SECRET]}
+    await sandbox.configure_webhooks({**hook, "events": WEBHOOK_EVENTS})
 
 
 async def _start_sandbox(stack: Stack, name: str, options: CallsOptions) -> SandboxProcess:
@@ -138,21 +150,17 @@ async def _start_sandbox(stack: Stack, name: str, options: CallsOptions) -> Sand
 
 async def _pipeline_run(stack: Stack, options: CallsOptions, *, webhooks: bool) -> Run:
     label = "hook" if webhooks else "poll"
-    redis_url = await stack.start_redis()
-    sandbox = await _start_sandbox(stack, f"sandbox-{label}", options)
-    overrides: dict[str, Any] = dict(options.overrides)
-    if webhooks:
-        overrides["poll_min_interval_s"] = options.safety_net_min_interval_s
-        overrides["persona_webhook_secrets"] = WEBHOOK_SECRET
-    settings = scaled_settings(stack, redis_url, sandbox.api_url, options.time_scale, overrides)
-    children = [sandbox.child]
-    try:
+    async with stack.scope() as scope:
+        redis_url = (await scope.start_redis()).url
+        sandbox = await _start_sandbox(scope, f"sandbox-{label}", options)
+        overrides: dict[str, Any] = dict(options.overrides)
         if webhooks:
-            web_root, web = await stack.start_web(f"web-{label}", settings)
-            children.append(web)
-            hook = {"url": f"{web_root}/webhooks/persona", "secrets": [WEBHOOK_SECRET]}
-            await sandbox.configure_webhooks({**hook, "events": WEBHOOK_EVENTS})
-        children += await stack.start_workers(f"worker-{label}", settings, 1)
+            overrides["poll_min_interval_s"] = options.safety_net_min_interval_s
+            overrides["persona_webhook_secrets"] = WEBHOOK_SECRET
+        settings = scaled_settings(scope, redis_url, sandbox.api_url, options.time_scale, overrides)
+        if webhooks:
+            await deliver_webhooks(scope, sandbox, settings, f"web-{label}")
+        await scope.start_workers(f"worker-{label}", settings, 1)
         clock = await sandbox.clock()
         async with pools(settings) as (pool, redis):
             started = time.monotonic()
@@ -169,11 +177,8 @@ async def _pipeline_run(stack: Stack, options: CallsOptions, *, webhooks: bool) 
             )
             wall = time.monotonic() - started
             await settle(redis, settings.queue_name)
-            published = await read_results(redis, settings.results_stream)
+            published = await read_range(redis, settings.results_stream)
         counters = await sandbox.counters()
-    finally:
-        await sandbox.admin.aclose()
-        stack.stop(children)
     failed = sum(1 for entry in published if entry.event == "job.failed")
     return Run(
         settings=settings,
@@ -189,15 +194,12 @@ async def _pipeline_run(stack: Stack, options: CallsOptions, *, webhooks: bool) 
 
 
 async def _naive_run(stack: Stack, options: CallsOptions) -> tuple[NaiveResult, int]:
-    sandbox = await _start_sandbox(stack, "sandbox-naive", options)
-    try:
+    async with stack.scope() as scope:
+        sandbox = await _start_sandbox(scope, "sandbox-naive", options)
         result = await run_naive(
             sandbox.api_url, inquiries=options.inquiries, time_scale=options.time_scale
         )
         counted = int((await sandbox.counters())["requests"])
-    finally:
-        await sandbox.admin.aclose()
-        stack.stop([sandbox.child])
     return result, counted
 
 

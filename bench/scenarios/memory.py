@@ -24,8 +24,10 @@ from typing import Any, Final
 
 from redis.asyncio import Redis
 
-from bench.harness import ChildProcess, Stack, pools
+from bench.harness import pools, start_pipeline
+from bench.processes import ChildProcess
 from bench.report import ScenarioResult
+from bench.stack import Stack
 from jobs.producer import enqueue_create
 from jobs.state import keys
 from jobs.state.redis_typing import resolved
@@ -106,26 +108,16 @@ async def run_memory(stack: Stack, options: MemoryOptions) -> ScenarioResult:
     """Create `inquiries` long-lived inquiries in steps and sample memory at each."""
     result = ScenarioResult("memory", f"e. memory with {options.inquiries:,} in flight")
     started = time.monotonic()
-    redis_url = await stack.start_redis()
-    sandbox = await stack.start_sandbox(
-        "sandbox-memory",
-        *("--rate-limit", "0", "--delay-range", str(PERSON_TAKES_S)),
-        time_scale=1.0,
-    )
-    settings = stack.settings(
-        redis_url,
-        **options.overrides,
-        persona_api_url=sandbox.api_url,
-        rate_limit_per_minute=1_000_000,
-        poll_min_interval_s=3_600.0,
-        poll_max_interval_s=7_200.0,
-    )
-    children = [sandbox.child]
     steps = sorted({max(1, options.inquiries // 10), max(1, options.inquiries // 2)})
     steps = [step for step in steps if step < options.inquiries] + [options.inquiries]
-    try:
-        [worker] = await stack.start_workers("worker-memory", settings, 1)
-        children.append(worker)
+    async with stack.scope() as scope:
+        # Checks start an hour after each create: only the creates run while memory is read.
+        cadence = {"poll_min_interval_s": 3_600.0, "poll_max_interval_s": 7_200.0}
+        people = ("--rate-limit", "0", "--delay-range", str(PERSON_TAKES_S))
+        _, settings = await start_pipeline(
+            scope, "memory", *people, time_scale=1.0, overrides=options.overrides, **cadence
+        )
+        [worker] = await scope.start_workers("worker-memory", settings, 1)
         async with pools(settings) as (pool, redis):
             baseline = await _sample(redis, worker, 0)
             samples = []
@@ -139,9 +131,6 @@ async def run_memory(stack: Stack, options: MemoryOptions) -> ScenarioResult:
                 await _all_created(redis, step, options.timeout_s)
                 samples.append(await _sample(redis, worker, step))
             breakdown = await _breakdown(redis, settings.queue_name)
-    finally:
-        await sandbox.admin.aclose()
-        stack.stop(children)
 
     last = samples[-1]
     per_inquiry = (last.used_memory - baseline.used_memory) / last.inflight

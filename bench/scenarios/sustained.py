@@ -25,11 +25,12 @@ from typing import Any, Final
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
-from bench.harness import WEBHOOK_SECRET, Stack, pools
+from bench.harness import WEBHOOK_SECRET, pools, start_pipeline
 from bench.report import ScenarioResult
-from bench.scenarios.calls import OUTCOME_MIX, WEBHOOK_EVENTS
-from bench.waiting import read_results
+from bench.scenarios.calls import OUTCOME_MIX, deliver_webhooks
+from bench.stack import Stack
 from jobs.producer import enqueue_create
+from jobs.state.results import read_range
 
 __all__ = ["SustainedOptions", "run_sustained"]
 
@@ -78,29 +79,21 @@ async def run_sustained(stack: Stack, options: SustainedOptions) -> ScenarioResu
     result = ScenarioResult(
         "sustained", f"b. sustained throughput ({options.workers} workers, limit 300/min)"
     )
-    redis_url = await stack.start_redis()
-    sandbox = await stack.start_sandbox(
-        "sandbox-sustained",
-        *("--rate-limit", str(SANDBOX_LIMIT), "--delay-range", "5,120"),
-        *("--outcome-mix", OUTCOME_MIX),
-        time_scale=options.time_scale,
-    )
-    settings = stack.settings(
-        redis_url,
-        **options.overrides,
-        persona_api_url=sandbox.api_url,
-        persona_webhook_secrets=WEBHOOK_SECRET,
-        rate_limit_per_minute=options.rate_limit_per_minute,
-        poll_min_interval_s=options.safety_net_min_interval_s,
-    )
-    children = [sandbox.child]
-    started = time.monotonic()
-    try:
-        web_root, web = await stack.start_web("web-sustained", settings)
-        children.append(web)
-        hook = {"url": f"{web_root}/webhooks/persona", "secrets": [WEBHOOK_SECRET]}
-        await sandbox.configure_webhooks({**hook, "events": WEBHOOK_EVENTS})
-        children += await stack.start_workers("worker-sustained", settings, options.workers)
+    async with stack.scope() as scope:
+        sandbox, settings = await start_pipeline(
+            scope,
+            "sustained",
+            *("--rate-limit", str(SANDBOX_LIMIT), "--delay-range", "5,120"),
+            *("--outcome-mix", OUTCOME_MIX),
+            time_scale=options.time_scale,
+            overrides=options.overrides,
+            persona_webhook_secrets=WEBHOOK_SECRET,
+            rate_limit_per_minute=options.rate_limit_per_minute,
+            poll_min_interval_s=options.safety_net_min_interval_s,
+        )
+        started = time.monotonic()
+        await deliver_webhooks(scope, sandbox, settings, "web-sustained")
+        await scope.start_workers("worker-sustained", settings, options.workers)
         async with pools(settings) as (pool, redis):
             begin_wall = time.time()
             begin = time.monotonic()
@@ -108,17 +101,14 @@ async def run_sustained(stack: Stack, options: SustainedOptions) -> ScenarioResu
                 pool, redis, settings.results_stream, options, begin + options.duration_s
             )
             end_wall = time.time()
-            published = await read_results(redis, settings.results_stream)
+            published = await read_range(redis, settings.results_stream)
         counters = await sandbox.counters()
-    finally:
-        await sandbox.admin.aclose()
-        stack.stop(children)
 
     window_start = begin_wall + options.warmup_s
     in_window = [
         entry
         for entry in published
-        if entry.event != "job.failed" and window_start <= entry.entry_ms / 1000 <= end_wall
+        if entry.event != "job.failed" and window_start <= entry.added_ms / 1000 <= end_wall
     ]
     minutes = (end_wall - window_start) / 60
     per_minute = len(in_window) / minutes if minutes > 0 else float("nan")

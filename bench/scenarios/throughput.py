@@ -38,11 +38,13 @@ from arq import func
 from arq.worker import Worker
 from redis.asyncio import Redis
 
-from bench.harness import Stack, in_process_worker, pools
+from bench.harness import in_process_worker, pools, start_pipeline
 from bench.report import ScenarioResult
 from bench.scenarios.calls import OUTCOME_MIX
+from bench.stack import Stack
 from jobs.context import persona_http
 from jobs.producer import enqueue_create
+from jobs.state.results import read_range
 from settings import Settings
 from worker.arq_settings import build_worker_settings
 from worker.event_loop import loop_name
@@ -124,11 +126,10 @@ async def _http_cpu_per_request(settings: Settings, inquiry_id: str, requests: i
 
 async def _some_inquiry_id(redis: Redis, settings: Settings) -> str:
     """An inquiry the run created and decided, to read again for the HTTP probe."""
-    entries = await redis.xrange(settings.results_stream, count=1)
-    if not entries:
+    first = await read_range(redis, settings.results_stream, count=1)
+    if not first:
         raise RuntimeError("the pipeline run published nothing")
-    _entry_id, fields = entries[0]
-    return str(fields["inquiry_id"])
+    return first[0].inquiry_id
 
 
 def _jobs_run(worker: Worker) -> int:
@@ -139,19 +140,14 @@ async def run_throughput(stack: Stack, options: ThroughputOptions) -> ScenarioRe
     """Time the bare and the pipeline runs; the figure is their ratio."""
     result = ScenarioResult("throughput", "c. pipeline vs bare arq (1 worker process)")
     started = time.monotonic()
-    redis_url = await stack.start_redis()
-    sandbox = await stack.start_sandbox(
-        "sandbox-throughput",
-        *("--rate-limit", "0", "--delay-range", "0", "--decision-after", "0"),
-        *("--outcome-mix", OUTCOME_MIX),
-        time_scale=1.0,
-    )
-    try:
-        settings = stack.settings(
-            redis_url,
-            **options.overrides,
-            persona_api_url=sandbox.api_url,
-            rate_limit_per_minute=1_000_000,
+    async with stack.scope() as scope:
+        sandbox, settings = await start_pipeline(
+            scope,
+            "throughput",
+            *("--rate-limit", "0", "--delay-range", "0", "--decision-after", "0"),
+            *("--outcome-mix", OUTCOME_MIX),
+            time_scale=1.0,
+            overrides=options.overrides,
             # Instant people: check soon after the create, on a grid so checks still batch.
             poll_min_interval_s=0.1,
             poll_align_s=0.1,
@@ -175,9 +171,6 @@ async def run_throughput(stack: Stack, options: ThroughputOptions) -> ScenarioRe
         http_cpu_s = await _http_cpu_per_request(
             settings, probe_inquiry, options.http_probe_requests
         )
-    finally:
-        await sandbox.admin.aclose()
-        stack.stop([sandbox.child])
 
     noop_rate = bare_jobs / bare_timing.wall_s
     inquiry_rate = published / pipeline_timing.wall_s

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.actions.conftest import Actions
+from tests.actions.conftest import Actions, refusals
 
 pytestmark = pytest.mark.redis
 
@@ -36,10 +36,8 @@ async def test_a_case_status_is_set_once_with_its_event(
 ) -> None:
     case_id = open_case(actions)
 
-    job_id = await actions.enqueue("set_case_status", case_id=case_id, status=status)
-    await actions.run()
+    job_id, event = await actions.outcome("set_case_status", case_id=case_id, status=status)
 
-    [event] = await actions.events_of(job_id)
     assert event.event == "case.status-set"
     assert event.inquiry_id == ""
     assert event.data["case_id"] == case_id
@@ -52,16 +50,10 @@ async def test_a_case_status_is_set_once_with_its_event(
 
 async def test_a_case_status_rerun_changes_nothing(actions: Actions) -> None:
     case_id = open_case(actions)
-    job_id = await actions.enqueue("set_case_status", case_id=case_id, status="Declined")
-    await actions.run()
-    before = actions.counters()
-    [first] = await actions.events()
 
-    await actions.enqueue("set_case_status", job_id=job_id, case_id=case_id, status="Declined")
-    await actions.run()
-
-    assert actions.counters() == before
-    assert await actions.events() == [first]
+    await actions.assert_rerun_changes_nothing(
+        "set_case_status", case_id=case_id, status="Declined"
+    )
 
 
 async def test_an_unknown_case_status_is_one_failure(actions: Actions) -> None:
@@ -70,19 +62,13 @@ async def test_an_unknown_case_status_is_one_failure(actions: Actions) -> None:
     job_id = await actions.enqueue("set_case_status", case_id=case_id, status="Escalated")
     await actions.run()
 
-    [event] = await actions.events_of(job_id)
-    assert event.event == "job.failed"
-    assert event.data["error"]["type"] == "UnprocessableError"
-    result = await actions.job_result(job_id)
-    assert (result["s"], result["t"]) == (False, 1)
+    await actions.assert_failed_once(job_id, "UnprocessableError")
     assert actions.sandbox.state.directory.case(case_id).status == "Open"
 
 
 async def test_an_unknown_case_is_one_failure(actions: Actions) -> None:
-    job_id = await actions.enqueue("set_case_status", case_id="case_Unknown", status="Open")
-    await actions.run()
+    _, event = await actions.outcome("set_case_status", case_id="case_Unknown", status="Open")
 
-    [event] = await actions.events_of(job_id)
     assert event.data["error"]["type"] == "NotFoundError"
 
 
@@ -95,9 +81,7 @@ CASE_BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    "kwargs", [k for _, k in CASE_BAD_ARGUMENTS], ids=[n for n, _ in CASE_BAD_ARGUMENTS]
-)
+@refusals(CASE_BAD_ARGUMENTS)
 async def test_bad_case_arguments_fail_once_without_calls(
     actions: Actions, kwargs: dict[str, Any]
 ) -> None:
@@ -114,10 +98,10 @@ async def test_relations_are_listed_once_with_their_event(actions: Actions) -> N
         account_id, relation_key="household", target_id=partner_id, idempotency_key=uuid.uuid4().hex
     )
 
-    job_id = await actions.enqueue("account_relations", account_id=account_id, key="household")
-    await actions.run()
+    job_id, event = await actions.outcome(
+        "account_relations", account_id=account_id, key="household"
+    )
 
-    [event] = await actions.events_of(job_id)
     assert event.event == "account.relations-listed"
     assert event.data["account_id"] == account_id
     assert event.data["key"] == "household"
@@ -129,28 +113,19 @@ async def test_relations_are_listed_once_with_their_event(actions: Actions) -> N
 
 async def test_relations_rerun_changes_nothing(actions: Actions) -> None:
     account_id = await account_of(actions, "person-1")
-    job_id = await actions.enqueue("account_relations", account_id=account_id, key="employer")
-    await actions.run()
-    before = actions.counters()
-    [first] = await actions.events()
 
-    await actions.enqueue("account_relations", job_id=job_id, account_id=account_id, key="employer")
-    await actions.run()
+    _, first = await actions.assert_rerun_changes_nothing(
+        "account_relations", account_id=account_id, key="employer"
+    )
 
     assert first.data["relations"] == []
-    assert actions.counters() == before
-    assert await actions.events() == [first]
 
 
 async def test_relations_of_an_unknown_account_is_one_failure(actions: Actions) -> None:
     job_id = await actions.enqueue("account_relations", account_id="act_Unknown", key="household")
     await actions.run()
 
-    [event] = await actions.events_of(job_id)
-    assert event.event == "job.failed"
-    assert event.data["error"]["type"] == "NotFoundError"
-    result = await actions.job_result(job_id)
-    assert (result["s"], result["t"]) == (False, 1)
+    await actions.assert_failed_once(job_id, "NotFoundError")
 
 
 ACCOUNT_BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
@@ -161,9 +136,7 @@ ACCOUNT_BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    "kwargs", [k for _, k in ACCOUNT_BAD_ARGUMENTS], ids=[n for n, _ in ACCOUNT_BAD_ARGUMENTS]
-)
+@refusals(ACCOUNT_BAD_ARGUMENTS)
 async def test_bad_account_arguments_fail_once_without_calls(
     actions: Actions, kwargs: dict[str, Any]
 ) -> None:

@@ -26,10 +26,10 @@ async def test_a_decision_is_recorded_once_with_its_event(
     inquiry = await actions.new_inquiry()
     await actions.simulate(inquiry.id, "complete_inquiry")
 
-    job_id = await actions.enqueue("decide_inquiry", inquiry_id=inquiry.id, decision=decision)
-    await actions.run()
+    job_id, event = await actions.outcome(
+        "decide_inquiry", inquiry_id=inquiry.id, decision=decision
+    )
 
-    [event] = await actions.events_of(job_id)
     assert event.event == "inquiry.decision-recorded"
     assert event.inquiry_id == inquiry.id
     assert event.data["decision"] == decision
@@ -47,30 +47,21 @@ async def test_the_comment_reaches_persona_but_not_the_event(actions: Actions) -
     inquiry = await actions.new_inquiry()
     comment = "Checked against the passport of Jane Doe"
 
-    job_id = await actions.enqueue(
+    _, event = await actions.outcome(
         "decide_inquiry", inquiry_id=inquiry.id, decision="decline", comment=comment
     )
-    await actions.run()
 
     assert actions.sandbox.state.inquiry(inquiry.id).reviewer_comment == comment
-    [event] = await actions.events_of(job_id)
     assert comment not in str(event.data)
 
 
 async def test_a_rerun_of_the_same_job_changes_nothing(actions: Actions) -> None:
     inquiry = await actions.new_inquiry()
-    job_id = await actions.enqueue("decide_inquiry", inquiry_id=inquiry.id, decision="approve")
-    await actions.run()
-    before = actions.counters()
-    [first] = await actions.events()
 
-    await actions.enqueue(
-        "decide_inquiry", job_id=job_id, inquiry_id=inquiry.id, decision="approve"
+    job_id, first = await actions.assert_rerun_changes_nothing(
+        "decide_inquiry", inquiry_id=inquiry.id, decision="approve"
     )
-    await actions.run()
 
-    assert actions.counters() == before
-    assert await actions.events() == [first]
     result = await actions.job_result(job_id)
     assert result["r"]["published"] is False
     assert result["r"]["entry_id"] == first.entry_id
@@ -84,16 +75,12 @@ async def test_deciding_a_decided_inquiry_is_one_clear_failure(actions: Actions)
     job_id = await actions.enqueue("decide_inquiry", inquiry_id=inquiry.id, decision="decline")
     await actions.run()
 
-    [event] = await actions.events_of(job_id)
-    assert event.event == "job.failed"
+    event = await actions.assert_failed_once(job_id, "InquiryAlreadyDecidedError")
     assert event.inquiry_id == inquiry.id
     error = event.data["error"]
-    assert error["type"] == "InquiryAlreadyDecidedError"
     assert "already approved" in error["message"]
     assert error["status_code"] == 409
     assert error["transient"] is False
-    result = await actions.job_result(job_id)
-    assert (result["s"], result["t"]) == (False, 1)
     assert not await actions.retries_pending(job_id)
     assert actions.calls("decline-an-inquiry") == 1
     assert await actions.status(inquiry.id) == "approved"
@@ -105,12 +92,10 @@ async def test_marking_a_reviewed_inquiry_again_fails_with_personas_reason(
     inquiry = await actions.new_inquiry()
     await actions.simulate(inquiry.id, "complete_inquiry", "mark_for_review_inquiry")
 
-    job_id = await actions.enqueue(
+    _, event = await actions.outcome(
         "decide_inquiry", inquiry_id=inquiry.id, decision="mark_for_review"
     )
-    await actions.run()
 
-    [event] = await actions.events_of(job_id)
     assert event.event == "job.failed"
     assert event.data["error"]["type"] == "ConflictError"
     assert "'needs_review'" in event.data["error"]["details"]
@@ -120,9 +105,7 @@ async def test_an_unknown_inquiry_is_one_failure(actions: Actions) -> None:
     job_id = await actions.enqueue("decide_inquiry", inquiry_id="inq_Unknown", decision="approve")
     await actions.run()
 
-    [event] = await actions.events_of(job_id)
-    assert event.data["error"]["type"] == "NotFoundError"
-    assert (await actions.job_result(job_id))["t"] == 1
+    await actions.assert_failed_once(job_id, "NotFoundError")
 
 
 async def test_a_lost_answer_is_retried_under_the_same_key(actions: Actions) -> None:
@@ -144,7 +127,7 @@ async def test_a_lost_answer_is_retried_under_the_same_key(actions: Actions) -> 
     # The retry got Persona's stored answer back: one decision, no 409.
     assert actions.counters()["operations"]["approve-an-inquiry"] == {"200": 1, "500": 1}
     assert (await actions.job_result(job_id))["t"] == 2
-    assert len(await actions.events_of(job_id)) == 1
+    assert len(await actions.events_for(job_id)) == 1
 
 
 async def test_a_decision_on_a_followed_inquiry_leads_to_its_result(actions: Actions) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from jobs.state import keys
 from jobs.state.redis_typing import resolved
-from tests.actions.conftest import Actions
+from tests.actions.conftest import Actions, refusals
 
 pytestmark = pytest.mark.redis
 
@@ -22,10 +22,8 @@ def action_overrides() -> dict[str, Any]:
 async def test_redaction_erases_at_persona_and_publishes_once(actions: Actions) -> None:
     inquiry = await actions.new_inquiry(fields={"name-first": "Jane"})
 
-    job_id = await actions.enqueue("redact_inquiry", inquiry_id=inquiry.id)
-    await actions.run()
+    job_id, event = await actions.outcome("redact_inquiry", inquiry_id=inquiry.id)
 
-    [event] = await actions.events_of(job_id)
     assert event.event == "inquiry.redacted"
     assert event.inquiry_id == inquiry.id
     assert event.data["status"] == "created"
@@ -43,16 +41,9 @@ async def test_redaction_erases_at_persona_and_publishes_once(actions: Actions) 
 
 async def test_a_rerun_changes_nothing(actions: Actions) -> None:
     inquiry = await actions.new_inquiry()
-    job_id = await actions.enqueue("redact_inquiry", inquiry_id=inquiry.id)
-    await actions.run()
-    before = actions.counters()
-    [first] = await actions.events()
 
-    await actions.enqueue("redact_inquiry", job_id=job_id, inquiry_id=inquiry.id)
-    await actions.run()
+    job_id, _ = await actions.assert_rerun_changes_nothing("redact_inquiry", inquiry_id=inquiry.id)
 
-    assert actions.counters() == before
-    assert await actions.events() == [first]
     assert (await actions.job_result(job_id))["r"]["published"] is False
 
 
@@ -60,10 +51,8 @@ async def test_an_inquiry_redacted_before_is_confirmed_not_failed(actions: Actio
     inquiry = await actions.new_inquiry()
     await actions.persona.redact_inquiry(inquiry.id)
 
-    job_id = await actions.enqueue("redact_inquiry", inquiry_id=inquiry.id)
-    await actions.run()
+    _, event = await actions.outcome("redact_inquiry", inquiry_id=inquiry.id)
 
-    [event] = await actions.events_of(job_id)
     assert event.event == "inquiry.redacted"
     assert event.data["already_redacted"] is True
     assert actions.counters()["operations"]["redact-an-inquiry"] == {"200": 1, "409": 1}
@@ -73,11 +62,7 @@ async def test_an_unknown_inquiry_is_one_failure(actions: Actions) -> None:
     job_id = await actions.enqueue("redact_inquiry", inquiry_id="inq_Unknown")
     await actions.run()
 
-    [event] = await actions.events_of(job_id)
-    assert event.event == "job.failed"
-    assert event.data["error"]["type"] == "NotFoundError"
-    result = await actions.job_result(job_id)
-    assert (result["s"], result["t"]) == (False, 1)
+    await actions.assert_failed_once(job_id, "NotFoundError")
 
 
 async def test_our_copies_of_personal_data_are_dropped(actions: Actions) -> None:
@@ -126,7 +111,7 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize("kwargs", [k for _, k in BAD_ARGUMENTS], ids=[n for n, _ in BAD_ARGUMENTS])
+@refusals(BAD_ARGUMENTS)
 async def test_bad_arguments_fail_once_without_calls(
     actions: Actions, kwargs: dict[str, Any]
 ) -> None:

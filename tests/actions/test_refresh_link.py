@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.actions.conftest import Actions
+from tests.actions.conftest import Actions, refusals
 
 pytestmark = pytest.mark.redis
 
@@ -14,10 +14,10 @@ pytestmark = pytest.mark.redis
 async def test_a_live_inquiry_gets_a_new_link_without_a_resume(actions: Actions) -> None:
     inquiry = await actions.new_inquiry()
 
-    job_id = await actions.enqueue("refresh_link", inquiry_id=inquiry.id, expires_in_seconds=600)
-    await actions.run()
+    job_id, event = await actions.outcome(
+        "refresh_link", inquiry_id=inquiry.id, expires_in_seconds=600
+    )
 
-    [event] = await actions.events_of(job_id)
     assert event.event == "inquiry.link-refreshed"
     assert event.inquiry_id == inquiry.id
     assert event.data["status"] == "created"
@@ -36,10 +36,8 @@ async def test_an_expired_inquiry_is_resumed_first(actions: Actions) -> None:
     inquiry = await actions.new_inquiry()
     await actions.simulate(inquiry.id, "expire_inquiry")
 
-    job_id = await actions.enqueue("refresh_link", inquiry_id=inquiry.id)
-    await actions.run()
+    _, event = await actions.outcome("refresh_link", inquiry_id=inquiry.id)
 
-    [event] = await actions.events_of(job_id)
     assert event.data["resumed"] is True
     assert event.data["status"] == "pending"
     assert event.data["one_time_link"]
@@ -50,16 +48,11 @@ async def test_an_expired_inquiry_is_resumed_first(actions: Actions) -> None:
 async def test_a_rerun_returns_the_same_link_without_calls(actions: Actions) -> None:
     inquiry = await actions.new_inquiry()
     await actions.simulate(inquiry.id, "expire_inquiry")
-    job_id = await actions.enqueue("refresh_link", inquiry_id=inquiry.id)
-    await actions.run()
-    before = actions.counters()
-    [first] = await actions.events()
 
-    await actions.enqueue("refresh_link", job_id=job_id, inquiry_id=inquiry.id)
-    await actions.run()
+    job_id, first = await actions.assert_rerun_changes_nothing(
+        "refresh_link", inquiry_id=inquiry.id
+    )
 
-    assert actions.counters() == before
-    assert await actions.events() == [first]
     result = await actions.job_result(job_id)
     assert result["r"]["one_time_link"] == first.data["one_time_link"]
     assert result["r"]["published"] is False
@@ -72,22 +65,16 @@ async def test_a_finished_inquiry_gets_no_link(actions: Actions) -> None:
     job_id = await actions.enqueue("refresh_link", inquiry_id=inquiry.id)
     await actions.run()
 
-    [event] = await actions.events_of(job_id)
-    assert event.event == "job.failed"
-    assert event.data["error"]["type"] == "ConflictError"
+    event = await actions.assert_failed_once(job_id, "ConflictError")
     assert event.data["error"]["status_code"] == 409
-    result = await actions.job_result(job_id)
-    assert (result["s"], result["t"]) == (False, 1)
 
 
 async def test_a_redacted_inquiry_gets_no_link(actions: Actions) -> None:
     inquiry = await actions.new_inquiry()
     await actions.persona.redact_inquiry(inquiry.id)
 
-    job_id = await actions.enqueue("refresh_link", inquiry_id=inquiry.id)
-    await actions.run()
+    _, event = await actions.outcome("refresh_link", inquiry_id=inquiry.id)
 
-    [event] = await actions.events_of(job_id)
     assert event.data["error"]["type"] == "UnprocessableError"
 
 
@@ -131,7 +118,7 @@ BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [
 ]
 
 
-@pytest.mark.parametrize("kwargs", [k for _, k in BAD_ARGUMENTS], ids=[n for n, _ in BAD_ARGUMENTS])
+@refusals(BAD_ARGUMENTS)
 async def test_bad_arguments_fail_once_without_calls(
     actions: Actions, kwargs: dict[str, Any]
 ) -> None:

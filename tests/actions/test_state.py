@@ -17,7 +17,8 @@ from jobs.contract import (
 from jobs.errors import JobArgumentsError
 from jobs.state import keys
 from jobs.state.publisher import Publisher
-from jobs.state.store import Store
+from jobs.state.results import read_range
+from jobs.state.store import InquiryRecord, Store
 
 #: When the tests' events are published: after `_follow`, before the refollow.
 NOW = 150.0
@@ -45,6 +46,17 @@ async def _follow(store: Store, inquiry_id: str = "inq_1") -> None:
     )
 
 
+async def _published(store: Store, publisher: Publisher) -> InquiryRecord:
+    """A followed inquiry whose outcome (an expiry) was published: its record."""
+    await _follow(store)
+    await publisher.publish(
+        dedupe_id="inq_1:0", event="inquiry.expired", inquiry_id="inq_1", data={}, now=NOW
+    )
+    record = await store.get("inq_1")
+    assert record is not None
+    return record
+
+
 @pytest.mark.redis
 async def test_an_action_event_does_not_settle_the_inquiry(
     store: Store, publisher: Publisher, decoded_redis: Redis
@@ -65,8 +77,8 @@ async def test_an_action_event_does_not_settle_the_inquiry(
     assert record is not None
     assert not record.published
     assert await decoded_redis.zscore(keys.INFLIGHT, "inq_1") is not None
-    [(_, fields)] = await decoded_redis.xrange("test:results")
-    assert fields["inquiry_id"] == "inq_1"
+    [event] = await read_range(decoded_redis, "test:results")
+    assert event.inquiry_id == "inq_1"
 
 
 @pytest.mark.redis
@@ -94,12 +106,7 @@ async def test_a_failure_of_an_action_does_not_settle_the_inquiry(
 async def test_refollow_starts_a_new_cycle_with_the_next_hop(
     store: Store, publisher: Publisher, decoded_redis: Redis
 ) -> None:
-    await _follow(store)
-    await publisher.publish(
-        dedupe_id="inq_1:0", event="inquiry.expired", inquiry_id="inq_1", data={}, now=NOW
-    )
-    published = await store.get("inq_1")
-    assert published is not None
+    published = await _published(store, publisher)
 
     poll_job = await store.refollow(published, status="pending", now=200.0, first_due=201.0)
 
@@ -118,12 +125,7 @@ async def test_refollow_starts_a_new_cycle_with_the_next_hop(
 async def test_refollow_happens_once_for_one_published_outcome(
     store: Store, publisher: Publisher
 ) -> None:
-    await _follow(store)
-    await publisher.publish(
-        dedupe_id="inq_1:0", event="inquiry.expired", inquiry_id="inq_1", data={}, now=NOW
-    )
-    seen = await store.get("inq_1")
-    assert seen is not None
+    seen = await _published(store, publisher)
 
     first = await store.refollow(seen, status="pending", now=200.0, first_due=201.0)
     second = await store.refollow(seen, status="pending", now=200.0, first_due=201.0)

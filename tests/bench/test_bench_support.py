@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from bench.__main__ import parser
-from bench.harness import SandboxClock, settings_env
+from bench.processes import settings_env
 from bench.report import ScenarioResult, percentile, render_table, write_json
+from bench.sandbox import SandboxClock
 
 
 def test_figures_are_judged_against_their_bounds() -> None:

@@ -38,17 +38,20 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from bench.chaos.recovery import IN_PROGRESS_PREFIX
-from bench.chaos.stack import BIN, ROOT, WORKER_COMMAND, clean_env
+from bench.processes import RUN_WORKER, child_environment, console_script
+from bench.stack import Stack
+from bench.waiting import idle
 from jobs.context import persona_client
 from jobs.persona.errors import ClientSetupError
 from jobs.producer import connect, enqueue_create
 from jobs.state import keys
+from jobs.state.results import ResultEvent
 from jobs.webhooks.signature import signature_header
 from persona_sandbox import SandboxConfig, run_sandbox
 from settings import Settings, load_settings
-from tests.chaos.conftest import QUEUE, Workers, results, settings_env, wait_for
-from tests.conftest import TEST_API_KEY, TEST_WEBHOOK_SECRET
+from tests.chaos.conftest import QUEUE, results, wait_for
+from tests.conftest import PROCESS_SETTINGS, TEST_API_KEY, TEST_WEBHOOK_SECRET
+from tests.harness import wire_job
 from worker.embedded_redis import RedisServer, free_port
 from worker.web import create_app
 
@@ -92,10 +95,9 @@ class _Canary:
         return (open, (str(self.path), "w"))
 
 
-def _wire(function: str, kwargs: Any, args: Any = ()) -> bytes:
+def _wire(function: str, kwargs: Any) -> bytes:
     """A job in the documented JSON wire format, as a foreign producer writes it."""
-    job = {"t": 1, "f": function, "a": list(args), "k": kwargs, "et": int(time.time() * 1000)}
-    return json.dumps(job).encode()
+    return wire_job(function, kwargs).encode()
 
 
 def _create(**kwargs: Any) -> bytes:
@@ -243,7 +245,7 @@ class MatrixRun:
     """What one worker process made of every row (collected once, checked per row)."""
 
     rows: dict[str, JobRow]
-    events: list[dict[str, Any]]
+    events: list[ResultEvent]
     arq_results: dict[str, Any]
     leftovers: dict[str, bool]
     inquiry_calls: dict[str, int]
@@ -255,12 +257,8 @@ class MatrixRun:
     logs: str = field(repr=False, default="")
 
 
-def _events_for(run: MatrixRun, job_id: str) -> list[dict[str, Any]]:
-    return [
-        event
-        for event in run.events
-        if job_id in (event["data"].get("job_id"), event["data"].get("request_id"))
-    ]
+def _events_for(run: MatrixRun, job_id: str) -> list[ResultEvent]:
+    return [event for event in run.events if event.answers(job_id)]
 
 
 async def _write(client: Redis, row: JobRow) -> None:
@@ -270,103 +268,96 @@ async def _write(client: Redis, row: JobRow) -> None:
     await client.zadd(QUEUE, {row.job_id: now_ms})
 
 
-async def _idle(client: Redis, queue: str) -> bool:
-    queued = [job for job in await client.zrange(queue, 0, -1) if not job.startswith("sweep")]
-    running = [
-        key
-        async for key in client.scan_iter(match=IN_PROGRESS_PREFIX + "*")
-        if not key.removeprefix(IN_PROGRESS_PREFIX).startswith("sweep")
-    ]
-    return not queued and not running
-
-
 async def _matrix(workdir: Path) -> MatrixRun:
     canary = workdir / "unpickled"
     rows = {row.job_id: row for row in _job_rows(canary)}
-    server = RedisServer()
-    server.start()
-    workers = Workers(workdir)
-    client: Redis = Redis.from_url(server.url, decode_responses=True)
-    try:
-        config = SandboxConfig(api_key=TEST_API_KEY, rate_limit_per_minute=0, time_scale=600)
-        async with run_sandbox(config) as sandbox:
-            worker = workers.start(settings_env(server.url, sandbox.url))
-            production = workers.start(
-                settings_env(
-                    server.url, sandbox.url, PERSONA_API_KEY=PRODUCTION_KEY, QUEUE_NAME=PROD_QUEUE
-                )
+    async with Stack.open(base=PROCESS_SETTINGS, workdir=workdir) as stack:
+        server = await stack.start_redis()
+        client: Redis = Redis.from_url(server.url, decode_responses=True)
+        try:
+            return await _run_matrix(stack, server, client, rows, canary)
+        finally:
+            await client.aclose()
+
+
+async def _run_matrix(
+    stack: Stack, server: RedisServer, client: Redis, rows: dict[str, JobRow], canary: Path
+) -> MatrixRun:
+    """Every row and the good requests through a worker, and a production-key worker beside."""
+    config = SandboxConfig(api_key=TEST_API_KEY, rate_limit_per_minute=0, time_scale=600)
+    async with run_sandbox(config) as sandbox:
+        worker = stack.spawn_worker(stack.settings(server.url, persona_api_url=sandbox.url))
+        production = stack.spawn_worker(
+            stack.settings(
+                server.url,
+                persona_api_url=sandbox.url,
+                persona_api_key=PRODUCTION_KEY,
+                queue_name=PROD_QUEUE,
             )
-            for row in rows.values():
-                await _write(client, row)
-            for queue, job_ids in ((QUEUE, GOOD), (PROD_QUEUE, ["production-1"])):
-                pool = await connect(server.url, queue_name=queue)
-                try:
-                    for job_id in job_ids:
-                        await enqueue_create(
-                            pool,
-                            reference_id=f"{job_id}-person",
-                            note="sandbox-outcome=completed sandbox-after=30",
-                            job_id=job_id,
-                        )
-                finally:
-                    await pool.aclose()
-
-            missing: list[str] = []
-
-            async def settled() -> bool:
-                answered = {
-                    str(event["data"].get(name))
-                    for event in await results(client)
-                    for name in ("job_id", "request_id")
-                }
-                missing[:] = [
-                    f"no event for {job}"
-                    for job in [*GOOD, "production-1", *rows]
-                    if job not in answered and not rows.get(job, GOOD_ROW).error.startswith("arq:")
-                ]
-                for job, row in rows.items():
-                    stored = await client.exists(keys.ARQ_RESULT_PREFIX + job)
-                    if row.error.startswith("arq:") and not stored:
-                        missing.append(f"no arq result for {job}")
-                if not await _idle(client, QUEUE) or not await _idle(client, PROD_QUEUE):
-                    missing.append("jobs still queued or running")
-                return not missing
-
+        )
+        for row in rows.values():
+            await _write(client, row)
+        for queue, job_ids in ((QUEUE, GOOD), (PROD_QUEUE, ["production-1"])):
+            pool = await connect(server.url, queue_name=queue)
             try:
-                await wait_for(settled, 60, "every row's outcome", every_s=0.2)
-            except AssertionError as exc:
-                raise AssertionError(f"{exc}: {missing}\n{workers.log(worker)[-3_000:]}") from None
-            arq_results = {
-                job_id: json.loads(raw) if raw else None
-                for job_id in rows
-                if (raw := await client.get(keys.ARQ_RESULT_PREFIX + job_id)) is not None
-            }
-            leftovers = {
-                job_id: bool(
-                    await client.exists(keys.ARQ_JOB_PREFIX + job_id)
-                    or await client.zscore(QUEUE, job_id) is not None
-                )
-                for job_id in rows
-            }
-            counters = sandbox.counters_json()
-            return MatrixRun(
-                rows=rows,
-                events=await results(client),
-                arq_results=arq_results,
-                leftovers=leftovers,
-                inquiry_calls=counters["inquiries"],
-                creates=sum(counters["creates_by_idempotency_key"].values()),
-                created=[inquiry.id for inquiry in sandbox.state.order],
-                worker_alive=worker.poll() is None,
-                production_worker_alive=production.poll() is None,
-                canary=canary,
-                logs=workers.log(worker),
+                for job_id in job_ids:
+                    await enqueue_create(
+                        pool,
+                        reference_id=f"{job_id}-person",
+                        note="sandbox-outcome=completed sandbox-after=30",
+                        job_id=job_id,
+                    )
+            finally:
+                await pool.aclose()
+
+        missing: list[str] = []
+
+        async def settled() -> bool:
+            events = await results(client)
+            missing[:] = [
+                f"no event for {job}"
+                for job in [*GOOD, "production-1", *rows]
+                if not any(event.answers(job) for event in events)
+                and not rows.get(job, GOOD_ROW).error.startswith("arq:")
+            ]
+            for job, row in rows.items():
+                stored = await client.exists(keys.ARQ_RESULT_PREFIX + job)
+                if row.error.startswith("arq:") and not stored:
+                    missing.append(f"no arq result for {job}")
+            if not await idle(client, QUEUE) or not await idle(client, PROD_QUEUE):
+                missing.append("jobs still queued or running")
+            return not missing
+
+        try:
+            await wait_for(settled, 60, "every row's outcome", every_s=0.2)
+        except TimeoutError as exc:
+            raise AssertionError(f"{exc}: {missing}\n{worker.log_tail(3_000)}") from None
+        arq_results = {
+            job_id: json.loads(raw) if raw else None
+            for job_id in rows
+            if (raw := await client.get(keys.ARQ_RESULT_PREFIX + job_id)) is not None
+        }
+        leftovers = {
+            job_id: bool(
+                await client.exists(keys.ARQ_JOB_PREFIX + job_id)
+                or await client.zscore(QUEUE, job_id) is not None
             )
-    finally:
-        for process in workers.started:
-            await asyncio.to_thread(Workers.terminate, process)
-        await client.aclose()
-        server.cleanup()
+            for job_id in rows
+        }
+        counters = sandbox.counters_json()
+        return MatrixRun(
+            rows=rows,
+            events=await results(client),
+            arq_results=arq_results,
+            leftovers=leftovers,
+            inquiry_calls=counters["inquiries"],
+            creates=sum(counters["creates_by_idempotency_key"].values()),
+            created=[inquiry.id for inquiry in sandbox.state.order],
+            worker_alive=worker.alive(),
+            production_worker_alive=production.alive(),
+            canary=canary,
+            logs=worker.output(),
+        )
 
 
 @pytest.fixture(scope="module")
@@ -397,13 +388,14 @@ def test_each_bad_job_gets_a_clear_error_and_nothing_else(matrix: MatrixRun, job
         assert row.complaint in error["message"]
         return
     [event] = events
-    assert event["event"] == "job.failed"
-    assert event["data"]["job_id"] == job_id
-    error = event["data"]["error"]
+    assert event.event == "job.failed"
+    assert event.data["job_id"] == job_id
+    error = event.data["error"]
     assert error["type"] == row.error
     assert row.complaint in error["message"]
-    assert SECRET_VALUE not in json.dumps(event), "values are never echoed"
-    assert len(json.dumps(event)) < 5_000, "a huge value does not make a huge event"
+    published = json.dumps(event.to_json())
+    assert SECRET_VALUE not in published, "values are never echoed"
+    assert len(published) < 5_000, "a huge value does not make a huge event"
     if row.inquiry is not None:
         assert matrix.inquiry_calls.get(row.inquiry, 0) == row.calls
 
@@ -414,8 +406,8 @@ def test_the_worker_stays_up_and_the_good_requests_beside_the_bad_ones_end_norma
 ) -> None:
     assert matrix.worker_alive, matrix.logs[-3_000:]
     for job_id in GOOD:
-        [event] = [e for e in matrix.events if e["data"].get("request_id") == job_id]
-        assert event["event"] == "inquiry.completed"
+        [event] = [e for e in matrix.events if e.data.get("request_id") == job_id]
+        assert event.event == "inquiry.completed"
     assert matrix.creates == len(GOOD), "only the good requests created inquiries"
     touched = set(matrix.inquiry_calls) - set(UNKNOWN)
     assert touched <= set(matrix.created), "no bad row made a Persona call but the unknown ids"
@@ -424,11 +416,11 @@ def test_the_worker_stays_up_and_the_good_requests_beside_the_bad_ones_end_norma
 
 @pytest.mark.timeout(120)
 def test_a_production_key_against_the_sandbox_fails_the_request_once(matrix: MatrixRun) -> None:
-    [event] = [e for e in matrix.events if e["data"].get("job_id") == "production-1"]
-    assert event["event"] == "job.failed"
-    assert event["data"]["error"]["type"] == "AuthenticationError"
-    assert event["data"]["error"]["status_code"] == 401
-    assert PRODUCTION_KEY not in json.dumps(event)
+    [event] = [e for e in matrix.events if e.data.get("job_id") == "production-1"]
+    assert event.event == "job.failed"
+    assert event.data["error"]["type"] == "AuthenticationError"
+    assert event.data["error"]["status_code"] == 401
+    assert PRODUCTION_KEY not in json.dumps(event.to_json())
     assert matrix.production_worker_alive
 
 
@@ -517,10 +509,10 @@ class ConfigRow:
     """A value from the environment that must not appear in the output."""
 
 
-ARQ = (str(BIN / "arq"), "worker.WorkerSettings")
-CLI_STATUS = (str(BIN / "persona-worker"), "status")
+ARQ = (*console_script("arq"), "worker.WorkerSettings")
+CLI_STATUS = (*console_script("persona-worker"), "status")
 WEB = (sys.executable, "-m", "uvicorn", "--factory", "worker.web:create_app")
-RUN = (*WORKER_COMMAND, "--startup-wait", "1")
+RUN = (*RUN_WORKER.argv, "--startup-wait", "1")
 
 
 def _config_rows() -> list[Any]:
@@ -574,7 +566,7 @@ def test_bad_configuration_stops_the_process_naming_the_variable(
     row: ConfigRow, tmp_path: Path
 ) -> None:
     # An empty working directory: no developer's `.env` can fill in what the row leaves out.
-    env = clean_env(PYTHONPATH=str(ROOT), **row.env)
+    env = child_environment(row.env)
     finished = subprocess.run(
         row.argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=45, check=False
     )

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from bench.chaos import ChaosPlan, run_chaos
-from bench.chaos.stack import ROOT, WORKER_COMMAND
+from bench.chaos.stack import WORKER_COMMAND
+from bench.processes import ROOT
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 

@@ -11,52 +11,26 @@ from __future__ import annotations
 import asyncio
 import signal
 import time
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
-from bench.chaos.recovery import IN_PROGRESS_PREFIX
-from jobs.producer import connect, enqueue_create
-from persona_sandbox import FaultSettings, SandboxConfig, run_sandbox
-from settings import Settings
-from tests.chaos.conftest import QUEUE, Workers, answered, results, settings_env, wait_for
-from tests.conftest import TEST_API_KEY
+from bench.stack import Stack
+from persona_sandbox import FaultSettings, run_sandbox
+from tests.chaos.conftest import (
+    QUEUE,
+    answered,
+    enqueue_creates,
+    results,
+    running_jobs,
+    sandbox_config,
+    wait_for,
+)
 from worker.arq_settings import build_worker_settings
 from worker.embedded_redis import RedisServer
 from worker.run import Supervisor
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
-
-
-def _sandbox(**faults: Any) -> SandboxConfig:
-    return SandboxConfig(
-        api_key=TEST_API_KEY,
-        rate_limit_per_minute=0,
-        time_scale=600,
-        faults=FaultSettings(**faults),
-    )
-
-
-async def _enqueue(redis_url: str, count: int, prefix: str) -> list[str]:
-    pool = await connect(redis_url, queue_name=QUEUE)
-    try:
-        for index in range(count):
-            await enqueue_create(
-                pool,
-                reference_id=f"{prefix}-person-{index}",
-                note="sandbox-outcome=completed sandbox-after=120",
-                job_id=f"{prefix}-{index}",
-            )
-    finally:
-        await pool.aclose()
-    return [f"{prefix}-{index}" for index in range(count)]
-
-
-async def _running(client: Redis) -> list[str]:
-    """Jobs marked in progress, apart from the cron sweep (which keeps its mark on purpose)."""
-    keys = [key async for key in client.scan_iter(match=IN_PROGRESS_PREFIX + "*")]
-    return [key for key in keys if not key.removeprefix(IN_PROGRESS_PREFIX).startswith("sweep")]
 
 
 async def _all_answered_once(client: Redis, requests: list[str]) -> dict[str, int]:
@@ -66,29 +40,28 @@ async def _all_answered_once(client: Redis, requests: list[str]) -> dict[str, in
 
 @pytest.mark.timeout(120)
 async def test_sigterm_mid_run_lets_jobs_finish_and_the_next_worker_loses_nothing(
-    own_redis: RedisServer, own_client: Redis, workers: Workers
+    stack: Stack, own_redis: RedisServer, own_client: Redis
 ) -> None:
-    async with run_sandbox(_sandbox(latency_ms=300)) as sandbox:
-        env = settings_env(own_redis.url, sandbox.url, WORKER_MAX_JOBS="10")
-        first = workers.start(env)
-        requests = await _enqueue(own_redis.url, 40, "term")
+    async with run_sandbox(sandbox_config(latency_ms=300)) as sandbox:
+        settings = stack.settings(own_redis.url, persona_api_url=sandbox.url, worker_max_jobs=10)
+        first = stack.spawn_worker(settings)
+        requests = await enqueue_creates(own_redis.url, 40, "term", after_s=120)
         await wait_for(lambda: len(sandbox.state.order) >= 8, 30, "creates under way")
-        await wait_for(lambda: _running(own_client), 30, "jobs running when the signal arrives")
+        await wait_for(lambda: running_jobs(own_client), 30, "jobs running when the signal arrives")
 
         signalled = time.monotonic()
-        first.send_signal(signal.SIGTERM)
-        code = await asyncio.to_thread(first.wait, 30)
+        [code] = await stack.stop([first])
         took = time.monotonic() - signalled
 
-        assert code == 0, workers.log(first)[-2_000:]
+        assert code == 0, first.log_tail()
         assert took < 8 + 5, "it stopped within job_completion_wait (JOB_TIMEOUT_S) and a margin"
-        assert "shutdown on SIGTERM" in workers.log(first)
-        assert await _running(own_client) == [], "no job stranded until its key expires"
+        assert "shutdown on SIGTERM" in first.output()
+        assert await running_jobs(own_client) == [], "no job stranded until its key expires"
         before = await _all_answered_once(own_client, requests)
         assert set(before.values()) <= {0, 1}
         assert 0 in before.values(), "work was left for the next worker"
 
-        second = workers.start(env)
+        second = stack.spawn_worker(settings)
 
         async def done() -> bool:
             return all((await _all_answered_once(own_client, requests)).values())
@@ -98,35 +71,29 @@ async def test_sigterm_mid_run_lets_jobs_finish_and_the_next_worker_loses_nothin
         assert sorted(str(inquiry.reference_id) for inquiry in sandbox.state.order) == sorted(
             f"term-person-{index}" for index in range(40)
         ), "one inquiry per request"
-        assert Workers.terminate(second) == 0
+        assert await stack.stop([second]) == [0]
 
 
 @pytest.mark.timeout(60)
 async def test_jobs_still_running_after_the_grace_go_back_to_the_queue_due_at_once(
-    own_redis: RedisServer, own_client: Redis, make_settings: Any
+    stack: Stack, own_redis: RedisServer, own_client: Redis
 ) -> None:
     # Every create is carried out and its answer held far past the grace.
-    held = _sandbox(hang_rate=1.0, hang_s=60, operations=frozenset({"create-an-inquiry"}))
+    held = sandbox_config(hang_rate=1.0, hang_s=60, operations=frozenset({"create-an-inquiry"}))
     async with run_sandbox(held) as sandbox:
-        settings: Settings = make_settings(
-            persona_api_url=sandbox.url,
-            redis_url=own_redis.url,
-            http_timeout_s=30.0,
-            job_timeout_s=40.0,
-            poll_min_interval_s=0.05,
-            poll_max_interval_s=0.2,
-            rate_limit_per_minute=60_000,
+        settings = stack.settings(
+            own_redis.url, persona_api_url=sandbox.url, http_timeout_s=30.0, job_timeout_s=40.0
         )
         short_grace = build_worker_settings(settings, job_completion_wait=1, poll_delay=0.05)
         supervisor = Supervisor(settings, worker_settings=short_grace, startup_wait_s=5)
         running = asyncio.create_task(supervisor.run())
-        requests = await _enqueue(own_redis.url, 3, "grace")
+        requests = await enqueue_creates(own_redis.url, 3, "grace", after_s=120)
         await wait_for(lambda: len(sandbox.state.order) == 3, 20, "three creates carried out")
 
         supervisor.stop(signal.SIGTERM)
         assert await asyncio.wait_for(running, 15) == 0
 
-        assert await _running(own_client) == [], "cancelled jobs released their claim"
+        assert await running_jobs(own_client) == [], "cancelled jobs released their claim"
         queued = dict(await own_client.zrange(QUEUE, 0, -1, withscores=True))
         now_ms = time.time() * 1000
         assert {request for request in requests if queued.get(request, now_ms + 1) <= now_ms} == (

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -19,9 +18,8 @@ from jobs.documents import CreateResult
 from jobs.pipeline.create_inquiry import CREATE_MAX_FAILURES, create_inquiry
 from jobs.state import keys
 from jobs.state.redis_typing import resolved
-from jobs.state.store import Store
 from persona_sandbox.faults import FaultSettings
-from tests.pipeline.conftest import RUN_TIMEOUT_S, Pipeline, running
+from tests.pipeline.conftest import RUN_TIMEOUT_S, Pipeline
 
 
 async def test_a_duplicate_enqueue_is_one_request(pipeline: Pipeline) -> None:
@@ -117,13 +115,12 @@ async def _result(pipeline: Pipeline, job_id: str) -> dict[str, Any]:
 
 async def _status_becomes(pipeline: Pipeline, inquiry_id: str, status: str) -> None:
     """Wait (bounded) until a status check recorded `status` for the inquiry."""
-    store = Store(pipeline.redis, record_ttl_s=60)
-    async with asyncio.timeout(RUN_TIMEOUT_S):
-        while True:
-            record = await store.get(inquiry_id)
-            if record is not None and record.status == status:
-                return
-            await asyncio.sleep(0.01)
+
+    async def recorded() -> bool:
+        record = await pipeline.record(inquiry_id)
+        return record is not None and record.status == status
+
+    await pipeline.wait_until(recorded, f"{inquiry_id} to be {status}")
 
 
 async def _enqueue_again(pipeline: Pipeline, job_id: str, note: str) -> None:
@@ -150,13 +147,13 @@ async def test_rerunning_a_create_job_whose_inquiry_is_pending_returns_a_new_lin
     pipeline: Pipeline,
 ) -> None:
     job_id = await pipeline.create("person-1", note=STAYS_PENDING, job_id="req-1")
-    async with running(pipeline.worker(burst=False)):
+    async with pipeline.running():
         first = await _result(pipeline, job_id)
         await _status_becomes(pipeline, first["inquiry_id"], "pending")
     assert pipeline.calls("generate-a-one-time-link") == 0
 
     await _enqueue_again(pipeline, job_id, STAYS_PENDING)
-    async with running(pipeline.worker(burst=False)):
+    async with pipeline.running():
         again = await _result(pipeline, job_id)
 
     assert set(again) == {"inquiry_id", "reference_id", "status", *LINK_FIELDS}

@@ -9,7 +9,6 @@ the web app's `/metrics` while the worker still runs.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import re
@@ -19,7 +18,6 @@ from typing import Any
 
 import httpx
 import pytest
-from arq.worker import Worker
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
@@ -135,29 +133,16 @@ def _value(families: dict[str, Any], sample_name: str, **labels: str) -> float:
     raise AssertionError(f"no sample {sample_name}{labels}")
 
 
-async def _wait_for_events(pipeline: Pipeline, count: int, timeout_s: float = 30.0) -> None:
-    async with asyncio.timeout(timeout_s):
-        while len(await pipeline.events()) < count:
-            await pipeline.redis.xread({pipeline.settings.results_stream: "$"}, block=200, count=1)
-
-
 async def test_both_processes_serve_the_metrics_after_a_run(pipeline: Pipeline) -> None:
     for person in ("person-1", "person-2"):
         await pipeline.create(person, note="sandbox-outcome=approved sandbox-after=30")
-    worker: Worker = pipeline.worker(burst=False)
-    running = asyncio.create_task(worker.main())
-    try:
-        await _wait_for_events(pipeline, 2)
+    async with pipeline.running():
+        await pipeline.wait_for_events(2)
         port = pipeline.settings.metrics_port
         async with httpx.AsyncClient() as client:
             worker_scrape = await client.get(f"http://127.0.0.1:{port}/metrics")
         async with web_client(pipeline.settings) as web:
             web_scrape = await web.get("/metrics")
-    finally:
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
-        await worker.close()
 
     assert worker_scrape.status_code == web_scrape.status_code == 200
     people = ("person-1", "person-2")

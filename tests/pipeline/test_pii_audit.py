@@ -9,7 +9,6 @@ allows into events.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from typing import Any
@@ -20,8 +19,9 @@ import pytest
 from jobs.metrics import reset_metrics
 from jobs.webhooks.signature import signature_header
 from tests.conftest import TEST_API_KEY, TEST_WEBHOOK_SECRET
+from tests.harness import serve
 from tests.logging_support import capture_logs
-from tests.pipeline.conftest import Pipeline, running, serve
+from tests.pipeline.conftest import Pipeline
 from worker.embedded_redis import free_port
 from worker.web import create_app
 
@@ -69,7 +69,7 @@ async def test_no_secret_or_pii_leaks_beyond_the_allowed_field(pipeline: Pipelin
     with capture_logs("json", "DEBUG") as logs:
         async with (
             serve(create_app(pipeline.settings)) as web_root,
-            running(pipeline.worker(burst=False)) as worker,
+            pipeline.running() as worker,
         ):
             await pipeline.create(
                 "person-7", note="sandbox-outcome=approved sandbox-after=30", fields=PII
@@ -79,11 +79,7 @@ async def test_no_secret_or_pii_leaks_beyond_the_allowed_field(pipeline: Pipelin
                 "person-8", note="sandbox-outcome=nonsense", fields=PII, job_id="bad-8"
             )
             async with httpx.AsyncClient(timeout=10) as http:
-                async with asyncio.timeout(20):
-                    while await pipeline.redis.xlen(pipeline.settings.results_stream) < 2:
-                        await pipeline.redis.xread(
-                            {pipeline.settings.results_stream: "$"}, block=200
-                        )
+                await pipeline.wait_for_events(2)
                 [inquiry_id] = pipeline.inquiries_of("person-7")
                 body, headers = _signed_event(inquiry_id, "evt_audit1", "inquiry.approved")
                 answer = await http.post(

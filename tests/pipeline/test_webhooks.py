@@ -14,11 +14,13 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bench.waiting import settle
 from jobs.state import keys
 from jobs.state.store import Store
 from persona_sandbox.webhook_settings import WebhookSettings
 from tests.conftest import TEST_WEBHOOK_SECRET
-from tests.pipeline.conftest import Pipeline, running, serve
+from tests.harness import serve
+from tests.pipeline.conftest import Pipeline
 from worker.web import create_app
 
 pytestmark = [
@@ -47,43 +49,25 @@ async def webhook_url(pipeline: Pipeline) -> AsyncIterator[str]:
         yield url
 
 
-async def _wait_for_results(pipeline: Pipeline, count: int, timeout_s: float) -> None:
-    async with asyncio.timeout(timeout_s):
-        while await pipeline.redis.xlen(pipeline.settings.results_stream) < count:
-            await pipeline.redis.xread({pipeline.settings.results_stream: "$"}, block=200)
-
-
-async def _queue_settled(pipeline: Pipeline) -> None:
-    """Wait until no job is due or running: every delivered trigger has been handled."""
-    async with asyncio.timeout(15):
-        while True:
-            due = await pipeline.redis.zcount(
-                pipeline.settings.queue_name, "-inf", int(time.time() * 1000)
-            )
-            # arq keeps a finished cron job's in-progress key on purpose (one run per tick).
-            running_jobs = [
-                key
-                for key in await pipeline.redis.keys("arq:in-progress:*")
-                if not key.startswith("arq:in-progress:sweep:")
-            ]
-            if due == 0 and not running_jobs:
-                return
-            await asyncio.sleep(0.05)
+async def _settled(pipeline: Pipeline) -> None:
+    """Wait until every delivery was made and no job is due or running: every delivered
+    trigger has been handled."""
+    await asyncio.wait_for(pipeline.sandbox.sandbox.webhooks.wait_idle(), 15)
+    await settle(pipeline.redis, pipeline.settings.queue_name, timeout_s=15)
 
 
 async def test_a_decision_arrives_by_webhook_long_before_a_poll_and_once(
     pipeline: Pipeline, webhook_url: str
 ) -> None:
     started = time.monotonic()
-    async with running(pipeline.worker(burst=False)):
+    async with pipeline.running():
         for index in range(PEOPLE):
             await pipeline.create(
                 f"person-{index}", note="sandbox-outcome=completed sandbox-after=60"
             )
-        await _wait_for_results(pipeline, PEOPLE, timeout_s=20)
+        await pipeline.wait_for_events(PEOPLE)
         elapsed = time.monotonic() - started
-        await asyncio.wait_for(pipeline.sandbox.sandbox.webhooks.wait_idle(), 15)
-        await _queue_settled(pipeline)
+        await _settled(pipeline)
 
     events = await pipeline.events()
     assert sorted(event.data["reference_id"] for event in events) == [
@@ -106,11 +90,10 @@ async def test_a_decision_arrives_by_webhook_long_before_a_poll_and_once(
 
 
 async def test_each_delivered_event_is_acted_on_once(pipeline: Pipeline, webhook_url: str) -> None:
-    async with running(pipeline.worker(burst=False)):
+    async with pipeline.running():
         await pipeline.create("person-1", note="sandbox-outcome=failed sandbox-after=30")
-        await _wait_for_results(pipeline, 1, timeout_s=20)
-        await asyncio.wait_for(pipeline.sandbox.sandbox.webhooks.wait_idle(), 15)
-        await _queue_settled(pipeline)
+        await pipeline.wait_for_events(1)
+        await _settled(pipeline)
 
     delivered = {
         event.id

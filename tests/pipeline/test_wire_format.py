@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 import time
 from pathlib import Path
@@ -13,24 +12,13 @@ import pytest
 from tests.pipeline.conftest import Pipeline
 
 
-async def _enqueue_raw(
-    pipeline: Pipeline, job_id: str, function: str, kwargs: dict[str, object]
-) -> None:
-    """What the README's "Job wire format" section tells other languages to do."""
-    now_ms = int(time.time() * 1000)
-    job = {"t": 1, "f": function, "a": [], "k": kwargs, "et": now_ms}
-    async with pipeline.redis.pipeline(transaction=True) as pipe:
-        pipe.set(f"arq:job:{job_id}", json.dumps(job), px=86_400_000, nx=True)
-        pipe.zadd(pipeline.settings.queue_name, {job_id: now_ms})
-        await pipe.execute()
-
-
 async def test_a_create_job_written_by_hand_gets_exactly_one_result(pipeline: Pipeline) -> None:
-    await _enqueue_raw(
-        pipeline,
-        "svc-42",
+    # What the README's "Job wire format" section tells other languages to do.
+    await pipeline.enqueue(
         "create_inquiry",
-        {"reference_id": "user-42", "note": "sandbox-outcome=failed sandbox-after=30"},
+        job_id="svc-42",
+        reference_id="user-42",
+        note="sandbox-outcome=failed sandbox-after=30",
     )
 
     await pipeline.run()
@@ -49,7 +37,7 @@ async def test_a_job_that_is_not_json_is_dropped_and_the_worker_goes_on(pipeline
     now_ms = int(time.time() * 1000)
     await pipeline.redis.set("arq:job:garbage", "\x80not json")
     await pipeline.redis.zadd(pipeline.settings.queue_name, {"garbage": now_ms})
-    await _enqueue_raw(pipeline, "svc-1", "create_inquiry", {"reference_id": "user-1"})
+    await pipeline.enqueue("create_inquiry", job_id="svc-1", reference_id="user-1")
 
     await pipeline.run()
 

@@ -255,11 +255,7 @@ def test_a_long_stream_scan_shows_progress_on_a_terminal(
     with env.pipeline(transaction=False) as pipe:
         for index in range(2_500):
             inquiry = "inq_target" if index == 10 else f"inq_{index}"
-            data = json.dumps({"event": "inquiry.completed", "inquiry_id": inquiry})
-            pipe.xadd(
-                "persona:results",
-                {"event": "inquiry.completed", "inquiry_id": inquiry, "data": data},
-            )
+            _publish(pipe, "inquiry.completed", inquiry)
         pipe.execute()
     terminal = _Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
@@ -282,8 +278,13 @@ def test_progress_stays_off_when_stderr_is_not_a_terminal(
     assert "reading" not in capsys.readouterr().err
 
 
-def _publish(env: redis.Redis, event: str, inquiry_id: str) -> None:
+def _publish(
+    env: redis.Redis | redis.client.Pipeline, event: str, inquiry_id: str, reference: str = ""
+) -> None:
+    """Add a result entry as the publisher writes one (with a reference id when given)."""
     data = {"event": event, "inquiry_id": inquiry_id, "status": event.split(".")[-1]}
+    if reference:
+        data["reference_id"] = reference
     env.xadd(
         "persona:results", {"event": event, "inquiry_id": inquiry_id, "data": json.dumps(data)}
     )
@@ -312,20 +313,13 @@ def test_results_follow_stops_after_count(
     assert "inq_a" in capsys.readouterr().out
 
 
-def _publish_for(env: redis.Redis, event: str, inquiry_id: str, reference: str) -> None:
-    data = {"event": event, "inquiry_id": inquiry_id, "reference_id": reference}
-    env.xadd(
-        "persona:results", {"event": event, "inquiry_id": inquiry_id, "data": json.dumps(data)}
-    )
-
-
 def test_results_filter_by_reference_and_several_events(
     env: redis.Redis, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _publish_for(env, "inquiry.approved", "inq_a", "user-1")
-    _publish_for(env, "inquiry.declined", "inq_b", "user-1")
-    _publish_for(env, "inquiry.approved", "inq_c", "user-2")
-    _publish_for(env, "job.failed", "inq_d", "user-1")
+    _publish(env, "inquiry.approved", "inq_a", "user-1")
+    _publish(env, "inquiry.declined", "inq_b", "user-1")
+    _publish(env, "inquiry.approved", "inq_c", "user-2")
+    _publish(env, "job.failed", "inq_d", "user-1")
 
     code = main(
         [
