@@ -16,7 +16,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Final, TypeVar
+from typing import ClassVar, Final, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -30,13 +30,6 @@ from settings import DEFAULT_TERMINAL_STATUSES
 __all__ = ["NaiveResult", "run_naive"]
 
 T = TypeVar("T")
-
-#: The tutorial's status period in (sandbox) seconds.
-STATUS_PERIOD_S: Final = 10.0
-#: Creates sent at once: a producer loop, not a thundering herd.
-CREATE_CONCURRENCY: Final = 50
-#: Attempts per request before a transient failure gives up.
-TRIES: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,18 +53,21 @@ class _CountingClient:
     a few times; every attempt counts as a call.
     """
 
+    TRIES: ClassVar[int] = 3
+    """Attempts per request before a transient failure gives up."""
+
     def __init__(self, client: PersonaClient) -> None:
         self.client = client
         self.calls = 0
         self.status_reads = 0
 
     async def _call(self, send: Callable[[], Awaitable[T]]) -> T:
-        for attempt in range(1, TRIES + 1):
+        for attempt in range(1, self.TRIES + 1):
             self.calls += 1
             try:
                 return await send()
             except TransientApiError:
-                if attempt == TRIES:
+                if attempt == self.TRIES:
                     raise
                 await asyncio.sleep(0.1 * attempt)
         raise AssertionError("unreachable")
@@ -112,6 +108,12 @@ async def _follow(
         # A read that took longer than the period is followed at once, never by a burst.
         next_read = max(next_read + period_s, time.monotonic())
     return False
+
+
+#: The tutorial's status period in (sandbox) seconds.
+STATUS_PERIOD_S: Final = 10.0
+#: Creates sent at once: a producer loop, not a thundering herd.
+CREATE_CONCURRENCY: Final = 50
 
 
 async def run_naive(

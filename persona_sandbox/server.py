@@ -27,9 +27,6 @@ from persona_sandbox.state import SandboxState
 
 __all__ = ["SandboxHandle", "bind_socket", "run_sandbox", "serve_app", "uvicorn_config"]
 
-_STARTUP_TIMEOUT_S: Final = 10.0
-_SHUTDOWN_GRACE_S: Final = 2
-
 
 @dataclass(frozen=True, slots=True)
 class SandboxHandle:
@@ -69,6 +66,10 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: Seconds uvicorn gives open requests when the server stops.
+_SHUTDOWN_GRACE_S: Final = 2
+
+
 def uvicorn_config(app: Starlette, *, log_level: str = "warning") -> uvicorn.Config:
     """Uvicorn settings for the sandbox: fast protocol stack, no access log, short grace."""
     return uvicorn.Config(
@@ -80,6 +81,10 @@ def uvicorn_config(app: Starlette, *, log_level: str = "warning") -> uvicorn.Con
         access_log=False,
         timeout_graceful_shutdown=_SHUTDOWN_GRACE_S,
     )
+
+
+#: Seconds uvicorn may take to accept connections before start-up counts as failed.
+_STARTUP_TIMEOUT_S: Final = 10.0
 
 
 @contextlib.asynccontextmanager

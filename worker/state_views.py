@@ -36,11 +36,6 @@ __all__ = [
 #: `progress(done, total)`: called as a long read advances.
 Progress = Callable[[int, int], None]
 
-#: Records read per Redis round trip.
-_CHUNK: Final = 1_000
-#: How many of the latest errors the overview keeps.
-LAST_ERRORS: Final = 5
-
 
 @dataclass(frozen=True, slots=True)
 class InflightRow:
@@ -93,6 +88,10 @@ def _number(value: str | None) -> float | None:
         return None
 
 
+#: Records read per Redis round trip.
+_CHUNK: Final = 1_000
+
+
 async def inflight_rows(redis: Redis, *, progress: Progress | None = None) -> list[InflightRow]:
     """Every inquiry in `persona:inflight` with its record's status, times and last error.
 
@@ -121,6 +120,10 @@ async def inflight_rows(redis: Redis, *, progress: Progress | None = None) -> li
         if progress is not None:
             progress(len(rows), len(members))
     return rows
+
+
+#: How many of the latest errors the overview keeps.
+LAST_ERRORS: Final = 5
 
 
 async def overview(

@@ -52,28 +52,8 @@ __all__ = ["CallsOptions", "deliver_webhooks", "run_calls"]
 
 T = TypeVar("T")
 
-POLLING_TARGET: Final = 2.1
-WEBHOOK_TARGET: Final = 2.05
 #: Every person finishes: a manual review would wait hours for a human, not for the person.
 OUTCOME_MIX: Final = "approved=0.7,declined=0.2,failed=0.1"
-#: The timestamp attribute behind each terminal status a result can report.
-DECIDED_AT: Final = {
-    "completed": "completed_at",
-    "failed": "failed_at",
-    "approved": "decisioned_at",
-    "declined": "decisioned_at",
-    "expired": "expired_at",
-    "needs_review": "marked_for_review_at",
-}
-#: What the README tells operators to subscribe to.
-WEBHOOK_EVENTS: Final = ["inquiry.*"]
-#: Settings measured in Persona (sandbox) time, divided by the time scale.
-PERSONA_TIME_SETTINGS: Final = (
-    "poll_min_interval_s",
-    "poll_max_interval_s",
-    "poll_review_interval_s",
-    "poll_align_s",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +86,15 @@ class Run:
     webhooks: dict[str, Any]
 
 
+#: Settings measured in Persona (sandbox) time, divided by the time scale.
+PERSONA_TIME_SETTINGS: Final = (
+    "poll_min_interval_s",
+    "poll_max_interval_s",
+    "poll_review_interval_s",
+    "poll_align_s",
+)
+
+
 def scaled_settings(
     stack: Stack, redis_url: str, api_url: str, scale: float, overrides: Mapping[str, Any]
 ) -> Settings:
@@ -122,6 +111,17 @@ def scaled_settings(
     return stack.settings(redis_url, persona_api_url=api_url, **values)
 
 
+#: The timestamp attribute behind each terminal status a result can report.
+DECIDED_AT: Final = {
+    "completed": "completed_at",
+    "failed": "failed_at",
+    "approved": "decisioned_at",
+    "declined": "decisioned_at",
+    "expired": "expired_at",
+    "needs_review": "marked_for_review_at",
+}
+
+
 def _latencies(published: list[ResultEvent], clock: SandboxClock) -> list[float]:
     latencies = []
     for entry in published:
@@ -132,6 +132,10 @@ def _latencies(published: list[ResultEvent], clock: SandboxClock) -> list[float]
             decided_wall = clock.wall(datetime.fromisoformat(stamp))
             latencies.append(entry.added_ms / 1000 - decided_wall)
     return latencies
+
+
+#: What the README tells operators to subscribe to.
+WEBHOOK_EVENTS: Final = ["inquiry.*"]
 
 
 async def deliver_webhooks(
@@ -262,6 +266,11 @@ async def _after(earlier: Awaitable[object] | None, run: Coroutine[Any, Any, T])
 async def _settled(*tasks: asyncio.Task[Any]) -> None:
     """Wait until every task is done, whatever its outcome (the task group reports failures)."""
     await asyncio.wait(tasks)
+
+
+#: Calls per decided inquiry each pipeline run must stay under.
+POLLING_TARGET: Final = 2.1
+WEBHOOK_TARGET: Final = 2.05
 
 
 async def run_calls(
