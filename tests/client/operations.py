@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from jobs.persona.client import PersonaClient
 from tests.client.fakes import FakePersona, inquiry_resource, verification_resource
@@ -31,6 +31,24 @@ def seed(fake: FakePersona) -> None:
     )
 
 
+class _InquiryAction(Protocol):
+    """A client method that acts on one inquiry and takes an idempotency key."""
+
+    def __call__(
+        self, client: PersonaClient, inquiry_id: str, /, *, idempotency_key: str
+    ) -> Awaitable[object]: ...
+
+
+def _inquiry_action(operation_id: str, action: str, method: _InquiryAction) -> Operation:
+    """`POST /inquiries/{id}/{action}` on the seeded inquiry, sent by the client's `method`."""
+    return Operation(
+        operation_id,
+        "POST",
+        f"/inquiries/{INQUIRY_ID}/{action}",
+        lambda c, key: method(c, INQUIRY_ID, idempotency_key=key),
+    )
+
+
 OPERATIONS = [
     Operation(
         "create-an-inquiry",
@@ -45,42 +63,14 @@ OPERATIONS = [
         lambda c, key: c.retrieve_inquiry(INQUIRY_ID),
     ),
     Operation("list-all-inquiries", "GET", "/inquiries", lambda c, key: c.list_inquiries()),
-    Operation(
-        "resume-an-inquiry",
-        "POST",
-        f"/inquiries/{INQUIRY_ID}/resume",
-        lambda c, key: c.resume_inquiry(INQUIRY_ID, idempotency_key=key),
+    _inquiry_action("resume-an-inquiry", "resume", PersonaClient.resume_inquiry),
+    _inquiry_action(
+        "generate-a-one-time-link", "generate-one-time-link", PersonaClient.generate_one_time_link
     ),
-    Operation(
-        "generate-a-one-time-link",
-        "POST",
-        f"/inquiries/{INQUIRY_ID}/generate-one-time-link",
-        lambda c, key: c.generate_one_time_link(INQUIRY_ID, idempotency_key=key),
-    ),
-    Operation(
-        "approve-an-inquiry",
-        "POST",
-        f"/inquiries/{INQUIRY_ID}/approve",
-        lambda c, key: c.approve_inquiry(INQUIRY_ID, idempotency_key=key),
-    ),
-    Operation(
-        "decline-an-inquiry",
-        "POST",
-        f"/inquiries/{INQUIRY_ID}/decline",
-        lambda c, key: c.decline_inquiry(INQUIRY_ID, idempotency_key=key),
-    ),
-    Operation(
-        "mark-an-inquiry-for-review",
-        "POST",
-        f"/inquiries/{INQUIRY_ID}/mark-for-review",
-        lambda c, key: c.mark_for_review(INQUIRY_ID, idempotency_key=key),
-    ),
-    Operation(
-        "expire-an-inquiry",
-        "POST",
-        f"/inquiries/{INQUIRY_ID}/expire",
-        lambda c, key: c.expire_inquiry(INQUIRY_ID, idempotency_key=key),
-    ),
+    _inquiry_action("approve-an-inquiry", "approve", PersonaClient.approve_inquiry),
+    _inquiry_action("decline-an-inquiry", "decline", PersonaClient.decline_inquiry),
+    _inquiry_action("mark-an-inquiry-for-review", "mark-for-review", PersonaClient.mark_for_review),
+    _inquiry_action("expire-an-inquiry", "expire", PersonaClient.expire_inquiry),
     Operation(
         "redact-an-inquiry",
         "DELETE",
