@@ -49,11 +49,6 @@ DEMO_OUTCOMES: Final = (
     ("approved", 15),
     ("declined", 55),
 )
-#: Sandbox seconds per real second: a person's minute passes in two real seconds.
-TIME_SCALE: Final = 30.0
-TIMEOUT_S: Final = 50.0
-_KEY: Final = "persona_sandbox_demo0local0only"
-_TEMPLATE: Final = "itmpl_DemoTemplate0000000000000"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +113,10 @@ def _table(rows: list[Row]) -> str:
             f"{row.seconds if row.seconds is not None else float('nan'):>5.1f}"
         )
     return "\n".join(lines)
+
+
+#: Real seconds the demo waits for every request to be answered.
+TIMEOUT_S: Final = 50.0
 
 
 async def _collect(
@@ -187,6 +186,12 @@ async def run_demo(*, count: int = 20, seed: int = 7, json_output: bool = False)
         code = await _run_demo(count, seed, report)
     print(json.dumps(report))
     return code
+
+
+#: Sandbox seconds per real second: a person's minute passes in two real seconds.
+TIME_SCALE: Final = 30.0
+_KEY: Final = "persona_sandbox_demo0local0only"
+_TEMPLATE: Final = "itmpl_DemoTemplate0000000000000"
 
 
 async def _run_demo(count: int, seed: int, report: dict[str, Any] | None) -> int:
