@@ -78,6 +78,20 @@ def _bounded(low: float, high: float, kind: type[int] | type[float]) -> Any:
     return parse
 
 
+#: The numeric options: flag, lowest and highest value, type, default and what it sets (the
+#: help shows the default after it).
+_NUMBERS: Final[tuple[tuple[str, float, float, type[int] | type[float], float, str], ...]] = (
+    ("--inquiries", 10, 20_000, int, 1_000, "a/d"),
+    ("--time-scale", 1, 60, float, 1.0, "a/d sandbox clock"),
+    ("--safety-net", 1, 3_600, float, 60.0, "a/b webhook path's POLL_MIN_INTERVAL_S"),
+    ("--sustained-seconds", 60, 900, float, 180.0, "b"),
+    ("--workers", 1, 16, int, 4, "b worker processes"),
+    ("--rate-limit", 1, 300, int, 288, "b RATE_LIMIT_PER_MINUTE"),
+    ("--throughput-inquiries", 100, 20_000, int, 2_000, "c"),
+    ("--memory-inquiries", 100, 50_000, int, 10_000, "e"),
+)
+
+
 def parser() -> argparse.ArgumentParser:
     """The command line."""
     cli = argparse.ArgumentParser(
@@ -88,25 +102,10 @@ def parser() -> argparse.ArgumentParser:
     )
     add = cli.add_argument
     add("--only", type=_scenarios, default=list(SCENARIOS), help="scenarios, e.g. calls,memory")
-    add("--inquiries", type=_bounded(10, 20_000, int), default=1_000, help="a/d (1000)")
-    add("--time-scale", type=_bounded(1, 60, float), default=1.0, help="a/d sandbox clock (1)")
+    for flag, low, high, kind, default, help_text in _NUMBERS:
+        help_text = f"{help_text} ({default:g})"
+        add(flag, type=_bounded(low, high, kind), default=default, help=help_text)
     add("--no-naive", action="store_true", help="skip the naive baseline in a")
-    add(
-        "--safety-net",
-        type=_bounded(1, 3_600, float),
-        default=60.0,
-        help="a/b webhook path's POLL_MIN_INTERVAL_S (60)",
-    )
-    add("--sustained-seconds", type=_bounded(60, 900, float), default=180.0, help="b (180)")
-    add("--workers", type=_bounded(1, 16, int), default=4, help="b worker processes (4)")
-    add(
-        "--rate-limit",
-        type=_bounded(1, 300, int),
-        default=288,
-        help="b RATE_LIMIT_PER_MINUTE (288)",
-    )
-    add("--throughput-inquiries", type=_bounded(100, 20_000, int), default=2_000, help="c (2000)")
-    add("--memory-inquiries", type=_bounded(100, 50_000, int), default=10_000, help="e (10000)")
     add(
         "--set",
         type=_setting,
