@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -103,22 +104,6 @@ async def test_create_with_every_option_sends_each_under_its_documented_key(
     }
 
 
-@pytest.mark.parametrize(
-    ("option", "match"),
-    [
-        ({"tags": "onboarding"}, "tags"),
-        ({"expires_in_s": 0}, "expires_in_s"),
-        ({"reference_id": ""}, "reference_id"),
-    ],
-)
-async def test_bad_create_options_are_refused_before_any_request(
-    client: PersonaClient, fake: FakePersona, option: dict[str, Any], match: str
-) -> None:
-    with pytest.raises(ValueError, match=match):
-        await client.create_inquiry(template_id=TEMPLATE_ID, idempotency_key=KEY, **option)
-    assert fake.requests == []
-
-
 # --- reads: include and filters ---------------------------------------------------------------
 
 
@@ -148,27 +133,6 @@ async def test_one_hundred_inquiry_ids_fit_in_one_call(
     ids = [f"inq_{n:03d}" for n in range(100)]
     await client.list_inquiries(inquiry_ids=ids)
     assert fake.last.url.params["filter[inquiry-id]"].split(",") == ids
-
-
-@pytest.mark.parametrize(
-    ("option", "match"),
-    [
-        ({"inquiry_ids": []}, "inquiry_ids must not be empty"),
-        ({"inquiry_ids": "inq_a"}, "not a single string"),
-        ({"inquiry_ids": ["inq_a,inq_b"]}, "contain no comma"),
-        ({"inquiry_ids": [f"inq_{n:03d}" for n in range(101)]}, "at most 100"),
-        ({"statuses": []}, "statuses must not be empty"),
-        ({"page_size": 0}, "page_size"),
-        ({"page_size": 101}, "page_size"),
-        ({"reference_id": ""}, "reference_id"),
-    ],
-)
-async def test_bad_list_filters_are_refused_before_any_request(
-    client: PersonaClient, fake: FakePersona, option: dict[str, Any], match: str
-) -> None:
-    with pytest.raises(ValueError, match=match):
-        await client.list_inquiries(**option)
-    assert fake.requests == []
 
 
 async def test_status_reference_and_page_filters_use_persona_parameter_names(
@@ -262,6 +226,53 @@ async def test_add_relation_sends_schema_key_and_target(
     }
 
 
+# --- arguments refused before any request ----------------------------------------------------
+
+#: Sends one request through the client.
+Send = Callable[[PersonaClient], Awaitable[object]]
+
+
+def _create(**option: Any) -> Send:
+    return lambda c: c.create_inquiry(template_id=TEMPLATE_ID, idempotency_key=KEY, **option)
+
+
+def _list(**option: Any) -> Send:
+    return lambda c: c.list_inquiries(**option)
+
+
+def _retrieve(inquiry_id: str) -> Send:
+    return lambda c: c.retrieve_inquiry(inquiry_id)
+
+
+@pytest.mark.parametrize(
+    ("send", "match"),
+    [
+        pytest.param(_create(tags="onboarding"), "tags", id="create-tags-string"),
+        pytest.param(_create(expires_in_s=0), "expires_in_s", id="create-expires-0"),
+        pytest.param(_create(reference_id=""), "reference_id", id="create-empty-reference"),
+        pytest.param(_list(inquiry_ids=[]), "inquiry_ids must not be empty", id="list-no-ids"),
+        pytest.param(_list(inquiry_ids="inq_a"), "not a single string", id="list-ids-string"),
+        pytest.param(_list(inquiry_ids=["inq_a,inq_b"]), "contain no comma", id="list-id-comma"),
+        pytest.param(
+            _list(inquiry_ids=[f"inq_{n:03d}" for n in range(101)]), "at most 100", id="list-101"
+        ),
+        pytest.param(_list(statuses=[]), "statuses must not be empty", id="list-no-statuses"),
+        pytest.param(_list(page_size=0), "page_size", id="list-page-size-0"),
+        pytest.param(_list(page_size=101), "page_size", id="list-page-size-101"),
+        pytest.param(_list(reference_id=""), "reference_id", id="list-empty-reference"),
+        pytest.param(_retrieve(""), "inquiry_id", id="empty-id"),
+        pytest.param(_retrieve("."), "dot segment", id="dot-id"),
+        pytest.param(_retrieve(".."), "dot segment", id="dot-dot-id"),
+    ],
+)
+async def test_bad_arguments_are_refused_before_any_request(
+    client: PersonaClient, fake: FakePersona, send: Send, match: str
+) -> None:
+    with pytest.raises(ValueError, match=match):
+        await send(client)
+    assert fake.requests == []
+
+
 # --- ids and simulate guards ------------------------------------------------------------------
 
 
@@ -271,23 +282,6 @@ async def test_ids_are_quoted_as_a_single_path_segment(
     with pytest.raises(NotFoundError):
         await client.retrieve_inquiry("inq_1/../../cases?x=1")
     assert fake.last.url.raw_path == f"{PREFIX}/inquiries/inq_1%2F..%2F..%2Fcases%3Fx%3D1".encode()
-
-
-async def test_an_empty_id_is_refused_before_any_request(
-    client: PersonaClient, fake: FakePersona
-) -> None:
-    with pytest.raises(ValueError, match="inquiry_id"):
-        await client.retrieve_inquiry("")
-    assert fake.requests == []
-
-
-@pytest.mark.parametrize("dots", [".", ".."])
-async def test_a_dot_segment_id_is_refused_before_any_request(
-    client: PersonaClient, fake: FakePersona, dots: str
-) -> None:
-    with pytest.raises(ValueError, match="dot segment"):
-        await client.retrieve_inquiry(dots)
-    assert fake.requests == []
 
 
 async def test_simulate_actions_are_refused_with_a_production_key_without_a_request(
