@@ -227,39 +227,51 @@ def test_undeclared_deep_object_key_is_named() -> None:
     assert "'colour' was unexpected" in error.problems[0].detail
 
 
-def test_page_size_that_is_not_a_number_is_named() -> None:
-    request = httpx.Request("GET", f"{API}/inquiries", params={"page[size]": "ten"}, headers=AUTH)
-    error = refused(validate_request, request, "list-all-inquiries")
-    assert violation(error) == [("query parameter", "page[size]")]
-
-
-def test_undeclared_query_parameter_is_named() -> None:
-    request = httpx.Request("GET", f"{API}/inquiries", params={"page_size": "5"}, headers=AUTH)
-    error = refused(validate_request, request, "list-all-inquiries")
-    assert violation(error) == [("query parameter", "page_size")]
+@pytest.mark.parametrize(
+    ("path", "params", "operation", "named"),
+    [
+        pytest.param(
+            "/inquiries",
+            {"page[size]": "ten"},
+            "list-all-inquiries",
+            "page[size]",
+            id="page-size-not-a-number",
+        ),
+        pytest.param(
+            "/inquiries",
+            {"page_size": "5"},
+            "list-all-inquiries",
+            "page_size",
+            id="undeclared-parameter",
+        ),
+        pytest.param(
+            "/accounts/act_1/relations",
+            {},
+            "accounts-list-all-relations",
+            "filter",
+            id="required-deep-object-not-sent",
+        ),
+        pytest.param(
+            "/accounts/act_1/relations",
+            {"filter[created-at-start]": "2025-12-01"},
+            "accounts-list-all-relations",
+            "filter[key]",
+            id="required-deep-object-key-not-sent",
+        ),
+    ],
+)
+def test_query_parameter_violation_is_named(
+    path: str, params: dict[str, str], operation: str, named: str
+) -> None:
+    request = httpx.Request("GET", f"{API}{path}", params=params, headers=AUTH)
+    error = refused(validate_request, request, operation)
+    assert violation(error) == [("query parameter", named)]
 
 
 def test_deep_object_sent_flat_is_a_violation() -> None:
     request = httpx.Request("GET", f"{API}/inquiries", params={"filter": "x"}, headers=AUTH)
     error = refused(validate_request, request, "list-all-inquiries")
     assert ("query parameter", "filter") in violation(error)
-
-
-def test_required_deep_object_parameter_must_be_sent() -> None:
-    request = httpx.Request("GET", f"{API}/accounts/act_1/relations", headers=AUTH)
-    error = refused(validate_request, request, "accounts-list-all-relations")
-    assert violation(error) == [("query parameter", "filter")]
-
-
-def test_required_deep_object_key_is_named() -> None:
-    request = httpx.Request(
-        "GET",
-        f"{API}/accounts/act_1/relations",
-        params={"filter[created-at-start]": "2025-12-01"},
-        headers=AUTH,
-    )
-    error = refused(validate_request, request, "accounts-list-all-relations")
-    assert violation(error) == [("query parameter", "filter[key]")]
 
 
 # Responses -------------------------------------------------------------------------------
