@@ -132,7 +132,7 @@ class Settings(BaseSettings):
 
     # --- HTTP ----------------------------------------------------------------------------
     http_timeout_s: PositiveFloat = 10.0
-    """Per-request timeout towards Persona (connect, read, write and pool)."""
+    """Timeout of a request to Persona: of each phase (connect, read, write, pool) and in all."""
     http_max_connections: PositiveInt = 50
     """Connection pool size of the one shared HTTP client."""
 

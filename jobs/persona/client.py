@@ -2,10 +2,17 @@
 
 Every call goes through `PersonaClient._send`, the only place that catches httpx errors and
 reads status codes. It adds the headers Persona expects (the pinned `Persona-Version`, an
-explicit `Key-Inflection: kebab`, the caller's `Idempotency-Key` on every POST), lets the shared
-rate limiter (a `RequestGate`) admit the request, reads `RateLimit-*` and `Request-Id` from every
-answer, and turns failures into `jobs.persona.errors`, so nothing above this module sees httpx or a
-status code. Paths, queries and bodies are built in `jobs.persona.request_builders`.
+explicit `Key-Inflection: kebab`, the caller's `Idempotency-Key` on every POST), lets the
+shared rate limiter (a `RequestGate`) admit the request, reads `RateLimit-*` and `Request-Id`
+from every answer, and turns failures into `jobs.persona.errors`, so nothing above this module
+sees httpx or a status code. Paths, queries and bodies are built in
+`jobs.persona.request_builders`.
+
+httpx's timeout bounds each phase of an exchange (connect, write, each read, the pool wait), so
+an answer that trickles in a byte at a time never times out. Each exchange therefore also runs
+under one overall deadline (`deadline_s`, by default the longest phase timeout of the HTTP
+client, i.e. `HTTP_TIMEOUT_S`); past it the exchange is abandoned with `ApiTimeoutError`, whose
+outcome is unknown, as for any timeout. The rate limiter's wait comes before and is not counted.
 
 The API key lives in a `SecretStr` and in each request's `Authorization` header only. Errors
 carry the method, the path (never the query string), the status, Persona's title and details
@@ -14,6 +21,7 @@ and the request id; never the key or a body.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +32,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from jobs.persona import request_builders as build
-from jobs.persona.errors import ClientSetupError
+from jobs.persona.errors import ApiTimeoutError, ClientSetupError
 from jobs.persona.models import (
     Account,
     AccountList,
@@ -88,6 +96,12 @@ class RequestGate(Protocol):
         """Learn from one finished exchange (also failed ones)."""
 
 
+def _longest_phase(timeout: httpx.Timeout) -> float | None:
+    """The longest of an httpx timeout's phase limits; None when no phase has one."""
+    phases = [t for t in (timeout.connect, timeout.read, timeout.write, timeout.pool) if t]
+    return max(phases) if phases else None
+
+
 class _Single(BaseModel, Generic[ResourceT]):
     """A single-resource answer whose model (unlike `InquiryDocument`) holds only its data."""
 
@@ -103,6 +117,8 @@ class PersonaClient:
         version: the pinned `Persona-Version`; responses are read in its shapes.
         gate: the rate limiter, awaited before and told after every request.
         allow_simulate: whether simulate actions may be sent (never with a production key).
+        deadline_s: the longest one exchange may take in all (sending, waiting, reading the
+            whole answer); by default the longest phase timeout of `http`, none if it has none.
     """
 
     def __init__(
@@ -113,10 +129,15 @@ class PersonaClient:
         version: str = "2025-12-08",
         gate: RequestGate | None = None,
         allow_simulate: bool = True,
+        deadline_s: float | None = None,
     ) -> None:
         if not api_key.get_secret_value():
             raise ClientSetupError("the Persona API key is empty")
+        if deadline_s is not None and deadline_s <= 0:
+            raise ClientSetupError("the request deadline must be positive")
         self._http = http
+        self.deadline_s = deadline_s if deadline_s is not None else _longest_phase(http.timeout)
+        """The overall deadline of one exchange, in seconds (None: only the phase timeouts)."""
         self._api_key = api_key
         self._version = version
         self._gate = gate
@@ -375,13 +396,23 @@ class PersonaClient:
         if self._gate is not None:
             await self._gate.acquire(operation)
         started = time.perf_counter()
+        deadline = asyncio.timeout(self.deadline_s)
         try:
-            response = await self._http.send(request)
+            async with deadline:
+                response = await self._http.send(request)
         except httpx.HTTPError as exc:
-            elapsed_s = time.perf_counter() - started
-            no_headers = RateLimitInfo(None, None, None)
-            await self._record(ApiCall(operation, method, None, elapsed_s, no_headers, None))
+            await self._record_no_answer(operation, method, started)
             raise transport_error(exc, method=method, path=sent_path) from exc
+        except TimeoutError:
+            if not deadline.expired():
+                raise  # not the deadline's: nothing of ours to classify
+            await self._record_no_answer(operation, method, started)
+            raise ApiTimeoutError(
+                f"no whole answer from Persona for {method} {sent_path} "
+                f"within {self.deadline_s:g}s",
+                method=method,
+                path=sent_path,
+            ) from None
         elapsed_s = time.perf_counter() - started
         rate_limit = parse_rate_limit(response.headers)
         request_id = response.headers.get("request-id")
@@ -391,6 +422,12 @@ class PersonaClient:
             secret = self._api_key.get_secret_value()
             raise status_error(response, method=method, path=sent_path, secret=secret)
         return parse_document(response, model, method=method, path=sent_path)
+
+    async def _record_no_answer(self, operation: str, method: str, started: float) -> None:
+        """Record an exchange that ended without a response (its time, no status or headers)."""
+        elapsed_s = time.perf_counter() - started
+        no_headers = RateLimitInfo(None, None, None)
+        await self._record(ApiCall(operation, method, None, elapsed_s, no_headers, None))
 
     async def _record(self, call: ApiCall) -> None:
         """Hand one exchange to the observers and the gate; their failures never mask it."""
