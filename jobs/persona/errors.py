@@ -31,6 +31,7 @@ from typing import Any, ClassVar, Final, NotRequired, TypedDict
 
 __all__ = [
     "DEFAULT_RATE_LIMIT_WAIT_S",
+    "MAX_SERVER_WAIT_S",
     "ApiConnectionError",
     "ApiError",
     "ApiTimeoutError",
@@ -49,6 +50,7 @@ __all__ = [
     "ServerError",
     "TransientApiError",
     "UnprocessableError",
+    "clamp_server_wait",
     "error_for_status",
 ]
 
@@ -161,6 +163,16 @@ class ServerError(TransientApiError):
 
 #: The wait assumed after a 429 that names none (no readable `RateLimit-Reset` or `Retry-After`).
 DEFAULT_RATE_LIMIT_WAIT_S: Final = 5.0
+#: The longest wait a server's `RateLimit-Reset` or `Retry-After` is taken at. Persona's window
+#: is one minute, so a longer wait is a garbled header or a far-off clock; taken at its word, a
+#: reset of ten years would park a job (and, through the shared limiter, every job) for ten
+#: years. Past this the worker simply asks again, and a 429 then costs one more wait.
+MAX_SERVER_WAIT_S: Final = 120.0
+
+
+def clamp_server_wait(seconds: float) -> float:
+    """A wait a server asked for, at most `MAX_SERVER_WAIT_S` (and never negative)."""
+    return min(max(seconds, 0.0), MAX_SERVER_WAIT_S)
 
 
 class RateLimitedError(TransientApiError):
@@ -168,7 +180,7 @@ class RateLimitedError(TransientApiError):
 
     def __init__(self, message: str, *, retry_after_s: float | None = None, **context: Any) -> None:
         super().__init__(message, **context)
-        self.retry_after_s = retry_after_s
+        self.retry_after_s = None if retry_after_s is None else clamp_server_wait(retry_after_s)
 
     @property
     def wait_s(self) -> float:

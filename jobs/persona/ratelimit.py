@@ -13,8 +13,9 @@ jump ahead of creates; creates reserve their slot at the end of the line. Create
 a reservation is a place in line, not a retry.
 
 Persona's answers steer the limiter too. A 429 sets a floor: no request from any worker goes
-before the window's `RateLimit-Reset`. When `RateLimit-Remaining` falls below 15 % of the limit
-(Persona's guidance), the floor spreads what is left over the time to the reset. A wait longer
+before the window's `RateLimit-Reset` (never more than `MAX_SERVER_WAIT_S` ahead). When
+`RateLimit-Remaining` falls below 15 % of the limit (Persona's guidance), the floor spreads what
+is left over the time to the reset. A wait longer
 than `max_wait_s` is not slept through inside a job: the caller gets a `RateLimitedError` with
 the wait, and the job is deferred by that much without counting as a failure.
 
@@ -32,7 +33,7 @@ from typing import Final
 from redis.asyncio import Redis
 
 from jobs.persona.client import ApiCall
-from jobs.persona.errors import DEFAULT_RATE_LIMIT_WAIT_S, RateLimitedError
+from jobs.persona.errors import DEFAULT_RATE_LIMIT_WAIT_S, RateLimitedError, clamp_server_wait
 
 __all__ = ["CREATE_OPERATIONS", "RedisRateLimiter"]
 
@@ -176,4 +177,6 @@ class RedisRateLimiter:
             await self._raise_floor(info.reset_s / max(info.remaining, 1))
 
     async def _raise_floor(self, delay_s: float) -> None:
-        await self._floor(keys=[self._key], args=[int(delay_s * 1000), self._ttl_ms])
+        # However far off a header puts the reset, no worker is held back past the clamp.
+        delay_ms = int(clamp_server_wait(delay_s) * 1000)
+        await self._floor(keys=[self._key], args=[delay_ms, self._ttl_ms])

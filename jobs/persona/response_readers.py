@@ -5,8 +5,9 @@ functions, which turn it into a model or into one of `jobs.errors`.
 
 Persona documents `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds) on
 every authenticated response, spelled in either case, and no `Retry-After` (one is honoured if
-it ever appears). Header reading is lenient: a missing or garbled value reads as `None`, because
-a bad header must not turn a good answer into a failure. Error bodies are
+it ever appears). Either wait is taken at most at `MAX_SERVER_WAIT_S`. Header reading is
+lenient: a missing or garbled value reads as `None`, because a bad header must not turn a good
+answer into a failure. Error bodies are
 `{"errors": [{"title": ..., "details": ...}]}`, and a 401 has only a title. A 2xx body that
 cannot be read is a `ServerError` whose message names where the body went wrong, never its
 values.
@@ -30,6 +31,7 @@ from jobs.persona.errors import (
     ApiTimeoutError,
     RateLimitedError,
     ServerError,
+    clamp_server_wait,
     error_for_status,
 )
 
@@ -61,7 +63,7 @@ class RateLimitInfo:
     remaining: int | None
     """`RateLimit-Remaining`: requests left in the window."""
     reset_s: float | None
-    """`RateLimit-Reset`: seconds until the window resets."""
+    """`RateLimit-Reset`: seconds until the window resets, at most `MAX_SERVER_WAIT_S`."""
 
     @property
     def present(self) -> bool:
@@ -81,35 +83,41 @@ def _number(value: str | None, kind: Callable[[str], NumberT]) -> NumberT | None
     return number if 0 <= number < math.inf else None
 
 
+def _wait(seconds: float | None) -> float | None:
+    return None if seconds is None else clamp_server_wait(seconds)
+
+
 def parse_rate_limit(headers: httpx.Headers) -> RateLimitInfo:
     """Read the `RateLimit-*` headers (httpx matches names case-insensitively)."""
     return RateLimitInfo(
         limit=_number(headers.get("ratelimit-limit"), int),
         remaining=_number(headers.get("ratelimit-remaining"), int),
-        reset_s=_number(headers.get("ratelimit-reset"), float),
+        reset_s=_wait(_number(headers.get("ratelimit-reset"), float)),
     )
 
 
 def retry_after_s(headers: httpx.Headers, reset_s: float | None) -> float | None:
     """How long a 429 asks us to wait: `RateLimit-Reset`, else `Retry-After`, else unknown.
 
+    Either is taken at most at `MAX_SERVER_WAIT_S`.
+
     Args:
         headers: the 429 response's headers.
         reset_s: its parsed `RateLimit-Reset`.
     """
     if reset_s is not None:
-        return reset_s
+        return _wait(reset_s)
     value = headers.get("retry-after")
     seconds = _number(value, float)
     if seconds is not None or value is None:
-        return seconds
+        return _wait(seconds)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return clamp_server_wait((when - datetime.now(UTC)).total_seconds())
 
 
 def _text(value: Any, secret: str) -> str | None:

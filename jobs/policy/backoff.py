@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from jobs.persona.errors import RateLimitedError
+from jobs.persona.errors import RateLimitedError, clamp_server_wait
 from jobs.policy.status import PERSON_ACTIVE, InquiryStatus, parse_status
 
 __all__ = ["PollPolicy", "align_delay", "full_jitter", "retry_delay"]
@@ -48,11 +48,12 @@ def _asked_wait(error: BaseException | None, rng: random.Random) -> float | None
     """The wait a rate-limit refusal asks for, jittered by up to a second; None otherwise.
 
     The jitter spreads the workers a window deferred together; the wait does not grow with the
-    attempts, because a rate limit is not the job's failure.
+    attempts, because a rate limit is not the job's failure. It is never longer than
+    `MAX_SERVER_WAIT_S` (plus the jitter), whatever the error was built with.
     """
     if not isinstance(error, RateLimitedError):
         return None
-    return error.wait_s + rng.uniform(0, 1)
+    return clamp_server_wait(error.wait_s) + rng.uniform(0, 1)
 
 
 def retry_delay(
