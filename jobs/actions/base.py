@@ -2,8 +2,9 @@
 
 Callers ask for actions on existing Persona objects through the same queue, with the same
 guarantees as the pipeline: JSON arguments validated at the boundary, an `Idempotency-Key`
-derived from the job (`{job}:{job_id}`, plus `:{step}` when one job sends two POSTs), and exactly
-one outcome event on the results stream under the dedupe id `job:{job_id}`.
+derived from the job (`{job}:{job_id}`, plus `:{step}` when one job sends two requests; see
+`jobs.idempotency`), and exactly one outcome event on the results stream under the dedupe id
+`job:{job_id}`.
 
 | job                 | arguments                                   | event                      |
 | ------------------- | ------------------------------------------- | -------------------------- |
@@ -46,6 +47,7 @@ from jobs.errors import (
     PermanentApiError,
     TransientApiError,
 )
+from jobs.idempotency import idempotency_key
 from jobs.pipeline.scheduling import enqueue_poll, pull_forward
 from jobs.policy.backoff import retry_delay
 from jobs.state.store import InquiryRecord
@@ -86,9 +88,8 @@ class ActionRun:
     job_try: int
 
     def idempotency_key(self, step: str | None = None) -> str:
-        """The key of this job's POST (or of one `step` of a job that sends several)."""
-        base = f"{self.job}:{self.job_id}"
-        return base if step is None else f"{base}:{step}"
+        """The key of this job's request (or of one `step` of a job that sends several)."""
+        return idempotency_key(self.job, self.job_id, *(() if step is None else (step,)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ A re-run of an answered request (a crash before arq stored the result, or a re-e
 the result expired) creates nothing and returns the same fields: a new one-time link
 (Idempotency-Key `create:{job_id}:link`) while the inquiry is `created` or `pending`, no link
 for any other status or when Persona refuses one. The request's state never keeps a link.
+Keys derive from the job id as `jobs.idempotency` says.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from jobs.errors import (
     ServerError,
     TransientApiError,
 )
+from jobs.idempotency import idempotency_key
 from jobs.persona.models import Inquiry, InquiryDocument, InquiryMeta
 from jobs.persona.templates import TEMPLATE_RELATIONSHIPS
 from jobs.pipeline.scheduling import enqueue_poll
@@ -146,7 +148,7 @@ async def _new_link(
     """A new one-time link for a re-run; None when Persona refuses one (or keeps failing)."""
     try:
         document = await ctx.persona.generate_one_time_link(
-            inquiry_id, idempotency_key=f"create:{job_id}:link"
+            inquiry_id, idempotency_key=idempotency_key("create", job_id, "link")
         )
     except TransientApiError as exc:
         # A 429 is no failure: it waits for its window however often it comes.

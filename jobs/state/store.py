@@ -20,6 +20,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from jobs.idempotency import idempotency_key
 from jobs.state import keys
 from jobs.state.redis_typing import resolved
 
@@ -130,7 +131,7 @@ class CreateState:
     @property
     def idempotency_key(self) -> str:
         """The key for the next create attempt; a new generation after a possibly cached 5xx."""
-        return f"create:{self.job_id}:{self.generation}"
+        return idempotency_key("create", self.job_id, str(self.generation))
 
 
 class Store:

@@ -43,6 +43,23 @@ async def test_a_decision_is_recorded_once_with_its_event(
     assert result["r"]["published"] is True
 
 
+async def test_a_job_id_that_is_not_ascii_gets_its_decision_and_one_event(
+    actions: Actions,
+) -> None:
+    inquiry = await actions.new_inquiry()
+    await actions.simulate(inquiry.id, "complete_inquiry")
+
+    job_id = await actions.enqueue(
+        "decide_inquiry", job_id="décision-✓", inquiry_id=inquiry.id, decision="approve"
+    )
+    await actions.run()
+
+    [event] = await actions.events_for(job_id)
+    assert event.event == "inquiry.decision-recorded"
+    assert await actions.status(inquiry.id) == "approved"
+    assert (await actions.job_result(job_id))["s"] is True
+
+
 async def test_the_comment_reaches_persona_but_not_the_event(actions: Actions) -> None:
     inquiry = await actions.new_inquiry()
     comment = "Checked against the passport of Jane Doe"

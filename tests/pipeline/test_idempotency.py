@@ -60,6 +60,26 @@ async def test_distinct_requests_for_one_person_get_distinct_inquiries(pipeline:
 
 
 @pytest.mark.parametrize(
+    "job_id", ["créer-ünïcødé-✓", "申请-" + "x" * 300], ids=["non-ascii", "very-long"]
+)
+async def test_any_job_id_makes_one_inquiry_and_one_result(pipeline: Pipeline, job_id: str) -> None:
+    # Regression: the Idempotency-Key carried the job id as it was, and a header cannot carry
+    # it, so the job failed before its first request and the request never got an answer.
+    await pipeline.create(
+        "person-1", note="sandbox-outcome=completed sandbox-after=30", job_id=job_id
+    )
+
+    await pipeline.run()
+
+    [result] = await pipeline.events()
+    assert (result.event, result.data["request_id"]) == ("inquiry.completed", job_id)
+    assert len(pipeline.inquiries_of("person-1")) == 1
+    [(key, creates)] = pipeline.sandbox.counters_json()["creates_by_idempotency_key"].items()
+    assert key.startswith("create:sha256:")
+    assert creates == 1
+
+
+@pytest.mark.parametrize(
     "faults",
     [
         # Persona created the inquiry, then the answer was a 500: the lookup adopts it.
