@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from jobs.persona.client import PersonaClient, RequestGate
 from jobs.pipeline.batching import StatusBatcher
 from jobs.policy.backoff import PollPolicy
+from jobs.state.attempts import AttemptLedger
 from jobs.state.publisher import Publisher
 from jobs.state.store import Store
 from settings import Settings
@@ -65,6 +66,8 @@ class JobContext:
     queue: ArqRedis
     """arq's pool, for enqueueing follow-up jobs with the JSON serializer."""
     store: Store
+    attempts: AttemptLedger
+    """Failed attempts of the jobs that retry (waits for a rate limit do not count)."""
     publisher: Publisher
     policy: PollPolicy
     batcher: StatusBatcher
@@ -91,6 +94,7 @@ class JobContext:
             redis=redis,
             queue=queue,
             store=Store(redis, record_ttl_s=settings.record_ttl_s),
+            attempts=AttemptLedger(redis),
             publisher=Publisher(
                 redis,
                 stream=settings.results_stream,

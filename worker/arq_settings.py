@@ -12,7 +12,6 @@ from arq import cron, func
 from arq.connections import RedisSettings
 
 from jobs.actions.account_relations import account_relations
-from jobs.actions.base import ACTION_MAX_TRIES
 from jobs.actions.decide_inquiry import decide_inquiry
 from jobs.actions.redact_inquiry import redact_inquiry
 from jobs.actions.refresh_link import refresh_link
@@ -30,7 +29,7 @@ from jobs.contract import (
     json_serializer,
 )
 from jobs.pipeline.create_inquiry import create_inquiry
-from jobs.pipeline.fetch_verification import FETCH_MAX_TRIES, fetch_verification
+from jobs.pipeline.fetch_verification import fetch_verification
 from jobs.pipeline.poll_inquiry import poll_inquiry
 from jobs.pipeline.sweep import SWEEP_INTERVAL_S, sweep
 from settings import Settings
@@ -40,6 +39,11 @@ from worker.redis_retry import retry_on_redis_errors
 
 __all__ = ["build_worker_settings"]
 
+#: arq's `max_tries` for the jobs that count their own failures and end by their own deadline
+#: (create, fetch and the actions; `jobs.state.attempts`). arq counts every pickup, waits for a
+#: rate-limit window and re-runs after a Redis error included, and ends a job past its
+#: `max_tries` without an event: so it must never be what ends one of these.
+UNBOUNDED_TRIES = 1_000_000
 #: How long a create job's result (inquiry id, one-time link) stays readable by its producer.
 CREATE_RESULT_TTL_S = 86_400
 #: How long an action job's result (its event data, e.g. a refreshed link) stays readable.
@@ -58,13 +62,13 @@ def build_worker_settings(
     timeout = settings.job_timeout_s
     attributes: dict[str, Any] = {
         "functions": [
-            # Our own failure budget decides when a create gives up (jobs.pipeline.create_inquiry);
-            # arq's max_tries only stops a job that keeps crashing the worker.
+            # The create request's own deadline decides when it gives up
+            # (jobs.pipeline.create_inquiry), never arq's count of runs.
             func(
                 create_inquiry,
                 name=CREATE_INQUIRY,
                 timeout=timeout,
-                max_tries=100,
+                max_tries=UNBOUNDED_TRIES,
                 keep_result=CREATE_RESULT_TTL_S,
             ),
             # Each status check is its own short job under a new id, so max_tries only counts
@@ -74,17 +78,17 @@ def build_worker_settings(
                 fetch_verification,
                 name=FETCH_VERIFICATION,
                 timeout=timeout,
-                max_tries=FETCH_MAX_TRIES + 2,
+                max_tries=UNBOUNDED_TRIES,
                 keep_result=0,
             ),
-            # Decision and lifecycle actions (jobs.actions.base): their own try budget publishes
-            # job.failed before arq's max_tries could drop a job without an event.
+            # Decision and lifecycle actions (jobs.actions.base): their own failure budget and
+            # deadline publish job.failed; arq's max_tries would drop a job without an event.
             *(
                 func(
                     action,
                     name=name,
                     timeout=timeout,
-                    max_tries=ACTION_MAX_TRIES + 2,
+                    max_tries=UNBOUNDED_TRIES,
                     keep_result=ACTION_RESULT_TTL_S,
                 )
                 for name, action in (

@@ -16,7 +16,11 @@ derived from the job (`{job}:{job_id}`, plus `:{step}` when one job sends two re
 
 Every event's `data` holds `event`, `job`, `job_id`, `published_at` and what the job's module
 docstring lists; a request that cannot succeed ends with `job.failed` instead (bad arguments,
-a 4xx from Persona, or transient errors past `ACTION_MAX_TRIES`). Event names are kebab-case
+a 4xx from Persona, `ACTION_MAX_FAILURES` transient failures, or no answer by the deadline,
+`ACTION_DEADLINE_S` after the job first ran). Waiting for a rate-limit window (a 429 or the
+shared limiter deferring the job), re-running after a Redis error and re-running after a deploy
+are not failures: they never use up the budget, only the deadline bounds them
+(`jobs.state.attempts`). Event names are kebab-case
 like the pipeline's own (`inquiry.marked-for-review`). Action events about an inquiry do not
 settle it: if we follow that inquiry, it stays followed until its own result is published.
 
@@ -46,14 +50,18 @@ from jobs.errors import (
     KnownError,
     PermanentApiError,
     TransientApiError,
+    WorkerError,
 )
 from jobs.idempotency import idempotency_key
 from jobs.pipeline.scheduling import enqueue_poll, pull_forward
-from jobs.policy.backoff import retry_delay
+from jobs.policy.backoff import RetryBudget
 from jobs.state.store import InquiryRecord
 
 __all__ = [
-    "ACTION_MAX_TRIES",
+    "ACTION_DEADLINE_S",
+    "ACTION_MAX_FAILURES",
+    "ACTION_RETRY",
+    "ActionDeadlineError",
     "ActionJob",
     "ActionRun",
     "InquiryAlreadyDecidedError",
@@ -69,9 +77,19 @@ ArgsT = TypeVar("ArgsT", bound=JobArgs)
 #: An action job as arq runs it: arq's ctx and the job's arguments as enqueued.
 ActionJob = Callable[..., Coroutine[Any, Any, ActionResult]]
 
-#: Tries (transient failures and crash re-runs alike) before an action ends with `job.failed`;
-#: arq's own `max_tries` for these jobs sits above it, so our code always gets the last word.
-ACTION_MAX_TRIES: Final = 8
+#: Failed attempts (transient errors from Persona) before an action ends with `job.failed`.
+ACTION_MAX_FAILURES: Final = 8
+#: An action without an answer this long after its first run ends with `job.failed`, whatever
+#: it was waiting for; arq's `max_tries` for these jobs is never what ends one.
+ACTION_DEADLINE_S: Final = 3_600.0
+#: Backoff from 1 s to 60 s between failed attempts, within both limits above.
+ACTION_RETRY: Final = RetryBudget(
+    base_s=1, cap_s=60, deadline_s=ACTION_DEADLINE_S, max_failures=ACTION_MAX_FAILURES
+)
+
+
+class ActionDeadlineError(WorkerError):
+    """The action was still without an answer at its deadline (it kept being re-run)."""
 
 
 class InquiryAlreadyDecidedError(ConflictError):
@@ -85,7 +103,6 @@ class ActionRun:
     context: JobContext
     job: str
     job_id: str
-    job_try: int
 
     def idempotency_key(self, step: str | None = None) -> str:
         """The key of this job's request (or of one `step` of a job that sends several)."""
@@ -125,6 +142,7 @@ async def _replay(ctx: JobContext, job_id: str, entry_id: str) -> ActionResult:
 
 
 async def _fail(run: ActionRun, error: KnownError, inquiry_id: str | None) -> None:
+    await run.context.attempts.clear(run.job_id)
     await run.context.publisher.publish_failure(
         dedupe_id=f"job:{run.job_id}",
         job=run.job,
@@ -160,11 +178,13 @@ async def run_action(
 
     Raises:
         JobArgumentsError, PermanentApiError: after publishing `job.failed`; never retried.
-        TransientApiError: after publishing `job.failed`, once `ACTION_MAX_TRIES` are spent.
-        Retry: a transient failure with tries left.
+        TransientApiError: after publishing `job.failed`, once the failure budget or the
+            deadline is spent.
+        ActionDeadlineError: after publishing `job.failed`, for a run past the deadline.
+        Retry: a transient failure or a rate-limit wait, with budget and time left.
     """
     context = JobContext.from_ctx(ctx)
-    run = ActionRun(context, job, str(ctx["job_id"]), int(ctx.get("job_try", 1)))
+    run = ActionRun(context, job, str(ctx["job_id"]))
     try:
         parsed = parse_args(model, args, kwargs)
     except JobArgumentsError as exc:
@@ -177,17 +197,25 @@ async def run_action(
         return await _replay(context, run.job_id, earlier)
     # The inquiry the job acts on, if any, is named in its `job.failed`.
     inquiry_id = parsed.inquiry_id if isinstance(parsed, InquiryArgs) else None
+    attempts = await context.attempts.begin(run.job_id, context.clock())
+    if attempts.past(ACTION_DEADLINE_S, context.clock()):
+        late = ActionDeadlineError(f"no answer within {ACTION_DEADLINE_S:g}s of the first run")
+        await _fail(run, late, inquiry_id)
+        raise late
     try:
         outcome = await perform(run, parsed)
     except PermanentApiError as exc:
         await _fail(run, exc, inquiry_id)
         raise
     except TransientApiError as exc:
-        if run.job_try >= ACTION_MAX_TRIES:
+        delay = await context.attempts.next_try(
+            run.job_id, attempts, exc, ACTION_RETRY, now=context.clock(), rng=context.rng
+        )
+        if delay is None:
             await _fail(run, exc, inquiry_id)
             raise
-        delay = retry_delay(run.job_try, base_s=1, cap_s=60, rng=context.rng, error=exc)
         raise Retry(defer=delay) from exc
+    await context.attempts.clear(run.job_id)
     now = context.clock()
     data: dict[str, object] = {
         "event": outcome.event,

@@ -8,17 +8,23 @@ and note, not claimed by another request). A 5xx may be cached by Persona under 
 the attempt after one uses the next key generation; a timeout retries with the same key, as
 Persona advises. The job's result holds the inquiry id, its status and the one-time link.
 
+Transient failures (5xx, timeouts, lost connections, 409s) and rate-limit waits are retried,
+however many there are, until `CREATE_DEADLINE_S` after the request's first attempt: a Persona
+outage shorter than that fails nothing, and a request still without an inquiry then ends with
+one `job.failed`. Failures are counted in the request's own state, never in arq's `job_try`
+(which also counts waits and re-runs), and only set the backoff (2 s doubling up to 120 s).
+
 A re-run of an answered request (a crash before arq stored the result, or a re-enqueue after
 the result expired) creates nothing and returns the same fields: a new one-time link
 (Idempotency-Key `create:{job_id}:link`) while the inquiry is `created` or `pending`, no link
-for any other status or when Persona refuses one. The request's state never keeps a link.
-Keys derive from the job id as `jobs.idempotency` says.
+for any other status, when Persona refuses one or after `LINK_RETRY` is spent. The request's
+state never keeps a link. Keys derive from the job id as `jobs.idempotency` says.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Final
 
 from arq import Retry
 
@@ -32,27 +38,42 @@ from jobs.errors import (
     JobArgumentsError,
     KnownError,
     PermanentApiError,
-    RateLimitedError,
     ServerError,
     TransientApiError,
+    WorkerError,
 )
 from jobs.idempotency import idempotency_key
 from jobs.persona.models import Inquiry, InquiryDocument, InquiryMeta
 from jobs.persona.templates import TEMPLATE_RELATIONSHIPS
 from jobs.pipeline.scheduling import enqueue_poll
-from jobs.policy.backoff import align_delay, retry_delay
+from jobs.policy.backoff import RetryBudget, align_delay, counts_as_failure
 from jobs.policy.status import PERSON_ACTIVE
 from jobs.state import keys
 from jobs.state.store import CreateState
 
-__all__ = ["CREATE_MAX_FAILURES", "create_inquiry"]
+__all__ = [
+    "CREATE_DEADLINE_S",
+    "CREATE_RETRY",
+    "LINK_RETRY",
+    "CreateDeadlineError",
+    "create_inquiry",
+]
 
 logger = logging.getLogger(__name__)
 
-#: Failed attempts (not counting 429s) before the request ends with `job.failed`.
-CREATE_MAX_FAILURES = 8
+#: A create request still without an inquiry this long after its first attempt ends with
+#: `job.failed`; until then every transient failure and rate-limit wait is retried.
+CREATE_DEADLINE_S: Final = 3_600.0
+#: Backoff from 2 s to 120 s between failed create attempts, up to the deadline.
+CREATE_RETRY: Final = RetryBudget(base_s=2, cap_s=120, deadline_s=CREATE_DEADLINE_S)
+#: A re-run's new one-time link: after this budget the re-run answers without a link.
+LINK_RETRY: Final = RetryBudget(base_s=2, cap_s=120, deadline_s=600, max_failures=8)
 #: Clock skew tolerated between us and Persona when matching `created-at`.
 _SKEW_S = 120.0
+
+
+class CreateDeadlineError(WorkerError):
+    """The create request had no inquiry at its deadline (its job kept being re-run)."""
 
 
 def _template_matches(inquiry: Inquiry, template_id: str) -> bool:
@@ -137,33 +158,36 @@ def _summary(inquiry: Inquiry, document: InquiryDocument | None, reference_id: s
     return _result(inquiry.id, inquiry.status, reference_id, meta)
 
 
-def _retry(ctx: JobContext, attempt: int, exc: ApiError) -> Retry:
-    """Run the job again after `retry_delay`: a 429's window, else the create backoff."""
-    return Retry(defer=retry_delay(attempt, base_s=2, cap_s=120, rng=ctx.rng, error=exc))
+async def _new_link(ctx: JobContext, job_id: str, inquiry_id: str) -> InquiryMeta | None:
+    """A new one-time link for a re-run; None when Persona refuses one (or keeps failing).
 
-
-async def _new_link(
-    ctx: JobContext, job_id: str, inquiry_id: str, job_try: int
-) -> InquiryMeta | None:
-    """A new one-time link for a re-run; None when Persona refuses one (or keeps failing)."""
+    The link's failures are counted apart from the create's (`jobs.state.attempts`); a 429 is
+    no failure: it waits for its window however often it comes, within `LINK_RETRY`'s time.
+    """
+    attempts = await ctx.attempts.begin(job_id, ctx.clock())
+    failure: ApiError | None = None
     try:
         document = await ctx.persona.generate_one_time_link(
             inquiry_id, idempotency_key=idempotency_key("create", job_id, "link")
         )
     except TransientApiError as exc:
-        # A 429 is no failure: it waits for its window however often it comes.
-        if job_try >= CREATE_MAX_FAILURES and not isinstance(exc, RateLimitedError):
-            logger.warning("create request %s: no new one-time link: %s", job_id, exc.message)
-            return None
-        raise _retry(ctx, job_try, exc) from exc
+        delay = await ctx.attempts.next_try(
+            job_id, attempts, exc, LINK_RETRY, now=ctx.clock(), rng=ctx.rng
+        )
+        if delay is not None:
+            raise Retry(defer=delay) from exc
+        failure = exc
     except PermanentApiError as exc:
-        logger.warning("create request %s: no new one-time link: %s", job_id, exc.message)
+        failure = exc
+    await ctx.attempts.clear(job_id)
+    if failure is not None:
+        logger.warning("create request %s: no new one-time link: %s", job_id, failure.message)
         return None
     return document.meta
 
 
 async def _answer_again(
-    ctx: JobContext, job_id: str, inquiry_id: str, reference_id: str, job_try: int
+    ctx: JobContext, job_id: str, inquiry_id: str, reference_id: str
 ) -> CreateResult:
     """The result of a re-run of an answered request: no create, a new link while it helps."""
     log_context.bind(inquiry_id=inquiry_id)
@@ -171,7 +195,7 @@ async def _answer_again(
     status = record.status if record is not None else "created"
     meta = None
     if status in PERSON_ACTIVE:
-        meta = await _new_link(ctx, job_id, inquiry_id, job_try)
+        meta = await _new_link(ctx, job_id, inquiry_id)
     return _result(inquiry_id, status, reference_id, meta)
 
 
@@ -212,21 +236,24 @@ async def _attempt(
 async def _handle_transient(
     ctx: JobContext, state: CreateState, args: CreateInquiryArgs, exc: ApiError
 ) -> None:
-    attempt = state.failures + 1  # the failed attempts of this request, this one included
-    if isinstance(exc, RateLimitedError):
-        # Not cached by Persona and not a failure: wait for the window, same key.
-        raise _retry(ctx, attempt, exc) from exc
-    cached_error = isinstance(exc, ServerError | ConflictError)
-    await ctx.store.note_create_failure(
-        state.job_id,
-        outcome_unknown=exc.outcome_unknown or isinstance(exc, ConflictError),
-        new_generation=cached_error,
-        counts=True,
+    """Run the job again after its backoff (or a 429's window), or end it at the deadline."""
+    failures = state.failures  # the failed attempts of this request, this one included below
+    if counts_as_failure(exc):
+        # A 429 is not cached by Persona and no failure: it waits for its window, same key.
+        await ctx.store.note_create_failure(
+            state.job_id,
+            outcome_unknown=exc.outcome_unknown or isinstance(exc, ConflictError),
+            new_generation=isinstance(exc, ServerError | ConflictError),
+            counts=True,
+        )
+        failures += 1
+    delay = CREATE_RETRY.next_try(
+        failures, exc, first_run_at=state.first_attempt_at, now=ctx.clock(), rng=ctx.rng
     )
-    if attempt >= CREATE_MAX_FAILURES:
+    if delay is None:
         await _fail(ctx, state.job_id, args.reference_id, exc)
         return
-    raise _retry(ctx, attempt, exc) from exc
+    raise Retry(defer=delay) from exc
 
 
 async def create_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> CreateResult:
@@ -241,13 +268,14 @@ async def create_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> Crea
     except JobArgumentsError as exc:
         await _fail(context, job_id, valid_reference_id(kwargs.get("reference_id")), exc)
         raise
-    state = await context.store.begin_create(
-        job_id, context.clock(), reference_id=parsed.reference_id
-    )
+    now = context.clock()
+    state = await context.store.begin_create(job_id, now, reference_id=parsed.reference_id)
     if state.inquiry_id is not None:
-        return await _answer_again(
-            context, job_id, state.inquiry_id, parsed.reference_id, ctx.get("job_try", 1)
-        )
+        return await _answer_again(context, job_id, state.inquiry_id, parsed.reference_id)
+    if now >= state.first_attempt_at + CREATE_DEADLINE_S:
+        late = CreateDeadlineError(f"no inquiry within {CREATE_DEADLINE_S:g}s of the first attempt")
+        await _fail(context, job_id, parsed.reference_id, late)
+        raise late
     try:
         return await _attempt(context, state, parsed, template_id)
     except (TransientApiError, PermanentApiError) as exc:

@@ -9,8 +9,11 @@ deadline: while the person can still act, the inquiry's own `expires-at` plus a 
 
 A job retrying after a failure waits `retry_delay`, the one rule for that: the wait a 429
 asked for (plus a little jitter), else the same full-jitter shape with the job's own base and
-cap. Attempts are numbered the way arq numbers `job_try`: 1 is the first run, so the wait after
-the first failure is `retry_delay(1, ...)`, and it is the job's shortest.
+cap. Failed attempts are counted from 1, so the wait after the first failure is
+`retry_delay(1, ...)`, and it is the job's shortest. A rate-limit refusal is a wait, not a
+failure (`counts_as_failure`): a job counts its own failures (`jobs.state.attempts`, never
+arq's `job_try`, which also counts waits and re-runs) and gives up by its `RetryBudget`: so
+many failures, or a deadline after its first run, whichever comes first.
 """
 
 from __future__ import annotations
@@ -22,7 +25,14 @@ from datetime import datetime, timedelta
 from jobs.persona.errors import RateLimitedError, clamp_server_wait
 from jobs.policy.status import PERSON_ACTIVE, InquiryStatus, parse_status
 
-__all__ = ["PollPolicy", "align_delay", "full_jitter", "retry_delay"]
+__all__ = [
+    "PollPolicy",
+    "RetryBudget",
+    "align_delay",
+    "counts_as_failure",
+    "full_jitter",
+    "retry_delay",
+]
 
 #: Without an `expires-at`, assume Persona's default: 24 hours after creation.
 DEFAULT_EXPIRY = timedelta(hours=24)
@@ -56,6 +66,11 @@ def _asked_wait(error: BaseException | None, rng: random.Random) -> float | None
     return clamp_server_wait(error.wait_s) + rng.uniform(0, 1)
 
 
+def counts_as_failure(error: BaseException) -> bool:
+    """Whether an attempt that ended with `error` failed (a rate-limit refusal is a wait)."""
+    return not isinstance(error, RateLimitedError)
+
+
 def retry_delay(
     attempt: int,
     *,
@@ -67,8 +82,7 @@ def retry_delay(
     """Seconds a job waits before it runs again after a failed attempt.
 
     Args:
-        attempt: the attempt that failed, counted from 1 like arq's `job_try` (a job that
-            counts its own failures passes failures so far, this one included).
+        attempt: the failed attempts so far, this one included (at least 1).
         base_s: the job's shortest wait, after its first failed attempt.
         cap_s: the job's longest wait.
         rng: the random source (seeded in tests).
@@ -79,6 +93,48 @@ def retry_delay(
     if asked is not None:
         return asked
     return full_jitter(attempt - 1, base_s=base_s, cap_s=cap_s, rng=rng)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryBudget:
+    """How a job retries: its backoff, and when it stops (failures or deadline, first wins)."""
+
+    base_s: float
+    """The shortest wait, after the first failure."""
+    cap_s: float
+    """The longest wait between two failed attempts."""
+    deadline_s: float
+    """No try starts this long after the job's first run; waits count towards it."""
+    max_failures: int | None = None
+    """Failed attempts that end the job; None leaves it to the deadline alone."""
+
+    def next_try(
+        self,
+        failures: int,
+        error: BaseException,
+        *,
+        first_run_at: float,
+        now: float,
+        rng: random.Random,
+    ) -> float | None:
+        """Seconds until the next try after an attempt ended with `error`; None: give up.
+
+        Args:
+            failures: the job's failed attempts so far, `error`'s included when it counts
+                (`counts_as_failure`).
+            error: what the attempt ended with.
+            first_run_at: when the job first ran (unix seconds).
+            now: the current time (unix seconds).
+            rng: the random source (seeded in tests).
+        """
+        if self.max_failures is not None and failures >= self.max_failures:
+            return None
+        delay = retry_delay(
+            max(failures, 1), base_s=self.base_s, cap_s=self.cap_s, rng=rng, error=error
+        )
+        if now + delay >= first_run_at + self.deadline_s:
+            return None
+        return delay
 
 
 def align_delay(now: float, delay_s: float, grid_s: float) -> float:

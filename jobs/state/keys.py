@@ -15,6 +15,7 @@ __all__ = [
     "CREATING",
     "INFLIGHT",
     "SWEEP_LOCK",
+    "attempts_key",
     "create_key",
     "fetch_job_id",
     "inquiry_key",
@@ -43,6 +44,11 @@ def inquiry_key(inquiry_id: str) -> str:
 def create_key(job_id: str) -> str:
     """The hash holding the state of one create request (idempotency generation, outcome)."""
     return f"persona:create:{job_id}"
+
+
+def attempts_key(job_id: str) -> str:
+    """The hash counting one retrying job's failed attempts (`jobs.state.attempts`)."""
+    return f"persona:attempts:{job_id}"
 
 
 def published_key(dedupe_id: str) -> str:

@@ -15,7 +15,7 @@ from arq.jobs import Job
 from jobs.context import CTX_KEY, JobContext, persona_client, persona_http
 from jobs.contract import json_deserializer
 from jobs.documents import CreateResult
-from jobs.pipeline.create_inquiry import CREATE_MAX_FAILURES, create_inquiry
+from jobs.pipeline.create_inquiry import LINK_RETRY, create_inquiry
 from jobs.state import keys
 from jobs.state.redis_typing import resolved
 from persona_sandbox.faults import FaultSettings
@@ -230,8 +230,8 @@ async def _job_context(pipeline: Pipeline) -> AsyncIterator[JobContext]:
         )
 
 
-async def _run_create(context: JobContext, job_try: int = 1) -> CreateResult:
-    ctx = {CTX_KEY: context, "job_id": "req-1", "job_try": job_try}
+async def _run_create(context: JobContext) -> CreateResult:
+    ctx = {CTX_KEY: context, "job_id": "req-1", "job_try": 1}
     return await create_inquiry(ctx, reference_id="person-1", note=STAYS_PENDING)
 
 
@@ -265,17 +265,19 @@ async def test_a_link_call_that_fails_transiently_is_retried_under_one_key(
             FaultSettings(error_rate=1.0, operations=link_only)
         )
 
-        with pytest.raises(Retry) as retry:
-            await _run_create(context, job_try=1)
-        assert (retry.value.defer_score or 0) > 0
-        # The create's failure budget bounds the retries: then the answer comes without a link.
-        given_up = await _run_create(context, job_try=CREATE_MAX_FAILURES)
+        assert LINK_RETRY.max_failures is not None
+        for _ in range(LINK_RETRY.max_failures - 1):
+            with pytest.raises(Retry) as retry:
+                await _run_create(context)
+            assert (retry.value.defer_score or 0) > 0
+        # The link's failure budget bounds the retries: then the answer comes without a link.
+        given_up = await _run_create(context)
         assert given_up == {**first, **dict.fromkeys(LINK_FIELDS)}
 
         pipeline.sandbox.sandbox.faults.configure(FaultSettings())
-        again = await _run_create(context, job_try=2)
+        again = await _run_create(context)
         # A re-run of the re-run (its result lost) gets the same link back, not a second one.
-        once_more = await _run_create(context, job_try=3)
+        once_more = await _run_create(context)
 
     assert (again["one_time_link"] or "").startswith("https://")
     assert again["one_time_link"] != first["one_time_link"]
