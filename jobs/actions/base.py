@@ -117,6 +117,9 @@ class Outcome:
     data: ActionData
     inquiry_id: str | None = None
     """The inquiry the event is about (the stream entry's `inquiry_id` field)."""
+    personal: bool = False
+    """The event and the job's result hold personal data (a one-time link): redacting the
+    inquiry drops both."""
 
 
 async def poll_soon(ctx: JobContext, record: InquiryRecord) -> None:
@@ -216,6 +219,8 @@ async def run_action(
             raise
         raise Retry(defer=delay) from exc
     await context.attempts.clear(run.job_id)
+    if outcome.personal and outcome.inquiry_id is not None:
+        await context.store.note_personal_result(outcome.inquiry_id, run.job_id)
     now = context.clock()
     data: dict[str, object] = {
         "event": outcome.event,

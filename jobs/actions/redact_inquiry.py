@@ -1,11 +1,14 @@
 """`redact_inquiry(inquiry_id)`: erase an inquiry's personal data at Persona and here.
 
 Irreversible. `DELETE /inquiries/{id}` makes Persona erase the inquiry's PII (fields,
-verification data); DELETE takes no Idempotency-Key, so a retry after a lost answer sees
-Persona's 409 "Inquiry already redacted", which the job confirms with a read and treats as done:
-the caller's goal, no personal data left, is met either way. Then `jobs.state.forget` drops our own
-copies (the record's reference id, the create request's link and session token, arq's result
-of the create job with its arguments, and result events carrying field values).
+verification data). It carries the job's Idempotency-Key (`redact_inquiry:{job_id}`, see
+`jobs.idempotency`), which the operation declares; Persona documents keys as without effect on
+DELETE, so a retry after a lost answer may also see a 409 "Inquiry already redacted", which the
+job confirms with a read and treats as done: the caller's goal, no personal data left, is met
+either way. Then `jobs.state.forget` drops our own copies (the record's reference id, the create
+request's link and session token, arq's result of the create job with its arguments and link,
+arq's results of `refresh_link` jobs with their links, and result events carrying field values
+or a link).
 
 Outcome event `inquiry.redacted`, data: `inquiry_id`, `status` (redaction keeps it),
 `redacted_at`, `already_redacted` (Persona had redacted it before this job) and `dropped`
@@ -30,7 +33,8 @@ async def _perform(run: ActionRun, args: InquiryArgs) -> Outcome:
     persona = run.context.persona
     already = False
     try:
-        inquiry = (await persona.redact_inquiry(args.inquiry_id)).data
+        key = run.idempotency_key()
+        inquiry = (await persona.redact_inquiry(args.inquiry_id, idempotency_key=key)).data
     except ConflictError:
         inquiry = (await persona.retrieve_inquiry(args.inquiry_id)).data
         if inquiry.attributes.redacted_at is None:

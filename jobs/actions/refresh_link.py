@@ -10,8 +10,9 @@ already made under the same key.
 Outcome event `inquiry.link-refreshed`, data: `inquiry_id`, `status`, `resumed` (this run
 resumed an expired inquiry), `one_time_link`, `one_time_link_short`, `expires_in_seconds` and
 `following`. The same data is the job's result. The link opens the person's flow: it goes to
-the stream and the job result, never to logs. Inquiries that are done (completed, decided,
-failed) or redacted cannot get a link: `job.failed` with Persona's error.
+the stream and the job result, never to logs, and redacting the inquiry drops both. Inquiries
+that are done (completed, decided, failed) or redacted cannot get a link: `job.failed` with
+Persona's error.
 
 If we follow the inquiry: an expired inquiry whose `inquiry.expired` result we already
 published is followed again (a new cycle of its record and a new polling chain), so its next
@@ -82,6 +83,7 @@ async def _perform(run: ActionRun, args: RefreshLinkArgs) -> Outcome:
             following=following,
         ),
         inquiry_id=inquiry.id,
+        personal=True,
     )
 
 

@@ -2,8 +2,8 @@
 
 Every call goes through `PersonaClient._send`, the only place that catches httpx errors and
 reads status codes. It adds the headers Persona expects (the pinned `Persona-Version`, an
-explicit `Key-Inflection: kebab`, the caller's `Idempotency-Key` on every POST), lets the
-shared rate limiter (a `RequestGate`) admit the request, reads `RateLimit-*` and `Request-Id`
+explicit `Key-Inflection: kebab`, the caller's `Idempotency-Key` on every POST and DELETE), lets
+the shared rate limiter (a `RequestGate`) admit the request, reads `RateLimit-*` and `Request-Id`
 from every answer, and turns failures into `jobs.persona.errors`, so nothing above this module
 sees httpx or a status code. Paths, queries and bodies are built in
 `jobs.persona.request_builders`.
@@ -279,10 +279,18 @@ class PersonaClient:
         """Expire an inquiry and its sessions; it can still be resumed."""
         return await self._inquiry_action("expire", inquiry_id, idempotency_key)
 
-    async def redact_inquiry(self, inquiry_id: str) -> InquiryDocument:
-        """Permanently delete the inquiry's PII (`DELETE /inquiries/{id}`); cannot be undone."""
+    async def redact_inquiry(self, inquiry_id: str, *, idempotency_key: str) -> InquiryDocument:
+        """Permanently delete the inquiry's PII (`DELETE /inquiries/{id}`); cannot be undone.
+
+        The operation declares `Idempotency-Key` like every POST, so the key goes along: Persona
+        documents keys as without effect on DELETE today, and a retry under the same key is safe
+        either way.
+        """
         path = f"/inquiries/{build.path_segment(inquiry_id, 'inquiry_id')}"
-        return await self._send("redact-an-inquiry", "DELETE", path, InquiryDocument)
+        key = build.check_idempotency_key(idempotency_key)
+        return await self._send(
+            "redact-an-inquiry", "DELETE", path, InquiryDocument, idempotency_key=key
+        )
 
     async def simulate_actions(
         self, inquiry_id: str, actions: Sequence[Mapping[str, Any]], *, idempotency_key: str

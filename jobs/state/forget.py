@@ -9,14 +9,18 @@ On redaction each is dropped:
   one-time link and session token that states written by older versions still hold);
 - `arq:result:{job}`, arq's result of that create job: it holds the job's arguments
   (`reference_id` and the `fields`, e.g. name and birthdate, the inquiry was created with)
-  and is deleted;
+  and its one-time link, and is deleted;
+- `arq:result:{job}` of every action job whose answer was a link for the inquiry
+  (`refresh_link`): the jobs are listed in `persona:personal-results:{id}` when they publish,
+  and each result is deleted, then the list;
 - the results stream: result events carry inquiry `fields` values when `PUBLISH_FIELDS`
-  allows some; those events are deleted (`XDEL`).
+  allows some, and `inquiry.link-refreshed` events carry a link; those events are deleted
+  (`XDEL`).
 
 Everything else about the inquiry (status, counters, ids, dedupe markers) holds no personal
-data and stays, so the pipeline keeps its guarantees. Result events without field values stay
-on the stream (ids and statuses only, plus the caller's own reference id); the stream is
-trimmed to its configured length anyway. Scanning the stream reads it in pages, so the cost
+data and stays, so the pipeline keeps its guarantees. Other events stay on the stream (ids
+and statuses only, plus the caller's own reference id); the stream is trimmed to its
+configured length anyway. Scanning the stream reads it in pages, so the cost
 grows with `RESULTS_STREAM_MAXLEN`; redactions are rare, and the scan never blocks Redis for
 longer than one page.
 """
@@ -42,6 +46,8 @@ redis.call('HSET', KEYS[1], 'reference_id', '')
 return 1
 """
 _CREATE_ANSWER: Final = ("reference_id", "one_time_link", "one_time_link_short", "session_token")
+#: Event data that is personal: inquiry field values, and links into the person's flow.
+_PERSONAL_EVENT_DATA: Final = ("fields", "one_time_link", "one_time_link_short")
 
 
 async def _forget_request(ctx: JobContext, inquiry_id: str, request_id: str) -> tuple[int, int]:
@@ -56,19 +62,34 @@ async def _forget_request(ctx: JobContext, inquiry_id: str, request_id: str) -> 
     return 1, int(deleted)
 
 
-def _has_field_values(raw: str | None) -> bool:
+async def _forget_action_results(ctx: JobContext, inquiry_id: str) -> int:
+    """Delete the arq results of the action jobs that answered with a link; how many."""
+    listed = keys.personal_results_key(inquiry_id)
+    job_ids = await resolved(ctx.redis.smembers(listed))
+    doomed = [keys.ARQ_RESULT_PREFIX + str(job_id) for job_id in job_ids]
+    async with ctx.redis.pipeline(transaction=True) as pipe:
+        if doomed:
+            pipe.delete(*doomed)
+        pipe.delete(listed)
+        deleted = await pipe.execute()
+    return int(deleted[0]) if doomed else 0
+
+
+def _holds_personal_data(raw: str | None) -> bool:
+    """Whether an event's data carries inquiry field values or a one-time link."""
     if not raw:
         return False
     try:
         data = json.loads(raw)
     except ValueError:
         return False
-    fields = data.get("fields") if isinstance(data, dict) else None
-    return bool(fields)
+    if not isinstance(data, dict):
+        return False
+    return any(data.get(name) for name in _PERSONAL_EVENT_DATA)
 
 
 async def _forget_events(ctx: JobContext, inquiry_id: str) -> int:
-    """Delete the inquiry's stream entries that carry inquiry field values."""
+    """Delete the inquiry's stream entries that carry field values or a link."""
     stream = ctx.settings.results_stream
     start, deleted = "-", 0
     while True:
@@ -76,7 +97,7 @@ async def _forget_events(ctx: JobContext, inquiry_id: str) -> int:
         doomed = [
             entry_id
             for entry_id, fields in page
-            if fields.get("inquiry_id") == inquiry_id and _has_field_values(fields.get("data"))
+            if fields.get("inquiry_id") == inquiry_id and _holds_personal_data(fields.get("data"))
         ]
         if doomed:
             deleted += int(await ctx.redis.xdel(stream, *doomed))
@@ -93,6 +114,7 @@ async def forget_inquiry(ctx: JobContext, inquiry_id: str) -> DroppedCopies:
     requests, results = (0, 0)
     if request_id:
         requests, results = await _forget_request(ctx, inquiry_id, str(request_id))
+    results += await _forget_action_results(ctx, inquiry_id)
     return {
         "inquiry_records": records,
         "create_requests": requests,

@@ -19,6 +19,7 @@ __all__ = [
     "create_key",
     "fetch_job_id",
     "inquiry_key",
+    "personal_results_key",
     "poll_job_id",
     "published_key",
     "webhook_event_key",
@@ -39,6 +40,11 @@ SWEEP_LOCK: Final = "persona:sweep-lock"
 def inquiry_key(inquiry_id: str) -> str:
     """The hash holding one followed inquiry's record."""
     return f"persona:inquiry:{inquiry_id}"
+
+
+def personal_results_key(inquiry_id: str) -> str:
+    """The set of jobs whose arq results hold personal data about an inquiry (its links)."""
+    return f"persona:personal-results:{inquiry_id}"
 
 
 def create_key(job_id: str) -> str:

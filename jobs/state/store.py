@@ -192,6 +192,18 @@ class Store:
             pipe.zrem(keys.CREATING, job_id)
             await pipe.execute()
 
+    async def note_personal_result(self, inquiry_id: str, job_id: str) -> None:
+        """Remember that a job's arq result holds personal data about the inquiry (a link).
+
+        Job ids are the caller's, so nothing else leads from an inquiry to such a result;
+        redaction (`jobs.state.forget`) reads this set and deletes each result it names.
+        """
+        key = keys.personal_results_key(inquiry_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(key, job_id)
+            pipe.expire(key, self.ttl_s)
+            await pipe.execute()
+
     # --- followed inquiries ----------------------------------------------------------------
 
     async def claim_inquiry(self, inquiry_id: str, request_id: str) -> bool:

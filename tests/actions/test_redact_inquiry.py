@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
 
 from jobs.state import keys
 from jobs.state.redis_typing import resolved
@@ -49,7 +51,7 @@ async def test_a_rerun_changes_nothing(actions: Actions) -> None:
 
 async def test_an_inquiry_redacted_before_is_confirmed_not_failed(actions: Actions) -> None:
     inquiry = await actions.new_inquiry()
-    await actions.persona.redact_inquiry(inquiry.id)
+    await actions.persona.redact_inquiry(inquiry.id, idempotency_key=uuid.uuid4().hex)
 
     _, event = await actions.outcome("redact_inquiry", inquiry_id=inquiry.id)
 
@@ -116,3 +118,55 @@ async def test_bad_arguments_fail_once_without_calls(
     actions: Actions, kwargs: dict[str, Any]
 ) -> None:
     await actions.assert_refused_once("redact_inquiry", kwargs)
+
+
+async def _everything_in_redis(redis: Redis) -> dict[str, str]:
+    """Every key and its whole value as text, whatever its type (the test's Redis only)."""
+    dump: dict[str, str] = {}
+    async for key in redis.scan_iter(count=500):
+        kind = await redis.type(key)
+        if kind == "string":
+            value: object = await redis.get(key)
+        elif kind == "hash":
+            value = await resolved(redis.hgetall(key))
+        elif kind == "stream":
+            value = await redis.xrange(key)
+        elif kind == "zset":
+            value = await redis.zrange(key, 0, -1, withscores=True)
+        elif kind == "list":
+            value = await resolved(redis.lrange(key, 0, -1))
+        else:
+            value = await resolved(redis.smembers(key))
+        dump[key] = repr(value)
+    return dump
+
+
+async def test_after_redaction_no_field_value_or_link_is_left_in_redis(actions: Actions) -> None:
+    fields = {"name-first": "Jane", "name-last": "Oyelaran-Quist"}
+    async with actions.running():
+        create_id = await actions.enqueue("create_inquiry", reference_id="person-5", fields=fields)
+        created = (await actions.job_result(create_id))["r"]
+        inquiry_id = created["inquiry_id"]
+        refresh_id = await actions.enqueue("refresh_link", inquiry_id=inquiry_id)
+        refreshed = (await actions.job_result(refresh_id))["r"]
+        await actions.simulate(inquiry_id, "complete_inquiry")
+        await actions.wait_for_event(lambda e: e.event == "inquiry.completed")
+        job_id = await actions.enqueue("redact_inquiry", inquiry_id=inquiry_id)
+        redacted = await actions.wait_for_event(lambda e: e.data.get("job_id") == job_id)
+
+    # The create's and the refresh's results; the completed and the link-refreshed events.
+    assert redacted.data["dropped"]["job_results"] == 2
+    assert redacted.data["dropped"]["stream_events"] == 2
+    secrets = [
+        *fields.values(),
+        created["one_time_link"],
+        created["one_time_link_short"],
+        refreshed["one_time_link"],
+        refreshed["one_time_link_short"],
+    ]
+    assert all(secrets), "every copy to look for was really made"
+    left = {
+        key: [secret for secret in secrets if secret in value]
+        for key, value in (await _everything_in_redis(actions.redis)).items()
+    }
+    assert {key: found for key, found in left.items() if found} == {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -71,7 +72,7 @@ async def test_a_finished_inquiry_gets_no_link(actions: Actions) -> None:
 
 async def test_a_redacted_inquiry_gets_no_link(actions: Actions) -> None:
     inquiry = await actions.new_inquiry()
-    await actions.persona.redact_inquiry(inquiry.id)
+    await actions.persona.redact_inquiry(inquiry.id, idempotency_key=uuid.uuid4().hex)
 
     _, event = await actions.outcome("refresh_link", inquiry_id=inquiry.id)
 

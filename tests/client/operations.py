@@ -18,7 +18,7 @@ class Operation(NamedTuple):
     method: str
     path: str
     call: Callable[[PersonaClient, str], Awaitable[object]]
-    """Runs the operation; the string is the idempotency key (ignored by reads)."""
+    """Runs the operation; the string is the idempotency key (unused by reads)."""
 
 
 def seed(fake: FakePersona) -> None:
@@ -75,7 +75,7 @@ OPERATIONS = [
         "redact-an-inquiry",
         "DELETE",
         f"/inquiries/{INQUIRY_ID}",
-        lambda c, key: c.redact_inquiry(INQUIRY_ID),
+        lambda c, key: c.redact_inquiry(INQUIRY_ID, idempotency_key=key),
     ),
     Operation(
         "inquiries-perform-simulate-actions",
@@ -122,8 +122,10 @@ OPERATIONS = [
     ),
 ]
 
-POSTS = [op for op in OPERATIONS if op.method == "POST"]
-NOT_POSTS = [op for op in OPERATIONS if op.method != "POST"]
+#: Operations that change something at Persona: each sends the caller's Idempotency-Key.
+MUTATIONS = [op for op in OPERATIONS if op.method in ("POST", "DELETE")]
+READS = [op for op in OPERATIONS if op.method == "GET"]
+WITHOUT_BODY = [op for op in OPERATIONS if op.method != "POST"]
 
 
 def op_id(op: Operation) -> str:

@@ -6,7 +6,15 @@ from pydantic import SecretStr
 
 from jobs.persona.client import PersonaClient
 from tests.client.fakes import API_KEY, PREFIX, FakePersona
-from tests.client.operations import NOT_POSTS, OPERATIONS, POSTS, Operation, op_id, seed
+from tests.client.operations import (
+    MUTATIONS,
+    OPERATIONS,
+    READS,
+    WITHOUT_BODY,
+    Operation,
+    op_id,
+    seed,
+)
 
 KEY = "create_inquiry:job-42:1"
 
@@ -36,23 +44,23 @@ async def test_every_request_sends_key_pinned_version_inflection_and_accept(
     assert headers["Accept"] == "application/json"
 
 
-@pytest.mark.parametrize("op", POSTS, ids=op_id)
-async def test_every_post_sends_the_callers_idempotency_key(
+@pytest.mark.parametrize("op", MUTATIONS, ids=op_id)
+async def test_every_post_and_delete_sends_the_callers_idempotency_key(
     client: PersonaClient, fake: FakePersona, op: Operation
 ) -> None:
     await op.call(client, KEY)
     assert fake.last.headers["Idempotency-Key"] == KEY
 
 
-@pytest.mark.parametrize("op", NOT_POSTS, ids=op_id)
-async def test_gets_and_deletes_never_send_an_idempotency_key(
+@pytest.mark.parametrize("op", READS, ids=op_id)
+async def test_reads_never_send_an_idempotency_key(
     client: PersonaClient, fake: FakePersona, op: Operation
 ) -> None:
     await op.call(client, KEY)
     assert "Idempotency-Key" not in fake.last.headers
 
 
-@pytest.mark.parametrize("op", POSTS, ids=op_id)
+@pytest.mark.parametrize("op", MUTATIONS, ids=op_id)
 @pytest.mark.parametrize("bad_key", ["", "   ", "naïve-key", "line\nbreak"])
 async def test_unusable_idempotency_key_is_refused_before_any_request(
     client: PersonaClient, fake: FakePersona, op: Operation, bad_key: str
@@ -67,7 +75,7 @@ async def test_content_type_is_sent_with_a_body(client: PersonaClient, fake: Fak
     assert fake.last.headers["Content-Type"] == "application/json"
 
 
-@pytest.mark.parametrize("op", NOT_POSTS, ids=op_id)
+@pytest.mark.parametrize("op", WITHOUT_BODY, ids=op_id)
 async def test_requests_without_a_body_send_no_content_type(
     client: PersonaClient, fake: FakePersona, op: Operation
 ) -> None:

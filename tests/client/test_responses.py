@@ -128,7 +128,7 @@ async def test_redact_returns_the_redacted_inquiry(
     client: PersonaClient, fake: FakePersona
 ) -> None:
     fake.add_inquiry(inquiry_resource(INQUIRY_ID, fields={"name-first": "Jane"}))
-    document = await client.redact_inquiry(INQUIRY_ID)
+    document = await client.redact_inquiry(INQUIRY_ID, idempotency_key=KEY)
     assert document.data.attributes.redacted_at is not None
     assert document.data.attributes.fields == {}
 

@@ -76,7 +76,7 @@ async def inquiry_in(rig: Rig, state: str) -> str:
     created = await create_with_outcome(rig, outcome, fields={"name-first": "Jane"})
     rig.advance(wait)
     if state == "redacted":
-        await rig.client.redact_inquiry(created.data.id)
+        await rig.client.redact_inquiry(created.data.id, idempotency_key=key())
     return created.data.id
 
 
@@ -112,7 +112,7 @@ CALLS: Final[Mapping[str, Call]] = {
         ids.inquiry, idempotency_key=key()
     ),
     "expire-an-inquiry": lambda c, ids: c.expire_inquiry(ids.inquiry, idempotency_key=key()),
-    "redact-an-inquiry": lambda c, ids: c.redact_inquiry(ids.inquiry),
+    "redact-an-inquiry": lambda c, ids: c.redact_inquiry(ids.inquiry, idempotency_key=key()),
     "inquiries-perform-simulate-actions": lambda c, ids: c.simulate_actions(
         ids.inquiry, [{"type": "start_inquiry"}], idempotency_key=key()
     ),

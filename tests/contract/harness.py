@@ -5,7 +5,7 @@
 1. finds which Persona operation the request is for (method and path template),
 2. validates the request against that operation in Persona's official OpenAPI, plus the headers
    our client promises on every call (`Persona-Version: 2025-12-08`, `Key-Inflection: kebab`,
-   `Accept`, and `Idempotency-Key` on every POST),
+   `Accept`, and `Idempotency-Key` on every POST and DELETE: every change at Persona),
 3. forwards it to the sandbox app in-process (`httpx.ASGITransport`),
 4. validates the sandbox's response against the same operation, and returns it.
 
@@ -64,6 +64,9 @@ CLIENT_OPERATIONS: Final = (
 #: What the tests reach besides: cases are opened through the sandbox's `create-a-case`.
 SANDBOX_OPERATIONS: Final = (*CLIENT_OPERATIONS, "create-a-case")
 
+#: Methods that change something at Persona: the client sends an Idempotency-Key with each
+#: (the spec declares the header on every operation).
+MUTATING_METHODS: Final = frozenset({"POST", "DELETE"})
 #: Header values the client pins; the response schemas are those of this version and casing.
 PINNED_HEADERS: Final[Mapping[str, str]] = {
     "Persona-Version": SPEC_VERSION,
@@ -111,7 +114,7 @@ class ContractTransport:
         operation = self._operations.match(request)
         if self._check_requests:
             required = [*PINNED_HEADERS]
-            if request.method == "POST":
+            if request.method in MUTATING_METHODS:
                 required.append("Idempotency-Key")
             problems = operation.request_problems(request, require_headers=required)
             problems += _pinned_header_problems(request)

@@ -82,8 +82,12 @@ async def test_expire_keeps_the_contract(rig: Rig, state: str) -> None:
 )
 async def test_redact_keeps_the_contract(rig: Rig, state: str) -> None:
     inquiry_id = await inquiry_in(rig, state)
-    redacted = await rig.client.redact_inquiry(inquiry_id)
-    assert rig.contract.last().request.method == "DELETE"
+    sent_key = key()
+    redacted = await rig.client.redact_inquiry(inquiry_id, idempotency_key=sent_key)
+    request = rig.contract.last().request
+    assert request.method == "DELETE"
+    # The spec declares Idempotency-Key on this operation too: a retried redaction is one.
+    assert request.headers["Idempotency-Key"] == sent_key
     assert redacted.data.attributes.redacted_at is not None
 
 
