@@ -149,6 +149,12 @@ class Settings(BaseSettings):
     """Inquiry `fields` keys allowed into result events (PII is opt-in), comma-separated."""
     record_ttl_s: PositiveInt = 30 * 86_400
     """How long an inquiry's record is kept after its last change."""
+    redis_socket_timeout_s: Annotated[float, Field(gt=1)] = 5.0
+    """Longest wait for one Redis answer (above 1 s: `results --follow` blocks 1 s)."""
+    redis_connect_timeout_s: PositiveFloat = 2.0
+    """Longest wait for a new Redis connection."""
+    redis_health_check_interval_s: Annotated[int, Field(ge=0)] = 15
+    """A Redis connection idle this many seconds is pinged before use; 0 turns it off."""
 
     # --- Polling -------------------------------------------------------------------------
     poll_min_interval_s: PositiveFloat = 5.0

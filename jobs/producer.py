@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from arq.connections import ArqRedis, RedisSettings, create_pool
+from arq.connections import ArqRedis
 from arq.jobs import Job
 
 from jobs.contract import (
@@ -19,22 +19,33 @@ from jobs.contract import (
     CreateInquiryArgs,
     InquiryArgs,
     JobArgs,
-    json_deserializer,
-    json_serializer,
     parse_args,
 )
+from jobs.state.connections import RedisTimeouts, arq_pool
 
 __all__ = ["connect", "enqueue", "enqueue_create", "enqueue_poll"]
 
 
-async def connect(redis_url: str, *, queue_name: str) -> ArqRedis:
-    """An arq pool that speaks the worker's JSON wire format on its queue."""
-    return await create_pool(
-        RedisSettings.from_dsn(redis_url),
-        job_serializer=json_serializer,
-        job_deserializer=json_deserializer,
-        default_queue_name=queue_name,
-    )
+async def connect(
+    redis_url: str, *, queue_name: str, timeouts: RedisTimeouts | None = None
+) -> ArqRedis:
+    """An arq pool that speaks the worker's JSON wire format on its queue, checked with PING.
+
+    Args:
+        redis_url: the Redis to enqueue on.
+        queue_name: the worker's `QUEUE_NAME`.
+        timeouts: how long Redis may take to answer; by default the settings' defaults.
+
+    Raises:
+        redis.exceptions.ConnectionError, redis.exceptions.TimeoutError: Redis did not answer.
+    """
+    pool = arq_pool(redis_url, timeouts or RedisTimeouts.defaults(), queue_name=queue_name)
+    try:
+        await pool.ping()
+    except BaseException:
+        await pool.aclose(close_connection_pool=True)
+        raise
+    return pool
 
 
 async def enqueue(

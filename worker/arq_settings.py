@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from arq import cron, func
-from arq.connections import RedisSettings
 
 from jobs.actions.account_relations import account_relations
 from jobs.actions.decide_inquiry import decide_inquiry
@@ -32,6 +31,7 @@ from jobs.pipeline.create_inquiry import create_inquiry
 from jobs.pipeline.fetch_verification import fetch_verification
 from jobs.pipeline.poll_inquiry import poll_inquiry
 from jobs.pipeline.sweep import SWEEP_INTERVAL_S, sweep
+from jobs.state.connections import RedisTimeouts, arq_pool, arq_redis_settings
 from settings import Settings
 from worker.instrument import instrument_settings
 from worker.lifecycle import CONFIGURE_LOGS_KEY, SETTINGS_KEY, shutdown, startup
@@ -60,6 +60,7 @@ def build_worker_settings(
     which owns its process, not for the demo or tests, which run a worker inside theirs.
     """
     timeout = settings.job_timeout_s
+    url, redis_timeouts = str(settings.redis_url), RedisTimeouts.from_settings(settings)
     attributes: dict[str, Any] = {
         "functions": [
             # The create request's own deadline decides when it gives up
@@ -111,7 +112,11 @@ def build_worker_settings(
                 keep_result=0,
             ),
         ],
-        "redis_settings": RedisSettings.from_dsn(str(settings.redis_url)),
+        # The worker's pool, with socket timeouts arq's own create_pool cannot set (a Redis
+        # that stops answering must fail a command, not hang the worker); nothing connects
+        # before the worker starts. `arq --check` reads redis_settings instead.
+        "redis_pool": arq_pool(url, redis_timeouts, queue_name=settings.queue_name),
+        "redis_settings": arq_redis_settings(url, redis_timeouts),
         "queue_name": settings.queue_name,
         # JSON both ways: pickle would let anyone with Redis write access run code here.
         "job_serializer": json_serializer,

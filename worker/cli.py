@@ -30,6 +30,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs.errors import ConfigError, JobArgumentsError
 from jobs.producer import connect, enqueue_create, enqueue_poll
+from jobs.state.connections import RedisTimeouts, redis_client
 from jobs.state.results import ResultEvent, follow
 from settings import Settings, load_settings
 from worker.logs import configure_logging
@@ -80,8 +81,7 @@ def _parse_fields(pairs: Sequence[str]) -> dict[str, str]:
 
 
 def _redis(settings: Settings) -> Redis:
-    client: Redis = Redis.from_url(str(settings.redis_url), decode_responses=True)
-    return client
+    return redis_client(str(settings.redis_url), RedisTimeouts.from_settings(settings))
 
 
 @contextlib.asynccontextmanager
@@ -97,7 +97,11 @@ async def _reading(settings: Settings, label: str) -> AsyncIterator[tuple[Redis,
 
 
 async def _enqueue(settings: Settings, options: argparse.Namespace) -> int:
-    pool = await connect(str(settings.redis_url), queue_name=settings.queue_name)
+    pool = await connect(
+        str(settings.redis_url),
+        queue_name=settings.queue_name,
+        timeouts=RedisTimeouts.from_settings(settings),
+    )
     try:
         if options.kind == "create":
             job = await enqueue_create(

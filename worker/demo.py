@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from jobs.producer import connect, enqueue_create
+from jobs.state.connections import RedisTimeouts, redis_client
 from jobs.state.results import START, ResultEvent, read_after, read_range
 from persona_sandbox import SandboxConfig, run_sandbox
 from settings import load_settings
@@ -61,8 +62,14 @@ class Row:
     seconds: float | None
 
 
+#: A quick look for a Redis that is already running: the demo starts its own otherwise.
+_PROBE: Final = RedisTimeouts(
+    socket_timeout_s=0.5, connect_timeout_s=0.5, health_check_interval_s=0
+)
+
+
 async def _reachable(url: str) -> bool:
-    client: Redis = Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    client = redis_client(url, _PROBE, decode_responses=False)
     try:
         return bool(await client.ping())
     except (RedisError, OSError):
@@ -220,8 +227,9 @@ async def _run_demo(count: int, seed: int, report: dict[str, Any] | None) -> int
         )
         worker = Worker(**{k: v for k, v in vars(worker_settings).items() if not k.startswith("_")})
         worker_task = asyncio.create_task(worker.main())
-        pool = await connect(redis_url, queue_name=settings.queue_name)
-        redis: Redis = Redis.from_url(redis_url, decode_responses=True)
+        timeouts = RedisTimeouts.from_settings(settings)
+        pool = await connect(redis_url, queue_name=settings.queue_name, timeouts=timeouts)
+        redis = redis_client(redis_url, timeouts)
         try:
             await redis.delete(settings.results_stream)
             references: dict[str, str] = {}

@@ -17,6 +17,7 @@ import httpx
 from redis.asyncio import Redis
 
 from jobs.context import persona_http
+from jobs.state.connections import RedisTimeouts, redis_client
 from settings import Settings
 
 __all__ = ["close_on_exit", "open_persona_http", "open_redis"]
@@ -46,7 +47,7 @@ def open_persona_http(stack: AsyncExitStack, settings: Settings) -> httpx.AsyncC
 
 
 def open_redis(stack: AsyncExitStack, settings: Settings) -> Redis:
-    """Our Redis pool (decoded answers) on `REDIS_URL`, closed with `stack`."""
-    redis: Redis = Redis.from_url(str(settings.redis_url), decode_responses=True)
+    """Our Redis pool (decoded answers, bounded waits) on `REDIS_URL`, closed with `stack`."""
+    redis = redis_client(str(settings.redis_url), RedisTimeouts.from_settings(settings))
     close_on_exit(stack, "the Redis client", redis.aclose)
     return redis

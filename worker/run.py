@@ -35,12 +35,12 @@ from collections.abc import Sequence
 from typing import Final
 
 from arq.worker import Worker, create_worker
-from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
 
 from jobs.errors import ConfigError
+from jobs.state.connections import RedisTimeouts, redis_client
 from settings import Settings, load_settings
 from worker.arq_settings import build_worker_settings
 from worker.event_loop import loop_factory, loop_name
@@ -66,6 +66,10 @@ BACKOFF_FIRST_S: Final = 0.2
 BACKOFF_CAP_S: Final = 5.0
 #: An arq worker that ran this long before losing Redis starts the backoff from the beginning.
 HEALTHY_RUN_S: Final = 60.0
+#: The PINGs that wait for Redis: short, so a signal or the next attempt is never held up.
+_PROBE: Final = RedisTimeouts(
+    socket_timeout_s=2.0, connect_timeout_s=1.0, health_check_interval_s=0
+)
 #: Exit status when Redis never answered at start-up.
 EXIT_NO_REDIS: Final = 3
 #: Exit status for bad configuration (the same as `arq worker.WorkerSettings`).
@@ -224,9 +228,7 @@ class Supervisor:
         loop = asyncio.get_running_loop()
         deadline = None if limit_s is None else loop.time() + limit_s
         attempt = 0
-        client: Redis = Redis.from_url(
-            str(self.settings.redis_url), socket_connect_timeout=1.0, socket_timeout=2.0
-        )
+        client = redis_client(str(self.settings.redis_url), _PROBE, decode_responses=False)
         try:
             while not self.stopping.is_set():
                 try:

@@ -34,6 +34,7 @@ from jobs.context import JobContext, persona_client
 from jobs.errors import ConfigError, WebhookError
 from jobs.metrics import observe_webhook
 from jobs.producer import connect
+from jobs.state.connections import RedisTimeouts
 from jobs.webhooks.events import handle_event, parse_event
 from jobs.webhooks.signature import verify
 from settings import Settings, load_settings
@@ -145,7 +146,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             http = open_persona_http(stack, resolved)
             redis = open_redis(stack, resolved)
-            queue: ArqRedis = await connect(str(resolved.redis_url), queue_name=resolved.queue_name)
+            queue: ArqRedis = await connect(
+                str(resolved.redis_url),
+                queue_name=resolved.queue_name,
+                timeouts=RedisTimeouts.from_settings(resolved),
+            )
             close_on_exit(stack, "the arq pool", queue.aclose)
             app.state.context = JobContext.build(
                 resolved, persona=persona_client(resolved, http), redis=redis, queue=queue
