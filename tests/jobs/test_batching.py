@@ -1,4 +1,10 @@
-"""Coalesced status checks against the sandbox: how many calls answer how many checks."""
+"""Coalesced status checks against the sandbox: how many calls answer how many checks.
+
+The sandbox is reached in-process (`httpx.ASGITransport`), so nothing here waits on a socket,
+and the tests about windows run on a hand-moved loop clock (`tests.loop_clock`): a check
+arrives at an exact instant of that clock, and a window closes when the clock passes its end,
+not when a loaded machine gets round to it.
+"""
 
 from __future__ import annotations
 
@@ -9,30 +15,46 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
+from starlette.applications import Starlette
 
 from jobs.errors import ServerError
 from jobs.persona.client import PersonaClient
 from jobs.pipeline.batching import MAX_WINDOWS, Checked, StatusBatcher
-from persona_sandbox import SandboxConfig, run_sandbox
+from persona_sandbox import Sandbox, SandboxConfig, create_app, sandbox_of
+from persona_sandbox.app import API_PREFIX
 from persona_sandbox.faults import FaultSettings
-from persona_sandbox.server import SandboxHandle
 from persona_sandbox.state import NewInquiry
 from tests.conftest import TEST_API_KEY
+from tests.loop_clock import LoopClock, loop_clock
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[SandboxHandle]:
-    async with run_sandbox(SandboxConfig(api_key=TEST_API_KEY, rate_limit_per_minute=0)) as handle:
-        yield handle
+def app() -> Starlette:
+    return create_app(SandboxConfig(api_key=TEST_API_KEY, rate_limit_per_minute=0))
 
 
 @pytest.fixture
-async def persona(sandbox: SandboxHandle) -> AsyncIterator[PersonaClient]:
-    async with httpx.AsyncClient(base_url=sandbox.url, timeout=5) as http:
+def sandbox(app: Starlette) -> Sandbox:
+    return sandbox_of(app)
+
+
+@pytest.fixture
+async def persona(app: Starlette) -> AsyncIterator[PersonaClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url=f"http://sandbox.test{API_PREFIX}"
+    ) as http:
         yield PersonaClient(http, api_key=SecretStr(TEST_API_KEY))
 
 
-def _inquiries(sandbox: SandboxHandle, count: int) -> list[str]:
+@pytest.fixture
+async def clock() -> AsyncIterator[LoopClock]:
+    """The test loop's clock, moved by hand (the sandbox's own clock is another one)."""
+    with loop_clock() as clock:
+        yield clock
+
+
+def _inquiries(sandbox: Sandbox, count: int) -> list[str]:
     state = sandbox.state
     return [
         state.create_inquiry(
@@ -44,7 +66,7 @@ def _inquiries(sandbox: SandboxHandle, count: int) -> list[str]:
 
 
 def _batcher(
-    sandbox: SandboxHandle, persona: PersonaClient, count: int, **options: Any
+    sandbox: Sandbox, persona: PersonaClient, count: int, **options: Any
 ) -> tuple[list[str], StatusBatcher]:
     """`count` new inquiries, and a batcher over the client with these options."""
     return _inquiries(sandbox, count), StatusBatcher(persona, **options)
@@ -55,12 +77,12 @@ async def _check_all(batcher: StatusBatcher, ids: list[str]) -> list[Checked]:
     return await asyncio.gather(*(batcher.check(inquiry_id) for inquiry_id in ids))
 
 
-def _calls(sandbox: SandboxHandle, operation: str) -> int:
-    return sum(sandbox.counters_json()["operations"].get(operation, {}).values())
+def _calls(sandbox: Sandbox, operation: str) -> int:
+    return sum(sandbox.counters.to_json()["operations"].get(operation, {}).values())
 
 
 async def test_concurrent_checks_share_one_list_call(
-    sandbox: SandboxHandle, persona: PersonaClient
+    sandbox: Sandbox, persona: PersonaClient
 ) -> None:
     ids, batcher = _batcher(sandbox, persona, 30, window_s=0.05)
 
@@ -72,7 +94,7 @@ async def test_concurrent_checks_share_one_list_call(
 
 
 async def test_a_lone_check_reads_the_inquiry_with_its_verifications(
-    sandbox: SandboxHandle, persona: PersonaClient
+    sandbox: Sandbox, persona: PersonaClient
 ) -> None:
     [inquiry_id] = _inquiries(sandbox, 1)
 
@@ -85,7 +107,7 @@ async def test_a_lone_check_reads_the_inquiry_with_its_verifications(
 
 
 async def test_a_full_batch_goes_at_once_and_the_rest_waits_for_the_next(
-    sandbox: SandboxHandle, persona: PersonaClient
+    sandbox: Sandbox, persona: PersonaClient
 ) -> None:
     ids, batcher = _batcher(sandbox, persona, 7, max_ids=3, window_s=0.05)
 
@@ -95,52 +117,72 @@ async def test_a_full_batch_goes_at_once_and_the_rest_waits_for_the_next(
     assert _calls(sandbox, "retrieve-an-inquiry") == 1
 
 
-async def _trickle(batcher: StatusBatcher, ids: list[str], gap_s: float) -> None:
-    """Checks that arrive one after another, `gap_s` apart (as arq starts due jobs)."""
-
-    async def later(index: int, inquiry_id: str) -> None:
-        await asyncio.sleep(index * gap_s)
-        await batcher.check(inquiry_id)
-
-    await asyncio.gather(*(later(index, inquiry_id) for index, inquiry_id in enumerate(ids)))
+async def _trickle(
+    batcher: StatusBatcher, clock: LoopClock, ids: list[str], gap_s: float
+) -> list[asyncio.Task[Checked]]:
+    """Checks that arrive one after another, `gap_s` apart (as arq starts the due jobs of one
+    grid line); the first arrives now, the last when this returns."""
+    checks: list[asyncio.Task[Checked]] = []
+    for index, inquiry_id in enumerate(ids):
+        if index:
+            await clock.advance(gap_s)
+        checks.append(asyncio.create_task(batcher.check(inquiry_id)))
+        await asyncio.sleep(0)  # the check starts at this instant: it joins or opens a window
+    return checks
 
 
 async def test_a_window_stays_open_while_checks_keep_arriving(
-    sandbox: SandboxHandle, persona: PersonaClient
+    sandbox: Sandbox, persona: PersonaClient, clock: LoopClock
 ) -> None:
     ids, batcher = _batcher(sandbox, persona, 6, window_s=0.2)
 
     # 0.25 s from the first check to the last: past one window, each one well within one.
-    await _trickle(batcher, ids, gap_s=0.05)
+    checks = await _trickle(batcher, clock, ids, gap_s=0.05)
+    await clock.advance(0.19)
+    assert batcher.calls == 0, "still open: the last check came less than a window ago"
+    await clock.advance(0.02)
+    await asyncio.gather(*checks)
 
-    assert (batcher.calls, _calls(sandbox, "list-all-inquiries")) == (1, 1)
+    assert (batcher.calls, batcher.checks, _calls(sandbox, "list-all-inquiries")) == (1, 6, 1)
 
 
 async def test_a_window_closes_after_a_quiet_window(
-    sandbox: SandboxHandle, persona: PersonaClient
+    sandbox: Sandbox, persona: PersonaClient, clock: LoopClock
 ) -> None:
     ids, batcher = _batcher(sandbox, persona, 2, window_s=0.05)
 
-    await _trickle(batcher, ids, gap_s=0.3)
+    checks = await _trickle(batcher, clock, ids[:1], gap_s=0.3)
+    await clock.advance(0.06)
+    assert batcher.calls == 1, "a window with no second check closed after one window"
+    checks += await _trickle(batcher, clock, ids[1:], gap_s=0.3)
+    await clock.advance(0.06)
+    await asyncio.gather(*checks)
 
     assert _calls(sandbox, "retrieve-an-inquiry") == 2
     assert _calls(sandbox, "list-all-inquiries") == 0
 
 
 async def test_a_steady_trickle_is_cut_after_max_windows(
-    sandbox: SandboxHandle, persona: PersonaClient
+    sandbox: Sandbox, persona: PersonaClient, clock: LoopClock
 ) -> None:
-    ids, batcher = _batcher(sandbox, persona, 30, window_s=0.1)
+    window_s, gap_s = 0.1, 0.03
+    ids, batcher = _batcher(sandbox, persona, 40, window_s=window_s)
+    # Never a quiet window, but the batch's cap (1 s) falls between the 34th and 35th check.
+    assert 33 * gap_s < MAX_WINDOWS * window_s < 34 * gap_s
 
-    # One check every 0.04 s for 1.16 s: never a quiet window, but longer than the cap.
-    await _trickle(batcher, ids, gap_s=0.04)
+    checks = await _trickle(batcher, clock, ids[:34], gap_s=gap_s)
+    assert batcher.calls == 0
+    await clock.advance(gap_s)
+    assert batcher.calls == 1, "the batch was sent at its cap while checks kept coming"
+    checks += await _trickle(batcher, clock, ids[34:], gap_s=gap_s)
+    await clock.advance(2 * window_s)
+    await asyncio.gather(*checks)
 
-    assert MAX_WINDOWS * 0.1 < 29 * 0.04
-    assert batcher.calls == 2
+    assert (batcher.calls, batcher.checks, _calls(sandbox, "list-all-inquiries")) == (2, 40, 2)
 
 
 async def test_an_id_the_list_does_not_know_comes_back_empty(
-    sandbox: SandboxHandle, persona: PersonaClient
+    sandbox: Sandbox, persona: PersonaClient
 ) -> None:
     [known] = _inquiries(sandbox, 1)
     batcher = StatusBatcher(persona)
@@ -154,7 +196,7 @@ async def test_an_id_the_list_does_not_know_comes_back_empty(
 
 
 async def test_the_same_id_twice_in_a_window_is_asked_once(
-    sandbox: SandboxHandle, persona: PersonaClient
+    sandbox: Sandbox, persona: PersonaClient
 ) -> None:
     first, second = _inquiries(sandbox, 2)
     batcher = StatusBatcher(persona)
@@ -166,10 +208,10 @@ async def test_the_same_id_twice_in_a_window_is_asked_once(
 
 
 async def test_a_failed_list_call_fails_every_check_of_the_batch(
-    sandbox: SandboxHandle, persona: PersonaClient
+    sandbox: Sandbox, persona: PersonaClient
 ) -> None:
     ids, batcher = _batcher(sandbox, persona, 3)
-    sandbox.sandbox.faults.configure(
+    sandbox.faults.configure(
         FaultSettings(error_rate=1.0, operations=frozenset({"list-all-inquiries"}))
     )
 
@@ -181,9 +223,7 @@ async def test_a_failed_list_call_fails_every_check_of_the_batch(
     assert batcher.calls == 1, "one failed list call answered the whole batch"
 
 
-async def test_closing_answers_the_open_window(
-    sandbox: SandboxHandle, persona: PersonaClient
-) -> None:
+async def test_closing_answers_the_open_window(sandbox: Sandbox, persona: PersonaClient) -> None:
     [inquiry_id] = _inquiries(sandbox, 1)
     batcher = StatusBatcher(persona, window_s=60)
     waiting = asyncio.create_task(batcher.check(inquiry_id))
