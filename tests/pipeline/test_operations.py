@@ -59,7 +59,8 @@ async def test_health_check_metrics_and_json_logs_of_the_real_worker(
     assert await asyncio.to_thread(_arq_check, stack, env) == 0
     kwargs = {"reference_id": "user-9", "fields": PII, "note": "sandbox-outcome=approved"}
     await write_job(decoded_redis, "persona:queue", "svc-9", "create_inquiry", kwargs)
-    await wait_for(decoded_redis, "persona:results", lambda event: True, timeout_s=30)
+    # Bounded only to catch a hang: a loaded machine may take long to start the worker.
+    await wait_for(decoded_redis, "persona:results", lambda event: True, timeout_s=60)
     async with httpx.AsyncClient() as client:
         scrape = await client.get(f"http://127.0.0.1:{settings.metrics_port}/metrics")
     [code] = await stack.stop([worker])

@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+from jobs.context import persona_client, persona_http
 from jobs.state.store import Store
 from tests.pipeline.conftest import Pipeline
+
+
+async def _complete(pipeline: Pipeline, inquiry_id: str) -> None:
+    """The person finishes now (a sandbox simulate action), not after some real time."""
+    async with persona_http(pipeline.settings) as http:
+        await persona_client(pipeline.settings, http).simulate_actions(
+            inquiry_id, [{"type": "complete_inquiry"}], idempotency_key="handover-complete"
+        )
 
 
 async def test_a_new_worker_finishes_what_a_stopped_worker_was_following(
     pipeline: Pipeline,
 ) -> None:
-    job_id = await pipeline.create("person-1", note="sandbox-outcome=completed sandbox-after=900")
+    # The person never finishes on their own (their inquiry stays pending for a sandbox day,
+    # longer than a test may run), so the first worker stops mid-chain however slowly it runs.
+    job_id = await pipeline.create("person-1", note="sandbox-outcome=abandoned sandbox-after=0")
     # The first worker runs five jobs (the start-up sweep, the create, status checks), then stops.
     await pipeline.run(max_burst_jobs=5)
     [inquiry_id] = pipeline.inquiries_of("person-1")
@@ -19,6 +30,7 @@ async def test_a_new_worker_finishes_what_a_stopped_worker_was_following(
     assert record.polls >= 1, "it stopped in the middle of the polling chain"
     assert await pipeline.events() == []
 
+    await _complete(pipeline, inquiry_id)
     await pipeline.run()
 
     [result] = await pipeline.events()
