@@ -1,7 +1,8 @@
 """The sweep on a real Redis: what it repairs, what it leaves alone, and that one runs at once.
 
 The sweep is called directly with a context whose clock runs ahead, so "overdue" and "stale"
-need no waiting.
+need no waiting. The context's clock stands still at the test's start: what a test writes and
+when its sweep runs are exact offsets of that instant, however long the calls in between take.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import json
 import time
 from typing import Any
 
+import pytest
+
 from jobs.context import CTX_KEY, JobContext
 from jobs.documents import SweepReport
 from jobs.pipeline.sweep import CREATE_STALE_S, OVERDUE_SLACK_S, sweep
@@ -19,21 +22,28 @@ from jobs.state import keys
 from jobs.state.redis_typing import resolved
 
 
+@pytest.fixture
+def context(context: JobContext) -> JobContext:
+    """The shared job context, its clock standing still at the test's start."""
+    started = time.time()
+    return dataclasses.replace(context, clock=lambda: started)
+
+
 def _later(context: JobContext, seconds: float) -> dict[str, Any]:
-    """arq's ctx for a sweep that runs `seconds` from now."""
-    ahead = dataclasses.replace(context, clock=lambda: time.time() + seconds)
+    """arq's ctx for a sweep that runs `seconds` after the test's start."""
+    ahead = dataclasses.replace(context, clock=lambda: context.clock() + seconds)
     return {CTX_KEY: ahead, "job_id": "sweep:1"}
 
 
 async def _sweep_later(context: JobContext, seconds: float) -> SweepReport:
-    """Run the sweep `seconds` from now; no other sweep holds the lock."""
+    """Run the sweep `seconds` after the test's start; no other sweep holds the lock."""
     result = await sweep(_later(context, seconds))
     assert "skipped" not in result
     return result
 
 
 async def _follow(context: JobContext, inquiry_id: str, *, due_in: float = 5.0) -> str:
-    now = time.time()
+    now = context.clock()
     owner = keys.poll_job_id(inquiry_id, 0)
     await context.store.follow(
         inquiry_id,
@@ -92,7 +102,7 @@ async def test_a_published_inquiry_leaves_the_inflight_index(context: JobContext
 async def test_a_create_request_whose_job_vanished_ends_in_one_job_failed(
     context: JobContext,
 ) -> None:
-    await context.store.begin_create("create-9", time.time(), reference_id="person-9")
+    await context.store.begin_create("create-9", context.clock(), reference_id="person-9")
 
     first = await _sweep_later(context, CREATE_STALE_S + 1)
     await context.redis.delete(keys.SWEEP_LOCK)
@@ -110,7 +120,7 @@ async def test_a_create_request_whose_job_vanished_ends_in_one_job_failed(
 
 
 async def test_a_create_request_whose_job_still_waits_is_left_alone(context: JobContext) -> None:
-    await context.store.begin_create("create-9", time.time(), reference_id="person-9")
+    await context.store.begin_create("create-9", context.clock(), reference_id="person-9")
     await context.queue.enqueue_job("create_inquiry", reference_id="person-9", _job_id="create-9")
 
     result = await _sweep_later(context, CREATE_STALE_S + 1)
