@@ -332,9 +332,15 @@ async def test_timeout_is_retried(loopback_receiver: Receiver) -> None:
         create(handle.sandbox)
         await settle(handle.sandbox)
 
-        assert handle.counters_json()["webhooks"]["answers"] == {"200": 1, "timeout": 1}
-    first, second = loopback_receiver.received
-    assert first.event_id == second.event_id
+        answers = handle.counters_json()["webhooks"]["answers"]
+    # The held first attempt timed out and a retry got through. On a loaded machine an answered
+    # attempt may take longer than 0.2 s too: that is one more timeout and one more retry.
+    assert set(answers) == {"200", "timeout"}
+    assert answers["200"] == 1
+    assert answers["timeout"] >= 1
+    first, *retries = loopback_receiver.received
+    assert retries
+    assert {retry.event_id for retry in retries} == {first.event_id}
 
 
 async def test_refused_connection_is_a_failed_attempt() -> None:
@@ -404,7 +410,14 @@ async def test_duplicates_are_sent_when_asked(receiver: Receiver) -> None:
 
 async def test_reordering_sends_a_later_event_first_when_asked(receiver: Receiver) -> None:
     async with delivering_to(receiver, reorder_rate=1.0, reorder_hold_s=1.0) as harness:
-        received = await decided(harness.sandbox, receiver)
+        create(harness.sandbox)
+        harness.sandbox.clock.advance(PAST_DECISION_S)
+        # Every event is queued before the dispatcher takes the first one: the next is there to
+        # overtake it at once, not only if the background pass runs within the 1 s hold.
+        harness.sandbox.state.advance_all()
+        await receiver.wait_for_event("inquiry.approved")
+        await settle(harness.sandbox)
+        received = list(receiver.received)
 
         ids = recorded_ids(harness.sandbox)
         arrived = [delivery.event_id for delivery in received]
