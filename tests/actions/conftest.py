@@ -36,7 +36,7 @@ from worker.embedded_redis import RedisServer
 pytestmark = pytest.mark.redis
 
 #: Longest any run or wait may take before the test fails instead of hanging.
-WAIT_S = 20.0
+WAIT_S = 60.0
 
 
 def refusals(cases: list[tuple[str, dict[str, Any]]]) -> pytest.MarkDecorator:

@@ -54,7 +54,9 @@ async def test_sigterm_mid_run_lets_jobs_finish_and_the_next_worker_loses_nothin
         took = time.monotonic() - signalled
 
         assert code == 0, first.log_tail()
-        assert took < 8 + 5, "it stopped within job_completion_wait (JOB_TIMEOUT_S) and a margin"
+        # JOB_TIMEOUT_S (8 s) is the completion wait; the margin covers a process's shutdown on
+        # a loaded machine.
+        assert took < 8 + 12, "it stopped within job_completion_wait and a margin"
         assert "shutdown on SIGTERM" in first.output()
         assert await running_jobs(own_client) == [], "no job stranded until its key expires"
         before = await _all_answered_once(own_client, requests)

@@ -50,7 +50,7 @@ async def test_a_job_whose_redis_connection_breaks_mid_way_runs_again_instead_of
         async def event_for_request() -> list[ResultEvent]:
             return answered(await results(own_client), request)
 
-        [event] = await wait_for(event_for_request, 10, "the request's one event")
+        [event] = await wait_for(event_for_request, 60, "the request's one event")
         assert event.event == "inquiry.completed"
         assert len(sandbox.state.order) == 1, "one inquiry for the request"
         assert worker.alive(), worker.log_tail()

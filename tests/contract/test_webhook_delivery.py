@@ -29,7 +29,7 @@ from tests.contract.webhooks import load_webhooks
 
 RECEIVER_URL: Final = "http://receiver.test/webhooks/persona"
 _EVERY_STEP_S: Final = DELAY_S + 30 + 300 + 1
-_WAIT_S: Final = 10.0
+_WAIT_S: Final = 60.0
 
 
 class Capture:

@@ -52,8 +52,8 @@ async def webhook_url(pipeline: Pipeline) -> AsyncIterator[str]:
 async def _settled(pipeline: Pipeline) -> None:
     """Wait until every delivery was made and no job is due or running: every delivered
     trigger has been handled."""
-    await asyncio.wait_for(pipeline.sandbox.sandbox.webhooks.wait_idle(), 15)
-    await settle(pipeline.redis, pipeline.settings.queue_name, timeout_s=15)
+    await asyncio.wait_for(pipeline.sandbox.sandbox.webhooks.wait_idle(), pipeline.wait_s)
+    await settle(pipeline.redis, pipeline.settings.queue_name, timeout_s=pipeline.wait_s)
 
 
 async def test_a_decision_arrives_by_webhook_long_before_a_poll_and_once(

@@ -26,7 +26,7 @@ from persona_sandbox.server import bind_socket, serve_app
 __all__ = ["MOCK_URL", "WAIT_S", "Received", "Receiver", "serve_receiver"]
 
 #: The longest any test waits for a delivery; far above what a passing run needs.
-WAIT_S: Final = 10.0
+WAIT_S: Final = 60.0
 PATH: Final = "/webhooks/persona"
 #: Where the sandbox delivers when the receiver is reached through `Receiver.transport()`.
 MOCK_URL: Final = f"http://receiver.test{PATH}"

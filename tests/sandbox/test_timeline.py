@@ -250,7 +250,7 @@ async def test_background_advance_fires_events_without_requests() -> None:
         sandbox.state.create_inquiry(spec, clock.now())
         clock.advance(31)
 
-        await asyncio.wait_for(completed.wait(), timeout=5)
+        await asyncio.wait_for(completed.wait(), timeout=60)  # only catches a hang
 
     assert completed.is_set()
 

@@ -241,7 +241,7 @@ async def test_a_silent_client_is_dropped_and_others_still_served(decoded_redis:
         async with httpx.AsyncClient() as client:
             answer = await client.get(f"http://127.0.0.1:{server.port}/metrics")
         # The server hangs up on the silent client: end of stream, and no answer was sent.
-        assert await asyncio.wait_for(reader.read(), 5) == b""
+        assert await asyncio.wait_for(reader.read(), 60) == b""  # the bound only catches a hang
         writer.close()
         await writer.wait_closed()
     assert answer.status_code == 200
