@@ -60,7 +60,12 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        """Start the server and wait until it answers PING."""
+        """Start the server and wait until it answers as the process this object started.
+
+        Another redis-server may take the port between `free_port` and the bind (or while a
+        test restarts this one); ours then exits, but until it does, that other server would
+        answer a PING. Asking for the server's process id as well tells them apart.
+        """
         args = [
             find_redis_server(),
             "--port",
@@ -86,29 +91,41 @@ class RedisServer:
             if self.process.poll() is not None:
                 err = self.process.stderr.read().decode() if self.process.stderr else ""
                 raise RuntimeError(f"redis-server exited at start: {err}")
-            if self._answers_ping():
+            if self._ready_pid() == self.process.pid:
                 return
             time.sleep(0.02)
         raise RuntimeError(f"redis-server did not answer on port {self.port}")
 
-    def _answers_ping(self) -> bool:
+    def _ready_pid(self) -> int | None:
+        """The process id of the redis-server on the port once it answers PING (not while it
+        still loads its data), else None."""
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                return sock.recv(16).startswith(b"+PONG")
+                sock.sendall(b"PING\r\nINFO server\r\n")
+                reply = b""
+                while b"\r\nprocess_id:" not in reply or not reply.endswith(b"\r\n"):
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        return None
+                    reply += chunk
         except OSError:
-            return False
+            return None
+        if not reply.startswith(b"+PONG\r\n"):
+            return None
+        pid = reply.split(b"\r\nprocess_id:", 1)[1].split(b"\r\n", 1)[0]
+        return int(pid) if pid.isdigit() else None
 
     def stop(self, *, kill: bool = False) -> None:
         """Stop the server this object started (SIGKILL when `kill`), and wait for it."""
-        if self.process is None or self.process.poll() is not None:
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
         if self.process.stderr:
             self.process.stderr.close()
 
