@@ -65,7 +65,7 @@ async def test_the_readme_redis_cli_example_works_as_written(pipeline: Pipeline)
     shell = await asyncio.create_subprocess_exec(
         "bash", "-euc", script, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
     )
-    _, stderr = await asyncio.wait_for(shell.communicate(), 30)
+    _, stderr = await asyncio.wait_for(shell.communicate(), 60)  # only catches a hang
     assert shell.returncode == 0, stderr.decode()
 
     await pipeline.run()
