@@ -38,6 +38,7 @@ from jobs.state.store import InquiryRecord, Store
 from persona_sandbox import Clock, SandboxConfig, run_sandbox
 from persona_sandbox.server import SandboxHandle, bind_socket, uvicorn_config
 from settings import Settings
+from worker.embedded_worker import stop_embedded
 
 __all__ = [
     "FAST_SETTINGS",
@@ -156,16 +157,7 @@ class Harness:
         try:
             yield worker
         finally:
-            # Turn the worker into a burst worker whose budget is spent: it starts no more
-            # jobs, waits for the ones in flight and returns from main() by itself. Cancelling
-            # it instead could cut a Redis call in half, and arq's close() cancels running jobs
-            # and then raises before on_shutdown, leaking the worker's connections.
-            worker.burst = True
-            worker.max_burst_jobs = 0
-            try:
-                await asyncio.wait_for(task, self.wait_s)
-            finally:
-                await worker.close()
+            await stop_embedded(worker, task, self.wait_s)
 
     async def enqueue(
         self,

@@ -34,6 +34,7 @@ from persona_sandbox import SandboxConfig, run_sandbox
 from settings import load_settings
 from worker.arq_settings import build_worker_settings
 from worker.embedded_redis import RedisServer
+from worker.embedded_worker import stop_embedded
 
 __all__ = ["DEMO_OUTCOMES", "run_demo"]
 
@@ -251,17 +252,8 @@ async def _run_demo(count: int, seed: int, report: dict[str, Any] | None) -> int
             results = await _collect(redis, settings.results_stream, references, started)
             duplicates = await _duplicates(redis, settings.results_stream)
         finally:
-            # A burst worker whose budget is spent starts no more jobs, lets the running ones
-            # finish (they are short) and returns by itself. Cancelling its loop instead could
-            # cut a Redis call in half (more often on a busy machine), leaving a pipeline that
-            # warns when collected; arq's close() would cancel running jobs and then fail on
-            # gathering them, skipping our shutdown hook.
-            worker.burst = True
-            worker.max_burst_jobs = 0
-            try:
-                await asyncio.wait_for(worker_task, settings.job_timeout_s)
-            finally:
-                await worker.close()
+            # Jobs already running finish (they are short); none is cut off mid-call.
+            await stop_embedded(worker, worker_task, settings.job_timeout_s)
             await pool.aclose()
             await redis.aclose()
         rows = [
