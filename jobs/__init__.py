@@ -2,7 +2,8 @@
 
 - `jobs.persona`: the typed Persona API client (depends on nothing else of ours);
 - `jobs.policy`: pure rules (terminal statuses, backoff), tested without I/O;
-- `jobs.state`: Redis state (keys, records, exactly-once publication);
+- `jobs.state`: Redis state (connections, keys, records, exactly-once publication, the results
+  stream reader);
 - `jobs.pipeline`: the pipeline's job functions (create, poll, fetch, sweep);
 - `jobs.actions`: the decision and lifecycle jobs;
 - `jobs.webhooks`: Persona's signed webhooks;

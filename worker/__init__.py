@@ -1,4 +1,4 @@
-"""The processes: the arq worker, the webhook app, the CLI and the Persona sandbox emulator.
+"""The processes: the arq worker and its entry point, the webhook web app, the CLI and the demo.
 
 `arq worker.WorkerSettings` reads the settings from the environment when the attribute is first
 looked up, so importing this package has no side effects and bad configuration stops the

@@ -1,1 +1,3 @@
-"""Redis state: key names, the per-inquiry records and in-flight index, exactly-once publication."""
+"""Redis state: key names, connections, the per-inquiry records and in-flight index, job attempts,
+exactly-once publication and the one reader of the results stream.
+"""
