@@ -23,8 +23,14 @@ STREAM = "persona:results"
 
 
 @pytest.fixture
-async def worker_process(stack: Stack, redis_server: RedisServer) -> AsyncIterator[ChildProcess]:
-    """One arq worker process against a sandbox process; it must stop cleanly afterwards."""
+async def worker_process(
+    stack: Stack, redis_server: RedisServer, redis: Redis
+) -> AsyncIterator[ChildProcess]:
+    """One arq worker process against a sandbox process; it must stop cleanly afterwards.
+
+    It asks for `redis` so the run's server is flushed before the worker starts: otherwise the
+    worker could take up a job an earlier test left on the queue before the flush.
+    """
     # The automatic decision a sandbox week after completion (over a quarter of an hour of
     # real time at this time scale, past the test's ceiling): the worker sees `completed`,
     # however long a loaded machine takes to start it and poll.
