@@ -155,6 +155,8 @@ class Settings(BaseSettings):
     """Longest wait for a new Redis connection."""
     redis_health_check_interval_s: Annotated[int, Field(ge=0)] = 15
     """A Redis connection idle this many seconds is pinged before use; 0 turns it off."""
+    redis_allow_eviction: bool = False
+    """Start even if Redis may evict keys (and lose requests)."""
 
     # --- Polling -------------------------------------------------------------------------
     poll_min_interval_s: PositiveFloat = 5.0

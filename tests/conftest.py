@@ -4,7 +4,7 @@ a stack for the tests that start processes."""
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +86,17 @@ async def decoded_redis(redis: Redis, redis_server: RedisServer) -> AsyncIterato
     client: Redis = Redis.from_url(redis_server.url, decode_responses=True)
     yield client
     await client.aclose()
+
+
+@pytest.fixture
+async def set_eviction_policy(redis: Redis) -> AsyncIterator[Callable[[str], Awaitable[None]]]:
+    """Set the run's redis-server's `maxmemory-policy`; `noeviction` again afterwards."""
+
+    async def set_policy(policy: str) -> None:
+        await redis.config_set("maxmemory-policy", policy)
+
+    yield set_policy
+    await set_policy("noeviction")
 
 
 @pytest.fixture

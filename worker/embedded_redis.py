@@ -84,6 +84,9 @@ class RedisServer:
             "no",
             "--loglevel",
             "warning",
+            # Redis's default, stated: the worker refuses a Redis that may evict keys.
+            "--maxmemory-policy",
+            "noeviction",
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10

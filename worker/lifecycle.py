@@ -4,9 +4,10 @@ The HTTP client, our Redis pool, the Persona client and (with `METRICS_PORT`) th
 endpoint are created once per process in `startup`, each registered on one
 `contextlib.AsyncExitStack` as it opens (`worker.resources`). `shutdown` closes that stack:
 everything in reverse order, a failed close logged without skipping the rest. When a later
-resource fails to start (the metrics port is taken, say), the ones opened before it are
-closed the same way before the error leaves `startup`. A worker started by the `arq` CLI also
-takes over the process's logging here (`worker.logs`), after arq configured its own.
+step fails (Redis may evict keys, `jobs.state.eviction`, or the metrics port is taken), the
+resources opened before it are closed the same way before the error leaves `startup`.
+A worker started by the `arq` CLI also takes over the process's logging here (`worker.logs`),
+after arq configured its own.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from jobs.context import CTX_KEY, JobContext, persona_client
 from jobs.errors import ConfigError
 from jobs.metrics import observe_api_call, record_rate_limit_wait
 from jobs.persona.ratelimit import RedisRateLimiter
+from jobs.state.eviction import check_eviction_policy
 from settings import Settings
 from worker.logs import configure_logging, redact_arq_records
 from worker.metrics import MetricsServer
@@ -84,6 +86,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     redact_arq_records()
     async with AsyncExitStack() as stack:
         context = _open_context(stack, settings, queue=ctx["redis"])
+        await check_eviction_policy(context.redis, allow_eviction=settings.redis_allow_eviction)
         if settings.metrics_port:
             await _serve_metrics(stack, context.redis, settings.metrics_port)
         # Everything started: from here on `shutdown` closes it.

@@ -18,6 +18,9 @@ every worker down and leave the restart to the platform. This module runs the sa
 - SIGTERM and SIGINT stop it the arq way: no new jobs, running jobs get `job_completion_wait`
   to finish, the rest are cancelled and go back to the queue for the next worker.
 
+A Redis that may evict keys (`jobs.state.eviction`) stops it at start with status 2 and a
+message naming the fix, like bad configuration.
+
 Any other error leaves the process with a traceback, as under `arq`: that is a bug, and the
 platform's restart policy (with its own backoff) is the right answer to it.
 """
@@ -181,6 +184,10 @@ class Supervisor:
                 raise
             await self._close(worker, grace_s=self.grace_s)
             return False
+        except ConfigError:
+            # Refused at start-up (a Redis that may evict keys): release what arq opened.
+            await self._close(worker, grace_s=0)
+            raise
         except REDIS_LOST as exc:
             logger.warning("the arq worker lost Redis: %s", type(exc).__name__)
             await self._close(worker, grace_s=self.grace_s)
@@ -281,7 +288,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     configure_logging(settings)
     with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(_supervise(settings, options.startup_wait))
+        try:
+            return runner.run(_supervise(settings, options.startup_wait))
+        except ConfigError as exc:
+            print(f"persona-worker: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
 
 
 if __name__ == "__main__":

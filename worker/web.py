@@ -8,6 +8,8 @@ event, 401 for a signature that does not match (or is stale when a tolerance is 
 body over `WEBHOOK_MAX_BODY_BYTES`, 415 for a non-JSON content type. When Redis is unreachable
 the answer is 503, so Persona delivers the event again later.
 
+The app refuses to start on a Redis that may evict keys (`jobs.state.eviction`).
+
 `GET /metrics` serves the process's Prometheus metrics (`worker.metrics`), `GET /healthz` says
 the process answers and `GET /readyz` that Redis does. Started by uvicorn from the environment
 (`uvicorn --factory worker.web:create_app`), the app also configures the process's logging
@@ -35,6 +37,7 @@ from jobs.errors import ConfigError, WebhookError
 from jobs.metrics import observe_webhook
 from jobs.producer import connect
 from jobs.state.connections import RedisTimeouts
+from jobs.state.eviction import check_eviction_policy
 from jobs.webhooks.events import handle_event, parse_event
 from jobs.webhooks.signature import verify
 from settings import Settings, load_settings
@@ -146,6 +149,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         async with contextlib.AsyncExitStack() as stack:
             http = open_persona_http(stack, resolved)
             redis = open_redis(stack, resolved)
+            await check_eviction_policy(redis, allow_eviction=resolved.redis_allow_eviction)
             queue: ArqRedis = await connect(
                 str(resolved.redis_url),
                 queue_name=resolved.queue_name,

@@ -560,22 +560,64 @@ def _config_rows() -> list[Any]:
     return [pytest.param(row, id=name) for name, row in rows.items()]
 
 
+def _start(
+    argv: tuple[str, ...], values: dict[str, str], workdir: Path
+) -> tuple[subprocess.CompletedProcess[str], str]:
+    """Run a process that should refuse to start; its result and its stdout + stderr."""
+    # An empty working directory: no developer's `.env` can fill in what the caller leaves out.
+    finished = subprocess.run(
+        argv,
+        cwd=workdir,
+        env=child_environment(values),
+        capture_output=True,
+        text=True,
+        timeout=45,
+        check=False,
+    )
+    return finished, finished.stdout + finished.stderr
+
+
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("row", _config_rows())
 def test_bad_configuration_stops_the_process_naming_the_variable(
     row: ConfigRow, tmp_path: Path
 ) -> None:
-    # An empty working directory: no developer's `.env` can fill in what the row leaves out.
-    env = child_environment(row.env)
-    finished = subprocess.run(
-        row.argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=45, check=False
-    )
-    output = finished.stdout + finished.stderr
+    finished, output = _start(row.argv, row.env, tmp_path)
     assert finished.returncode == row.exit_code, output[-2_000:]
     assert f"{row.variable}:" in output, output[-2_000:]
     assert "Traceback" not in output, "a message, not a crash"
     if row.hidden is not None:
         assert row.hidden not in output
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize(
+    ("argv", "exit_code"),
+    [
+        pytest.param(RUN, 2, id="run"),
+        pytest.param(ARQ, None, id="arq"),
+        pytest.param((*WEB, "--port", "0"), None, id="web"),
+    ],
+)
+async def test_a_redis_that_may_evict_keys_stops_each_process_naming_the_fix(
+    stack: Stack, tmp_path: Path, argv: tuple[str, ...], exit_code: int | None
+) -> None:
+    """`python -m worker.run` exits 2 with the message alone; under `arq` and uvicorn the message
+    ends their start-up traceback and the exit status is theirs."""
+    server = await stack.start_redis()
+    async with Redis.from_url(server.url) as admin:
+        await admin.config_set("maxmemory-policy", "volatile-lru")
+    values = {"PERSONA_API_KEY": TEST_API_KEY, "REDIS_URL": server.url}
+
+    finished, output = await asyncio.to_thread(_start, argv, values, tmp_path)
+
+    assert finished.returncode != 0, output[-2_000:]
+    fix = "maxmemory-policy is volatile-lru; set it to noeviction (CONFIG SET maxmemory-policy"
+    assert fix in finished.stderr, output[-2_000:]
+    assert "REDIS_ALLOW_EVICTION=true" in finished.stderr
+    if exit_code is not None:
+        assert finished.returncode == exit_code
+        assert "Traceback" not in output, "a message, not a crash"
 
 
 async def test_a_production_key_never_sends_simulate_actions_whatever_the_setting(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import httpx
@@ -118,3 +118,34 @@ async def test_a_failing_close_is_logged_and_the_rest_still_close(
     assert [record.getMessage() for record in caplog.records] == [
         "closing the status batcher failed"
     ]
+
+
+async def test_a_redis_that_may_evict_keys_is_refused_and_nothing_stays_open(
+    worker_ctx: Callable[..., dict[str, Any]],
+    closed: list[str],
+    set_eviction_policy: Callable[[str], Awaitable[None]],
+) -> None:
+    await set_eviction_policy("volatile-lru")
+    ctx = worker_ctx()
+
+    with pytest.raises(ConfigError, match="maxmemory-policy is volatile-lru; set it to noeviction"):
+        await startup(ctx)
+
+    assert closed == ["batcher", "redis", "http"]
+    assert RESOURCES_KEY not in ctx
+    assert CTX_KEY not in ctx
+
+
+async def test_the_override_starts_the_worker_on_a_redis_that_may_evict_keys(
+    worker_ctx: Callable[..., dict[str, Any]],
+    set_eviction_policy: Callable[[str], Awaitable[None]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await set_eviction_policy("allkeys-lru")
+    ctx = worker_ctx(redis_allow_eviction=True)
+
+    with caplog.at_level(logging.WARNING, logger="jobs.state.eviction"):
+        await startup(ctx)
+    await shutdown(ctx)
+
+    assert any("allkeys-lru" in record.getMessage() for record in caplog.records)

@@ -27,8 +27,9 @@ from jobs.state.connections import RedisTimeouts, redis_client
 from settings import Settings
 from tests.conftest import TEST_API_KEY, TEST_TEMPLATE_ID
 from tests.loopback import loopback_server
+from worker import lifecycle
 from worker.arq_settings import build_worker_settings
-from worker.lifecycle import SETTINGS_KEY, shutdown, startup
+from worker.lifecycle import RESOURCES_KEY, SETTINGS_KEY, shutdown, startup
 from worker.web import create_app
 
 ROOT: Final = Path(__file__).resolve().parents[2]
@@ -77,7 +78,21 @@ async def test_the_factory_client_times_out(silent_url: str) -> None:
     await client.aclose()
 
 
-async def test_a_job_context_command_times_out(silent_settings: Settings) -> None:
+async def test_the_worker_startup_times_out_and_keeps_nothing(silent_settings: Settings) -> None:
+    ctx: dict[str, Any] = {SETTINGS_KEY: silent_settings, "redis": None}
+    async with _times_out_in_time():
+        await startup(ctx)  # its first command: the eviction policy check
+    assert RESOURCES_KEY not in ctx
+    assert CTX_KEY not in ctx
+
+
+async def test_a_job_context_command_times_out(
+    silent_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def no_check(redis: object, *, allow_eviction: bool) -> None:
+        """Start-up's own command would time out first (the test above)."""
+
+    monkeypatch.setattr(lifecycle, "check_eviction_policy", no_check)
     ctx: dict[str, Any] = {SETTINGS_KEY: silent_settings, "redis": None}
     await startup(ctx)
     context: JobContext = ctx[CTX_KEY]

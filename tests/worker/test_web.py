@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 import pytest
 from redis.asyncio import Redis
 
+from jobs.errors import ConfigError
 from jobs.state import keys
 from jobs.state.store import Store
 from jobs.webhooks.signature import signature_header
@@ -253,3 +255,18 @@ async def test_stale_signature_is_refused_when_a_tolerance_is_set(
     assert stale.status_code == 401
     assert "tolerance" in stale.json()["error"]
     assert fresh.status_code == 202
+
+
+async def test_the_app_refuses_to_start_on_a_redis_that_may_evict_keys(
+    make_settings: Any,
+    redis_server: Any,
+    set_eviction_policy: Callable[[str], Awaitable[None]],
+) -> None:
+    from worker.web import create_app
+
+    await set_eviction_policy("volatile-lru")
+    app = create_app(make_settings(redis_url=redis_server.url))
+
+    with pytest.raises(ConfigError, match="maxmemory-policy is volatile-lru; set it to noeviction"):
+        async with app.router.lifespan_context(app):
+            pass
