@@ -9,5 +9,6 @@
 - `jobs.webhooks`: Persona's signed webhooks;
 - `jobs.contract` (the job wire format), `jobs.documents` (the events and job results, typed),
   `jobs.producer` (helpers to enqueue), `jobs.context` (the process singletons a job receives),
-  `jobs.errors`, `jobs.metrics`, `jobs.log_context`.
+  `jobs.idempotency` (Idempotency-Keys derived from job ids), `jobs.errors`, `jobs.metrics`,
+  `jobs.log_context`.
 """
