@@ -97,6 +97,7 @@ DEFAULT_TERMINAL_STATUSES: Final = (
 _TEMPLATE_PREFIXES = ("itmpl_", "itmplv_", "tmpl_")
 _KEY_PREFIXES = ("persona_sandbox_", "persona_production_")
 _STREAM_NAME = re.compile(r"^[A-Za-z0-9:_.\-]{1,200}$")
+_PREFIX_PATTERN = re.compile(r"^[A-Za-z0-9_.\-][A-Za-z0-9:_.\-]{0,98}:$")
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 PositiveInt = Annotated[int, Field(gt=0)]
@@ -139,16 +140,19 @@ class Settings(BaseSettings):
     # --- Redis and results ---------------------------------------------------------------
     redis_url: RedisDsn = RedisDsn("redis://localhost:6379/0")
     """Redis holding the queue, inquiry records, the rate limiter and the results stream."""
-    queue_name: str = "persona:queue"
-    """arq queue (sorted set) the jobs are enqueued on."""
-    results_stream: str = "persona:results"
-    """Redis stream that receives one result event per request."""
+    key_prefix: str = "persona:"
+    """Prefix of every Redis key of this deployment; two deployments on one Redis differ here."""
+    queue_name: str = ""
+    """arq queue (sorted set) the jobs are enqueued on; `{KEY_PREFIX}queue` when not set."""
+    results_stream: str = ""
+    """Redis stream that receives one event per request; `{KEY_PREFIX}results` when not set."""
     results_stream_maxlen: PositiveInt = 100_000
     """Approximate length the results stream is trimmed to."""
     publish_fields: Annotated[tuple[str, ...], NoDecode] = ()
     """Inquiry `fields` keys allowed into result events (PII is opt-in), comma-separated."""
     record_ttl_s: PositiveInt = 30 * 86_400
-    """How long an inquiry's record is kept after its last change."""
+    """How long an answered request (and a settled inquiry) is remembered: a job id enqueued
+    again within this time gets no second answer."""
     redis_socket_timeout_s: Annotated[float, Field(gt=1)] = 5.0
     """Longest wait for one Redis answer (above 1 s: `results --follow` blocks 1 s)."""
     redis_connect_timeout_s: PositiveFloat = 2.0
@@ -172,11 +176,11 @@ class Settings(BaseSettings):
     poll_wait_for_decision: bool = False
     """When true, follow inquiries until `approved`/`declined` (overrides the terminal set)."""
     poll_batch_size: Annotated[int, Field(ge=1, le=100)] = 100
-    """Inquiry ids per batched status check (Persona allows 100)."""
-    poll_batch_window_s: PositiveFloat = 0.05
-    """How long a batch of status checks waits for one more before one list call answers it."""
-    poll_align_s: Annotated[float, Field(ge=0)] = 10.0
-    """Status checks are due on multiples of this many seconds, so they batch; 0 turns it off."""
+    """Inquiry ids per list call of a tick's status checks (Persona allows 100)."""
+    poll_tick_s: Annotated[float, Field(ge=0.01, le=60)] = 5.0
+    """How often one worker takes the due inquiries and checks them, in shared list calls."""
+    poll_tick_max_checks: Annotated[int, Field(ge=1, le=100_000)] = 2_000
+    """Most inquiries one tick checks; the rest stay due for the next tick."""
 
     # --- Rate limit ----------------------------------------------------------------------
     rate_limit_per_minute: PositiveInt = 240
@@ -201,8 +205,9 @@ class Settings(BaseSettings):
     """Event loop of `python -m worker.run`: uvloop when installed (`auto`), or the one named."""
     worker_max_jobs: PositiveInt = 100
     """Jobs one worker process runs at once (so also the status checks one list call can gather)."""
-    job_timeout_s: PositiveFloat = 60.0
-    """Longest a single job attempt may run; also how soon a killed worker's jobs come back."""
+    job_timeout_s: Annotated[float, Field(ge=2)] = 30.0
+    """Longest a single job attempt may run (each job stops itself a little earlier and runs
+    again); a killed worker's jobs come back 10 s after it."""
 
     @field_validator(
         "persona_webhook_secrets", "publish_fields", "poll_terminal_statuses", mode="before"
@@ -247,9 +252,25 @@ class Settings(BaseSettings):
     @field_validator("results_stream", "queue_name")
     @classmethod
     def _check_key_name(cls, value: str) -> str:
-        if not _STREAM_NAME.match(value):
+        if value and not _STREAM_NAME.match(value):
             raise ValueError("must be 1-200 characters of letters, digits and : _ . -")
         return value
+
+    @field_validator("key_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if not _PREFIX_PATTERN.match(value):
+            raise ValueError("must be 1-100 characters of letters, digits and _ . -, ending in ':'")
+        return value
+
+    @model_validator(mode="after")
+    def _name_keys(self) -> Self:
+        # Frozen model: the derived names are written once, here, before anyone reads them.
+        if not self.queue_name:
+            object.__setattr__(self, "queue_name", f"{self.key_prefix}queue")
+        if not self.results_stream:
+            object.__setattr__(self, "results_stream", f"{self.key_prefix}results")
+        return self
 
     @model_validator(mode="after")
     def _check_intervals(self) -> Self:

@@ -17,11 +17,10 @@ from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
 from jobs.persona.client import PersonaClient, RequestGate
-from jobs.pipeline.batching import StatusBatcher
 from jobs.policy.backoff import PollPolicy
 from jobs.state.attempts import AttemptLedger
-from jobs.state.publisher import Publisher
-from jobs.state.store import Store
+from jobs.state.keys import KeySpace
+from jobs.state.ledger import Ledger
 from settings import Settings
 
 __all__ = ["CTX_KEY", "JobContext", "persona_client", "persona_http"]
@@ -65,13 +64,13 @@ class JobContext:
     """Our own state (decoded responses)."""
     queue: ArqRedis
     """arq's pool, for enqueueing follow-up jobs with the JSON serializer."""
-    store: Store
+    keys: KeySpace
+    """The deployment's Redis keys (`KEY_PREFIX`)."""
+    ledger: Ledger
+    """The one writer of request and follow state."""
     attempts: AttemptLedger
     """Failed attempts of the jobs that retry (waits for a rate limit do not count)."""
-    publisher: Publisher
     policy: PollPolicy
-    batcher: StatusBatcher
-    """Coalesces the status checks of this process into shared list calls."""
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
 
@@ -88,28 +87,25 @@ class JobContext:
         cls, settings: Settings, *, persona: PersonaClient, redis: Redis, queue: ArqRedis
     ) -> Self:
         """Wire the stores and policies from settings around the given connections."""
+        keys = KeySpace(settings.key_prefix)
         return cls(
             settings=settings,
             persona=persona,
             redis=redis,
             queue=queue,
-            store=Store(redis, record_ttl_s=settings.record_ttl_s),
-            attempts=AttemptLedger(redis),
-            publisher=Publisher(
+            keys=keys,
+            ledger=Ledger(
                 redis,
+                keys,
                 stream=settings.results_stream,
                 maxlen=settings.results_stream_maxlen,
-                marker_ttl_s=settings.record_ttl_s,
+                answered_ttl_s=settings.record_ttl_s,
             ),
+            attempts=AttemptLedger(redis, keys),
             policy=PollPolicy(
                 min_interval_s=settings.poll_min_interval_s,
                 max_interval_s=settings.poll_max_interval_s,
                 review_interval_s=settings.poll_review_interval_s,
                 deadline_grace_s=settings.poll_deadline_grace_s,
-            ),
-            batcher=StatusBatcher(
-                persona,
-                max_ids=settings.poll_batch_size,
-                window_s=settings.poll_batch_window_s,
             ),
         )

@@ -60,6 +60,9 @@ REFRESH_LINK: Final = "refresh_link"
 REDACT_INQUIRY: Final = "redact_inquiry"
 SET_CASE_STATUS: Final = "set_case_status"
 ACCOUNT_RELATIONS: Final = "account_relations"
+#: What a payload the worker cannot read becomes (`json_deserializer`): a job that answers its
+#: request with `job.failed` saying why.
+UNREADABLE_JOB: Final = "unreadable_job"
 
 # Persona ids are opaque and have changed length and prefix before: only keep them printable,
 # short and free of separators that would break our Redis keys or URLs.
@@ -176,6 +179,10 @@ class AccountRelationsArgs(JobArgs):
 ArgsT = TypeVar("ArgsT", bound=JobArgs)
 
 
+#: Longest integer literal read as a number: Python's own limit for `int(str)`.
+_MAX_INT_DIGITS: Final = 4_300
+
+
 def describe_validation_error(error: ValidationError) -> str:
     """Say what is wrong with each argument without echoing the values (they may be PII)."""
     parts = []
@@ -228,9 +235,41 @@ def json_serializer(data: dict[str, Any]) -> bytes:
     return json.dumps(data, default=_to_json, separators=(",", ":")).encode()
 
 
+class OversizedInteger:
+    """An integer literal longer than Python reads by default: kept as a marker, so argument
+    validation refuses its field by name instead of the whole payload failing to decode."""
+
+    __slots__ = ("digits",)
+
+    def __init__(self, digits: int) -> None:
+        self.digits = digits
+
+    def __repr__(self) -> str:
+        return f"<integer of {self.digits} digits>"
+
+
+def _read_int(literal: str) -> int | OversizedInteger:
+    if len(literal.lstrip("-")) > _MAX_INT_DIGITS:
+        return OversizedInteger(len(literal))
+    return int(literal)
+
+
+def _unreadable(reason: str) -> dict[str, Any]:
+    """A payload arq could not run, as a job that answers its request (`UNREADABLE_JOB`)."""
+    return {"f": UNREADABLE_JOB, "a": [], "k": {"reason": reason}, "t": None, "et": None}
+
+
 def json_deserializer(raw: bytes) -> dict[str, Any]:
-    """arq's `job_deserializer`: JSON only; anything else fails the one job, nothing more."""
-    value = json.loads(raw)
-    if not isinstance(value, dict):
-        raise ValueError("a job must be a JSON object")
+    """arq's `job_deserializer`: JSON only.
+
+    A payload that is not a JSON job (pickle, a truncated write, a number of 5,000 digits that
+    the parser refuses) does not fail inside arq, where its request would get no answer: it
+    becomes an `UNREADABLE_JOB` whose run answers the job id with `job.failed`.
+    """
+    try:
+        value = json.loads(raw, parse_int=_read_int)
+    except (ValueError, RecursionError):
+        return _unreadable("the job is not JSON (jobs are JSON objects, never pickle)")
+    if not isinstance(value, dict) or not isinstance(value.get("f"), str):
+        return _unreadable("the job is not a JSON object naming its function")
     return value

@@ -5,14 +5,15 @@ Events on the results stream (each entry's `data`, JSON):
 - `ResultEvent`: an inquiry's result (`inquiry.approved`, `inquiry.failed`, ...), built by
   `jobs.pipeline.result`;
 - `FailedEvent`: `job.failed`, the end of a request that cannot succeed, built by
-  `jobs.state.publisher`;
+  `jobs.pipeline.requests` (one request) and `jobs.pipeline.answers` (an inquiry's followers);
 - action events: `event`, `job` and `job_id`, then one action's own data (`ActionData`:
   `DecisionRecorded`, `LinkRefreshed`, `InquiryRedacted`, `CaseStatusSet`, `RelationsListed`),
   then `published_at`, put together by `jobs.actions.base.run_action` for every action.
 
 Job results (what arq stores as a job's return value, JSON as well): `CreateResult` of
-`create_inquiry`, `PollResult` and `FetchResult` of the status checks and fetches, `ActionResult`
-of the action jobs and `SweepResult` of the sweep.
+`create_inquiry`, `FollowingResult` of `poll_inquiry`, `FetchResult` of the fetches,
+`ActionResult` of the action jobs, `TickResult` of the polling tick and `SweepResult` of the
+sweep.
 
 These are `TypedDict`s, so the documents stay plain dicts and their JSON is what it was; the
 types only say which keys each one has. Key order on the wire follows construction, which puts
@@ -47,20 +48,21 @@ __all__ = [
     "FetchResult",
     "InquiryRedacted",
     "LinkRefreshed",
+    "AnsweredResult",
+    "FollowingResult",
     "OpenResult",
-    "PollResult",
-    "PublishedResult",
     "Relation",
     "RelationsListed",
     "ResultCheck",
     "ResultEvent",
     "ResultTimestamps",
     "ResultVerification",
-    "ScheduledResult",
+    "Skipped",
     "SkippedResult",
     "SweepReport",
     "SweepResult",
-    "SweepSkipped",
+    "TickReport",
+    "TickResult",
     "iso",
     "published_at",
 ]
@@ -242,71 +244,83 @@ class CreateResult(TypedDict):
     session_token: str | None
 
 
-class PublishedResult(TypedDict):
-    """A check or fetch that published the inquiry's result (or found it published)."""
+class FollowingResult(TypedDict):
+    """What `poll_inquiry` returns: its request now waits for the inquiry's result."""
+
+    inquiry_id: str
+    following: bool
+
+
+class AnsweredResult(TypedDict):
+    """A fetch that answered the requests following a terminal inquiry."""
 
     inquiry_id: str
     status: str
     event: str
-    entry_id: str
-    published: bool
+    answered: int
 
 
 class FailedResult(TypedDict):
-    """A check or fetch that ended the inquiry's request with `job.failed`."""
+    """A fetch that ended the followers' requests with `job.failed`."""
 
     inquiry_id: str
     failed: ErrorDescription
-    published: bool
-
-
-class ScheduledResult(TypedDict):
-    """A status check that found the inquiry still open and scheduled the next one."""
-
-    inquiry_id: str
-    status: str
-    next_check_in_s: float
+    answered: int
 
 
 class SkippedResult(TypedDict):
-    """A check or fetch that had nothing to do, and why."""
+    """A fetch that had nothing to do, and why."""
 
     inquiry_id: str
     skipped: str
 
 
 class DeferredResult(TypedDict):
-    """A fetch that gave up on transient errors and left the inquiry to its polling."""
+    """A fetch that gave up on transient errors and left the inquiry to the polling tick."""
 
     inquiry_id: str
     deferred_to_polling: str
 
 
 class OpenResult(TypedDict):
-    """A fetch that found the inquiry not terminal yet; polling checks it again soon."""
+    """A fetch that found the inquiry not terminal yet; the tick checks it again soon."""
 
     inquiry_id: str
     status: str
 
 
-#: What `poll_inquiry` returns.
-PollResult = PublishedResult | FailedResult | ScheduledResult | SkippedResult
 #: What `fetch_verification` returns.
-FetchResult = PublishedResult | FailedResult | SkippedResult | DeferredResult | OpenResult
+FetchResult = AnsweredResult | FailedResult | SkippedResult | DeferredResult | OpenResult
 
 
-class SweepReport(TypedDict):
-    """A sweep that ran: what it repaired."""
+class TickReport(TypedDict):
+    """A polling tick that ran: how many inquiries it checked, in how many calls, and what
+    it found (`waiting`, `fetch` enqueued, past the `deadline`, list call `failed`)."""
 
-    repaired_polls: int
-    closed_creates: int
+    checked: int
+    calls: int
+    waiting: int
+    fetch: int
+    deadline: int
+    failed: int
 
 
-class SweepSkipped(TypedDict):
-    """A sweep that left the work to another worker's."""
+class Skipped(TypedDict):
+    """A cron run that left the work to another worker's."""
 
     skipped: str
 
 
+#: What the polling tick returns.
+TickResult = TickReport | Skipped
+
+
+class SweepReport(TypedDict):
+    """A sweep that ran: the open requests it looked at, and those it found lost and closed."""
+
+    looked_at: int
+    closed: int
+
+
 #: What the sweep returns.
-SweepResult = SweepReport | SweepSkipped
+SweepResult = SweepReport | Skipped

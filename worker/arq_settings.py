@@ -24,25 +24,30 @@ from jobs.contract import (
     REDACT_INQUIRY,
     REFRESH_LINK,
     SET_CASE_STATUS,
+    UNREADABLE_JOB,
     json_deserializer,
     json_serializer,
 )
 from jobs.pipeline.create_inquiry import create_inquiry
 from jobs.pipeline.fetch_verification import fetch_verification
 from jobs.pipeline.poll_inquiry import poll_inquiry
+from jobs.pipeline.poll_tick import poll_tick
 from jobs.pipeline.sweep import SWEEP_INTERVAL_S, sweep
+from jobs.pipeline.unreadable import unreadable_job
 from jobs.state.connections import RedisTimeouts, arq_pool, arq_redis_settings
+from jobs.state.keys import KeySpace
 from settings import Settings
 from worker.instrument import instrument_settings
+from worker.interval_cron import interval_cron
 from worker.lifecycle import CONFIGURE_LOGS_KEY, SETTINGS_KEY, shutdown, startup
 from worker.redis_retry import retry_on_redis_errors
 
 __all__ = ["build_worker_settings"]
 
-#: arq's `max_tries` for the jobs that count their own failures and end by their own deadline
-#: (create, fetch and the actions; `jobs.state.attempts`). arq counts every pickup, waits for a
-#: rate-limit window and re-runs after a Redis error included, and ends a job past its
-#: `max_tries` without an event: so it must never be what ends one of these.
+#: arq's `max_tries` for every request job and the fetch: they count their own failures and end
+#: by their own deadline (`jobs.state.attempts`). arq counts every pickup, waits for a
+#: rate-limit window and re-runs after a Redis error or a job's own deadline included, and ends
+#: a job past its `max_tries` without an event: so it must never be what ends one of these.
 UNBOUNDED_TRIES = 1_000_000
 #: How long a create job's result (inquiry id, one-time link) stays readable by its producer.
 CREATE_RESULT_TTL_S = 86_400
@@ -60,21 +65,32 @@ def build_worker_settings(
     which owns its process, not for the demo or tests, which run a worker inside theirs.
     """
     timeout = settings.job_timeout_s
+    keys = KeySpace(settings.key_prefix)
     url, redis_timeouts = str(settings.redis_url), RedisTimeouts.from_settings(settings)
     attributes: dict[str, Any] = {
         "functions": [
-            # The create request's own deadline decides when it gives up
-            # (jobs.pipeline.create_inquiry), never arq's count of runs.
-            func(
-                create_inquiry,
-                name=CREATE_INQUIRY,
-                timeout=timeout,
-                max_tries=UNBOUNDED_TRIES,
-                keep_result=CREATE_RESULT_TTL_S,
+            # Request jobs (`jobs.pipeline.requests`): each stops itself inside `timeout` and
+            # runs again, answers its request once, and ends by its own deadline.
+            *(
+                func(
+                    job,
+                    name=name,
+                    timeout=timeout,
+                    max_tries=UNBOUNDED_TRIES,
+                    keep_result=keep_result,
+                )
+                for name, job, keep_result in (
+                    (CREATE_INQUIRY, create_inquiry, CREATE_RESULT_TTL_S),
+                    (POLL_INQUIRY, poll_inquiry, 0),
+                    (DECIDE_INQUIRY, decide_inquiry, ACTION_RESULT_TTL_S),
+                    (REFRESH_LINK, refresh_link, ACTION_RESULT_TTL_S),
+                    (REDACT_INQUIRY, redact_inquiry, ACTION_RESULT_TTL_S),
+                    (SET_CASE_STATUS, set_case_status, ACTION_RESULT_TTL_S),
+                    (ACCOUNT_RELATIONS, account_relations, ACTION_RESULT_TTL_S),
+                    (UNREADABLE_JOB, unreadable_job, 0),
+                )
             ),
-            # Each status check is its own short job under a new id, so max_tries only counts
-            # re-runs of one check, and no result is kept (the chain's owner dedupes).
-            func(poll_inquiry, name=POLL_INQUIRY, timeout=timeout, max_tries=20, keep_result=0),
+            # The one publisher; under our own deterministic ids, so no result is kept.
             func(
                 fetch_verification,
                 name=FETCH_VERIFICATION,
@@ -82,29 +98,21 @@ def build_worker_settings(
                 max_tries=UNBOUNDED_TRIES,
                 keep_result=0,
             ),
-            # Decision and lifecycle actions (jobs.actions.base): their own failure budget and
-            # deadline publish job.failed; arq's max_tries would drop a job without an event.
-            *(
-                func(
-                    action,
-                    name=name,
-                    timeout=timeout,
-                    max_tries=UNBOUNDED_TRIES,
-                    keep_result=ACTION_RESULT_TTL_S,
-                )
-                for name, action in (
-                    (DECIDE_INQUIRY, decide_inquiry),
-                    (REFRESH_LINK, refresh_link),
-                    (REDACT_INQUIRY, redact_inquiry),
-                    (SET_CASE_STATUS, set_case_status),
-                    (ACCOUNT_RELATIONS, account_relations),
-                )
-            ),
         ],
         "cron_jobs": [
+            # Cron job ids carry the name, so the prefix keeps deployments apart (`KeySpace`).
+            interval_cron(
+                poll_tick,
+                name=keys.cron_name("poll-tick"),
+                interval_s=settings.poll_tick_s,
+                run_at_startup=True,
+                timeout=timeout,
+                max_tries=1,
+                keep_result=0,
+            ),
             cron(
                 sweep,
-                name="sweep",
+                name=keys.cron_name("sweep"),
                 second=set(range(0, 60, SWEEP_INTERVAL_S)),
                 run_at_startup=True,
                 timeout=timeout,

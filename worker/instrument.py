@@ -49,7 +49,7 @@ def instrument(name: str, coroutine: WorkerCoroutine) -> WorkerCoroutine:
         metrics().jobs.labels(name, outcome)
 
     @functools.wraps(coroutine)
-    async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
+    async def run(ctx: dict[Any, Any], /, *args: Any, **kwargs: Any) -> Any:
         outcome: JobOutcome = "failed"
         started = time.perf_counter()
         with log_context.scope(

@@ -24,6 +24,7 @@ from jobs.errors import ConfigError
 from jobs.metrics import observe_api_call, record_rate_limit_wait
 from jobs.persona.ratelimit import RedisRateLimiter
 from jobs.state.eviction import check_eviction_policy
+from jobs.state.keys import KeySpace
 from settings import Settings
 from worker.logs import configure_logging, redact_arq_records
 from worker.metrics import MetricsServer
@@ -53,14 +54,14 @@ def _open_context(stack: AsyncExitStack, settings: Settings, queue: ArqRedis) ->
     redis = open_redis(stack, settings)
     # One budget for every worker process: Persona counts per environment, not per client.
     gate = RedisRateLimiter(
-        redis, per_minute=settings.rate_limit_per_minute, on_wait=_limiter_waited
+        redis,
+        per_minute=settings.rate_limit_per_minute,
+        key=KeySpace(settings.key_prefix).rate_limit,
+        on_wait=_limiter_waited,
     )
     persona = persona_client(settings, http, gate)
     persona.observers.append(observe_api_call)
-    context = JobContext.build(settings, persona=persona, redis=redis, queue=queue)
-    # The status checks still waiting are answered while the client and pool are still open.
-    close_on_exit(stack, "the status batcher", context.batcher.aclose)
-    return context
+    return JobContext.build(settings, persona=persona, redis=redis, queue=queue)
 
 
 async def _serve_metrics(stack: AsyncExitStack, redis: Redis, port: int) -> None:

@@ -60,7 +60,7 @@ def retrying(name: str, coroutine: WorkerCoroutine) -> WorkerCoroutine:
     """Wrap one job coroutine so passing Redis errors (`is_passing`) become arq `Retry`."""
 
     @functools.wraps(coroutine)
-    async def run(ctx: dict[Any, Any], *args: Any, **kwargs: Any) -> Any:
+    async def run(ctx: dict[Any, Any], /, *args: Any, **kwargs: Any) -> Any:
         try:
             return await coroutine(ctx, *args, **kwargs)
         except RedisError as exc:

@@ -1,10 +1,10 @@
 """Decision and lifecycle actions as jobs: the run loop they share, and their events.
 
 Callers ask for actions on existing Persona objects through the same queue, with the same
-guarantees as the pipeline: JSON arguments validated at the boundary, an `Idempotency-Key`
-derived from the job (`{job}:{job_id}`, plus `:{step}` when one job sends two requests; see
-`jobs.idempotency`), and exactly one outcome event on the results stream under the dedupe id
-`job:{job_id}`.
+guarantees as the pipeline: each is a request of the ledger (`jobs.pipeline.requests`), with
+JSON arguments validated at the boundary, an `Idempotency-Key` derived from the job
+(`{job}:{job_id}`, plus `:{step}` when one job sends two requests; see `jobs.idempotency`),
+and exactly one answer on the results stream.
 
 | job                 | arguments                                   | event                      |
 | ------------------- | ------------------------------------------- | -------------------------- |
@@ -21,41 +21,32 @@ a 4xx from Persona, `ACTION_MAX_FAILURES` transient failures, or no answer by th
 shared limiter deferring the job), re-running after a Redis error and re-running after a deploy
 are not failures: they never use up the budget, only the deadline bounds them
 (`jobs.state.attempts`). Event names are kebab-case
-like the pipeline's own (`inquiry.marked-for-review`). Action events about an inquiry do not
-settle it: if we follow that inquiry, it stays followed until its own result is published.
+like the pipeline's own (`inquiry.marked-for-review`). Action events about an inquiry answer
+only the action's own request: the requests following that inquiry wait for its result.
 
 A re-run of a job id whose event is already published calls nothing at Persona and publishes
 nothing: it returns the earlier event's data (with `published: false`), so a producer that
 re-enqueues by accident gets the same answer, including a refreshed link (or the earlier
-`job.failed` data, when that was the answer). Arguments are checked first, so a re-run with bad
-arguments fails again, without a second event.
+`job.failed` data, when that was the answer).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from arq import Retry
 
 from jobs.context import JobContext
-from jobs.contract import InquiryArgs, JobArgs, parse_args
+from jobs.contract import JobArgs, parse_args
 from jobs.documents import ActionData, ActionResult, published_at
-from jobs.errors import (
-    ConflictError,
-    JobArgumentsError,
-    KnownError,
-    PermanentApiError,
-    TransientApiError,
-    WorkerError,
-)
+from jobs.errors import ConflictError, TransientApiError, WorkerError
 from jobs.idempotency import idempotency_key
-from jobs.pipeline.scheduling import enqueue_poll, pull_forward
+from jobs.pipeline.poll_tick import enqueue_fetch
+from jobs.pipeline.requests import RequestRun, request_job
 from jobs.policy.backoff import RetryBudget
-from jobs.state.store import InquiryRecord
 
 __all__ = [
     "ACTION_DEADLINE_S",
@@ -67,6 +58,7 @@ __all__ = [
     "InquiryAlreadyDecidedError",
     "Outcome",
     "action_job",
+    "fetch_soon",
     "poll_soon",
     "run_action",
 ]
@@ -75,7 +67,7 @@ logger = logging.getLogger(__name__)
 
 ArgsT = TypeVar("ArgsT", bound=JobArgs)
 #: An action job as arq runs it: arq's ctx and the job's arguments as enqueued.
-ActionJob = Callable[..., Coroutine[Any, Any, ActionResult]]
+ActionJob = Callable[..., Awaitable[Any]]
 
 #: Failed attempts (transient errors from Persona) before an action ends with `job.failed`.
 ACTION_MAX_FAILURES: Final = 8
@@ -122,123 +114,79 @@ class Outcome:
     inquiry drops both."""
 
 
-async def poll_soon(ctx: JobContext, record: InquiryRecord) -> None:
-    """Have a followed inquiry checked now: its owner job pulled forward, or re-enqueued.
-
-    The owner job can be missing (lost with a killed worker); enqueueing its deterministic id
-    again is harmless when it exists, and repairs the chain at once instead of at the sweep.
-    """
-    now = ctx.clock()
-    await pull_forward(ctx, record, now)
-    if record.poll_job:
-        await enqueue_poll(ctx, record.inquiry_id, record.poll_job, 0)
+async def poll_soon(ctx: JobContext, inquiry_id: str) -> bool:
+    """Have a followed inquiry checked by the next polling tick; whether it is followed."""
+    record = await ctx.ledger.inquiry(inquiry_id)
+    if record is None or not record.followers:
+        return False
+    await ctx.ledger.pull_forward(inquiry_id, ctx.clock())
+    return True
 
 
-async def _replay(ctx: JobContext, job_id: str, entry_id: str) -> ActionResult:
-    """The data of the event an earlier run published (when the stream still holds it)."""
-    entries = await ctx.redis.xrange(ctx.settings.results_stream, entry_id, entry_id)
-    data: dict[str, object] = {"job_id": job_id}
-    if entries:
-        _, fields = entries[0]
-        data = json.loads(fields["data"])
-    return {**data, "entry_id": entry_id, "published": False}
-
-
-async def _fail(run: ActionRun, error: KnownError, inquiry_id: str | None) -> None:
-    await run.context.attempts.clear(run.job_id)
-    await run.context.publisher.publish_failure(
-        dedupe_id=f"job:{run.job_id}",
-        job=run.job,
-        job_id=run.job_id,
-        error=error,
-        now=run.context.clock(),
-        inquiry_id=inquiry_id,
-        settles_inquiry=False,
-    )
-    logger.warning("%s job %s failed: %s", run.job, run.job_id, error.message)
+async def fetch_soon(ctx: JobContext, inquiry_id: str) -> bool:
+    """Have a followed inquiry's result fetched now (after a decision); whether it is followed."""
+    record = await ctx.ledger.inquiry(inquiry_id)
+    if record is None or not record.followers:
+        return False
+    await enqueue_fetch(ctx, record)
+    return True
 
 
 async def run_action(
-    ctx: dict[str, Any],
+    run: RequestRun,
     *,
-    job: str,
     model: type[ArgsT],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     perform: Callable[[ActionRun, ArgsT], Awaitable[Outcome]],
 ) -> ActionResult:
-    """Run one action job: validate, skip if answered, perform, publish its one event.
+    """Run one action: validate, perform, answer its request with the action's event.
 
     Args:
-        ctx: arq's job context.
-        job: the job's name (also the first part of its Idempotency-Key).
+        run: the request's run (`jobs.pipeline.requests`), which answers any failure.
         model: the arguments' model.
         args, kwargs: the job's arguments as enqueued.
         perform: the action itself; raises `jobs.errors` types on failure.
 
     Returns:
-        The published event's data plus `entry_id` and `published` (False on a re-run).
+        The published event's data plus `entry_id` and `published`.
 
     Raises:
-        JobArgumentsError, PermanentApiError: after publishing `job.failed`; never retried.
-        TransientApiError: after publishing `job.failed`, once the failure budget or the
-            deadline is spent.
-        ActionDeadlineError: after publishing `job.failed`, for a run past the deadline.
+        JobArgumentsError, PermanentApiError, ActionDeadlineError, TransientApiError (once
+            the failure budget or the deadline is spent): the request ends with them.
         Retry: a transient failure or a rate-limit wait, with budget and time left.
     """
-    context = JobContext.from_ctx(ctx)
-    run = ActionRun(context, job, str(ctx["job_id"]))
-    try:
-        parsed = parse_args(model, args, kwargs)
-    except JobArgumentsError as exc:
-        await _fail(run, exc, None)
-        raise
-    dedupe_id = f"job:{run.job_id}"
-    earlier = await context.publisher.published_entry(dedupe_id)
-    if earlier is not None:
-        logger.info("%s job %s already answered; nothing to do", job, run.job_id)
-        return await _replay(context, run.job_id, earlier)
-    # The inquiry the job acts on, if any, is named in its `job.failed`.
-    inquiry_id = parsed.inquiry_id if isinstance(parsed, InquiryArgs) else None
-    attempts = await context.attempts.begin(run.job_id, context.clock())
+    context = run.context
+    action = ActionRun(context, run.job, run.request_id)
+    parsed = parse_args(model, args, kwargs)
+    attempts = await context.attempts.begin(run.request_id, context.clock())
     if attempts.past(ACTION_DEADLINE_S, context.clock()):
-        late = ActionDeadlineError(f"no answer within {ACTION_DEADLINE_S:g}s of the first run")
-        await _fail(run, late, inquiry_id)
-        raise late
+        raise ActionDeadlineError(f"no answer within {ACTION_DEADLINE_S:g}s of the first run")
     try:
-        outcome = await perform(run, parsed)
-    except PermanentApiError as exc:
-        await _fail(run, exc, inquiry_id)
-        raise
+        outcome = await perform(action, parsed)
     except TransientApiError as exc:
         delay = await context.attempts.next_try(
-            run.job_id, attempts, exc, ACTION_RETRY, now=context.clock(), rng=context.rng
+            run.request_id, attempts, exc, ACTION_RETRY, now=context.clock(), rng=context.rng
         )
         if delay is None:
-            await _fail(run, exc, inquiry_id)
             raise
         raise Retry(defer=delay) from exc
-    await context.attempts.clear(run.job_id)
+    await context.attempts.clear(run.request_id)
     if outcome.personal and outcome.inquiry_id is not None:
-        await context.store.note_personal_result(outcome.inquiry_id, run.job_id)
+        await context.ledger.note_personal_result(outcome.inquiry_id, run.request_id)
     now = context.clock()
     data: dict[str, object] = {
         "event": outcome.event,
-        "job": job,
-        "job_id": run.job_id,
+        "job": run.job,
+        "job_id": run.request_id,
         **outcome.data,
         "published_at": published_at(now),
     }
-    publication = await context.publisher.publish(
-        dedupe_id=dedupe_id,
-        event=outcome.event,
-        inquiry_id=outcome.inquiry_id,
-        data=data,
-        now=now,
-        settles_inquiry=False,
+    answer = await context.ledger.answer(
+        run.request_id, event=outcome.event, data=data, inquiry_id=outcome.inquiry_id
     )
-    logger.info("%s job %s: published %s", job, run.job_id, outcome.event)
-    return {**data, "entry_id": publication.entry_id, "published": publication.new}
+    logger.info("%s job %s: published %s", run.job, run.request_id, outcome.event)
+    return {**data, "entry_id": answer.entry_id, "published": answer.new}
 
 
 def action_job(
@@ -257,11 +205,9 @@ def action_job(
         doc: what the job does, as its docstring.
     """
 
-    async def action(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> ActionResult:
-        return await run_action(
-            ctx, job=job, model=model, args=args, kwargs=kwargs, perform=perform
-        )
+    async def action(
+        run: RequestRun, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> ActionResult:
+        return await run_action(run, model=model, args=args, kwargs=kwargs, perform=perform)
 
-    action.__name__ = action.__qualname__ = job
-    action.__doc__ = doc
-    return action
+    return request_job(job, action, doc=doc)

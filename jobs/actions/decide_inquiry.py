@@ -15,9 +15,9 @@ A decision on an inquiry that is already approved or declined ends with `job.fai
 forever, so it is not retried). Other refusals (e.g. marking an inquiry for review twice, a
 redacted inquiry) end with `job.failed` carrying Persona's own error.
 
-If we follow the inquiry and have not published its result yet, the decision leads to that
-result: a status that ends polling gets its fetch enqueued at once (`fetch:{id}:{cycle}`, the
-same id a webhook would use), any other status has its next check pulled forward to now.
+If requests follow the inquiry, the decision leads to their answer: a status that ends polling
+gets its fetch enqueued at once (the same deterministic id a webhook or the tick would use),
+any other status is checked by the next polling tick.
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from jobs.actions.base import (
     InquiryAlreadyDecidedError,
     Outcome,
     action_job,
+    fetch_soon,
     poll_soon,
 )
 from jobs.contract import DECIDE_INQUIRY, DecideInquiryArgs
 from jobs.documents import DecisionRecorded, iso
 from jobs.errors import ConflictError
 from jobs.persona.models import Inquiry, InquiryDocument
-from jobs.pipeline.scheduling import enqueue_fetch
 from jobs.policy.status import is_final, is_terminal
 
 __all__ = ["decide_inquiry"]
@@ -66,20 +66,17 @@ def _already_decided(args: DecideInquiryArgs, status: str, exc: ConflictError) -
 
 
 async def _follow_up(run: ActionRun, inquiry: Inquiry) -> None:
-    """Lead a followed, unpublished inquiry to its result event."""
+    """Lead a followed inquiry to the answers of the requests that wait for it."""
     context = run.context
-    record = await context.store.get(inquiry.id)
-    if record is None or record.published:
-        return  # not ours, or the polling got there first
     if is_terminal(inquiry.status, context.settings.terminal_statuses):
-        await enqueue_fetch(context, inquiry.id, record.cycle)
+        await fetch_soon(context, inquiry.id)
     else:
-        await poll_soon(context, record)
+        await poll_soon(context, inquiry.id)
 
 
 async def _perform(run: ActionRun, args: DecideInquiryArgs) -> Outcome:
-    before = await run.context.store.get(args.inquiry_id)
-    following = before is not None and not before.published
+    before = await run.context.ledger.inquiry(args.inquiry_id)
+    following = before is not None and bool(before.followers)
     try:
         document = await _send(run, args)
     except ConflictError as exc:

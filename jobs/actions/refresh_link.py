@@ -14,47 +14,20 @@ the stream and the job result, never to logs, and redacting the inquiry drops bo
 that are done (completed, decided, failed) or redacted cannot get a link: `job.failed` with
 Persona's error.
 
-If we follow the inquiry: an expired inquiry whose `inquiry.expired` result we already
-published is followed again (a new cycle of its record and a new polling chain), so its next
-result is published for the same request; one still followed has its next check pulled
-forward, so the polling sees the resumed status.
+If requests follow the inquiry, its next check is pulled forward to the next polling tick, so
+the polling sees the resumed status (`following: true`). A request already answered (say with
+`inquiry.expired`) keeps its one answer: to follow the resumed inquiry to a new result, enqueue
+a new `poll_inquiry` request.
 """
 
 from __future__ import annotations
 
-from typing import Final
-
 from jobs.actions.base import ActionRun, Outcome, action_job, poll_soon
 from jobs.contract import REFRESH_LINK, RefreshLinkArgs
 from jobs.documents import LinkRefreshed
-from jobs.persona.models import Inquiry
-from jobs.pipeline.scheduling import enqueue_poll
-from jobs.policy.status import PERSON_ACTIVE, InquiryStatus, event_name
+from jobs.policy.status import InquiryStatus
 
 __all__ = ["refresh_link"]
-
-_EXPIRED_EVENT: Final = event_name(InquiryStatus.expired)
-
-
-async def _follow_again(run: ActionRun, inquiry: Inquiry) -> bool:
-    """Put a followed inquiry back under polling after a resume; whether we follow it."""
-    context = run.context
-    record = await context.store.get(inquiry.id)
-    if record is None:
-        return False
-    if not record.published:
-        await poll_soon(context, record)
-        return True
-    if record.event != _EXPIRED_EVENT or inquiry.status not in PERSON_ACTIVE:
-        return False
-    now = context.clock()
-    delay = context.policy.next_delay(0, inquiry.status, context.rng)
-    poll_job = await context.store.refollow(
-        record, status=inquiry.status, now=now, first_due=now + delay
-    )
-    if poll_job is not None:
-        await enqueue_poll(context, inquiry.id, poll_job, delay)
-    return True
 
 
 async def _perform(run: ActionRun, args: RefreshLinkArgs) -> Outcome:
@@ -69,7 +42,7 @@ async def _perform(run: ActionRun, args: RefreshLinkArgs) -> Outcome:
         expires_in_s=args.expires_in_seconds,
     )
     inquiry = document.data
-    following = await _follow_again(run, inquiry)
+    following = await poll_soon(run.context, inquiry.id)
     meta = document.meta
     return Outcome(
         "inquiry.link-refreshed",

@@ -1,27 +1,37 @@
-"""`fetch_verification(inquiry_id)`: read an inquiry with its verifications and publish it.
+"""`fetch_verification(inquiry_id)`: the one publisher of results.
 
-The fast path after a webhook and the sweep's repair for terminal inquiries whose result is
-not published. One `GET /inquiries/{id}?include=verifications` gives the whole result. If the
-inquiry turns out not to be terminal (a webhook for an intermediate event, or a setting that
-waits for a decision), nothing is published and the next status check is pulled forward.
+Status checks (the polling tick), webhooks, decisions and the sweep all enqueue it under the
+inquiry's deterministic fetch id (`KeySpace.fetch_job_id`: one per answer round, so duplicates
+enqueue nothing). One `GET /inquiries/{id}?include=verifications` gives the whole result, and
+every request following the inquiry is answered with it, each exactly once
+(`jobs.pipeline.answers`). If the inquiry turns out not to be terminal (a webhook for an
+intermediate status, a setting that waits for a decision), its status is recorded and the tick
+checks it again soon. A read Persona refuses (a 404: an id unknown to this environment) ends
+the followers' requests with `job.failed`.
 
 Transient failures are retried with backoff; after `FETCH_MAX_FAILURES` of them, or an hour after
-the fetch first ran, it leaves the inquiry to the polling chain. Rate-limit waits are no failures
-(`jobs.state.attempts`).
+the fetch first ran, it leaves the inquiry to the tick, which enqueues a new fetch when it next
+finds it terminal. Rate-limit waits are no failures (`jobs.state.attempts`).
+
+A producer may enqueue `fetch_verification` itself under a job id of its own: that is a request
+like `poll_inquiry`, which follows the inquiry (checked at once) and is answered with its result.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Any
+from typing import Any, Final
 
 from arq import Retry
 
-from jobs.contract import FETCH_VERIFICATION
+from jobs.context import JobContext
+from jobs.contract import FETCH_VERIFICATION, InquiryArgs, parse_args
 from jobs.documents import FetchResult
 from jobs.errors import PermanentApiError, TransientApiError
-from jobs.pipeline.follow import fail_request, open_request, publish_document
-from jobs.pipeline.scheduling import pull_forward
+from jobs.pipeline.answers import fail_followers, publish_result
+from jobs.pipeline.poll_inquiry import follow_inquiry
+from jobs.pipeline.requests import DEADLINE_RETRY_S, job_deadline_s, request_job
 from jobs.policy.backoff import RetryBudget
 from jobs.policy.status import is_terminal
 
@@ -29,39 +39,74 @@ __all__ = ["FETCH_MAX_FAILURES", "FETCH_RETRY", "fetch_verification"]
 
 logger = logging.getLogger(__name__)
 
-#: Transient failures tolerated before the fetch gives up; the polling chain remains the net.
-FETCH_MAX_FAILURES = 6
+#: Transient failures tolerated before the fetch gives up; the tick remains the net.
+FETCH_MAX_FAILURES: Final = 6
 #: Backoff from 1 s to 30 s; the fetch gives up after its failures or an hour, whichever first.
-FETCH_RETRY = RetryBudget(base_s=1, cap_s=30, deadline_s=3_600, max_failures=FETCH_MAX_FAILURES)
+FETCH_RETRY: Final = RetryBudget(base_s=1, cap_s=30, deadline_s=3_600, max_failures=FETCH_MAX_FAILURES)
+
+#: The fetch enqueued by a producer under its own job id: a request that follows the inquiry.
+_requested_fetch = request_job(
+    FETCH_VERIFICATION,
+    follow_inquiry,
+    doc="Follow an inquiry (checked at once) and answer this request with its result.",
+)
 
 
-async def fetch_verification(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> FetchResult:
-    """Fetch one inquiry's result and publish it if its status is terminal."""
-    request = await open_request(ctx, FETCH_VERIFICATION, args, kwargs, owns_chain=False)
-    context, inquiry_id, now = request.context, request.inquiry_id, request.now
-    record = await context.store.get(inquiry_id)
-    if record is None or record.published:
-        return {"inquiry_id": inquiry_id, "skipped": "already published"}
-    attempts = await context.attempts.begin(request.job_id, now)
+async def _fetch(context: JobContext, job_id: str, inquiry_id: str) -> FetchResult:
+    record = await context.ledger.inquiry(inquiry_id)
+    if record is None or not record.followers:
+        return {"inquiry_id": inquiry_id, "skipped": "no request waits for it"}
+    now = context.clock()
+    attempts = await context.attempts.begin(job_id, now)
     try:
         document = await context.persona.retrieve_inquiry(inquiry_id, include=("verifications",))
     except PermanentApiError as exc:
-        await context.attempts.clear(request.job_id)
-        return await fail_request(context, record, request.job_id, exc)
+        await context.attempts.clear(job_id)
+        answered = await fail_followers(context, record, FETCH_VERIFICATION, exc)
+        return {"inquiry_id": inquiry_id, "failed": exc.to_dict(), "answered": answered}
     except TransientApiError as exc:
         delay = await context.attempts.next_try(
-            request.job_id, attempts, exc, FETCH_RETRY, now=context.clock(), rng=context.rng
+            job_id, attempts, exc, FETCH_RETRY, now=context.clock(), rng=context.rng
         )
         if delay is not None:
             raise Retry(defer=delay) from exc
-        logger.warning("fetch of %s gave up; polling will pick it up", inquiry_id)
-        await context.attempts.clear(request.job_id)
-        await pull_forward(context, record, now)
+        logger.warning("fetch of %s gave up; the polling tick will pick it up", inquiry_id)
+        await context.attempts.clear(job_id)
+        await context.ledger.pull_forward(inquiry_id, now + context.settings.poll_min_interval_s)
         return {"inquiry_id": inquiry_id, "deferred_to_polling": type(exc).__name__}
-    await context.attempts.clear(request.job_id)
+    await context.attempts.clear(job_id)
 
-    if is_terminal(document.data.attributes.status, context.settings.terminal_statuses):
-        return await publish_document(context, record, document)
-    # Not terminal yet: let the polling chain check again soon rather than at its backoff.
-    await pull_forward(context, record, now + context.settings.poll_min_interval_s)
-    return {"inquiry_id": inquiry_id, "status": document.data.attributes.status}
+    attributes = document.data.attributes
+    if is_terminal(attributes.status, context.settings.terminal_statuses):
+        event, answered = await publish_result(context, record, document)
+        return {
+            "inquiry_id": inquiry_id,
+            "status": attributes.status,
+            "event": event,
+            "answered": answered,
+        }
+    # Not terminal yet: the tick checks it again soon rather than at its backoff.
+    now = context.clock()
+    await context.ledger.record_check(
+        inquiry_id,
+        status=attributes.status,
+        now=now,
+        next_due=now + context.settings.poll_min_interval_s,
+        deadline=record.deadline,
+    )
+    return {"inquiry_id": inquiry_id, "status": attributes.status}
+
+
+async def fetch_verification(ctx: dict[str, Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Read one inquiry with its verifications and answer every request waiting for it."""
+    context = JobContext.from_ctx(ctx)
+    job_id = str(ctx["job_id"])
+    if not context.keys.is_fetch_job_id(job_id):
+        return await _requested_fetch(ctx, *args, **kwargs)
+    # Our own job: its arguments are ours, but checked all the same.
+    inquiry_id = parse_args(InquiryArgs, args, kwargs).inquiry_id
+    try:
+        async with asyncio.timeout(job_deadline_s(context.settings.job_timeout_s)):
+            return await _fetch(context, job_id, inquiry_id)
+    except TimeoutError as exc:
+        raise Retry(defer=DEADLINE_RETRY_S) from exc

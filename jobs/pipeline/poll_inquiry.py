@@ -1,36 +1,43 @@
-"""`poll_inquiry(inquiry_id)`: follow an inquiry to a terminal status.
+"""`poll_inquiry(inquiry_id)`: a request for an inquiry's result, also one created elsewhere.
 
-Enqueued by `create_inquiry` for the inquiries it creates (job ids `poll:{id}:{hop}`), and by
-producers for inquiries created elsewhere (any job id): such a request starts following the
-inquiry and its result answers that request. A poll job for an inquiry whose chain is owned by
-another live job, or whose result is published, does nothing, so duplicates are harmless.
+The request starts following the inquiry (`Ledger.follow`), checked by the next polling tick,
+and is answered with the inquiry's result by `fetch_verification`, or with `job.failed` when
+there can be none (an unknown id, the polling deadline). Several requests may follow one
+inquiry; each gets its own answer, including one that arrives after the others were answered
+(the inquiry is then followed again and checked at once).
 """
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from jobs.contract import POLL_INQUIRY
-from jobs.documents import PollResult
-from jobs.pipeline.follow import check_inquiry, open_request
+from jobs.contract import POLL_INQUIRY, InquiryArgs, parse_args
+from jobs.documents import FollowingResult
+from jobs.pipeline.requests import RequestRun, request_job
+from jobs.policy.status import NOT_CHECKED
 
-__all__ = ["poll_inquiry"]
-
-logger = logging.getLogger(__name__)
-
-_SKIPPED = {0: "another job owns the polling chain", -1: "not followed", -2: "already published"}
+__all__ = ["follow_inquiry", "poll_inquiry"]
 
 
-async def poll_inquiry(ctx: dict[str, Any], *args: Any, **kwargs: Any) -> PollResult:
-    """Check one inquiry's status once and schedule what comes next."""
-    request = await open_request(ctx, POLL_INQUIRY, args, kwargs, owns_chain=True)
-    context, job_id, inquiry_id = request.context, request.job_id, request.inquiry_id
-    claim = await context.store.claim_poll(inquiry_id, job_id)
-    if claim != 1:
-        logger.debug("poll of %s skipped: %s", inquiry_id, _SKIPPED[claim])
-        return {"inquiry_id": inquiry_id, "skipped": _SKIPPED[claim]}
-    record = await context.store.get(inquiry_id)
-    if record is None:
-        return {"inquiry_id": inquiry_id, "skipped": _SKIPPED[-1]}
-    return await check_inquiry(context, record, job_id)
+async def follow_inquiry(
+    run: RequestRun, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> FollowingResult:
+    """Make the request follow its inquiry, due for a check at once."""
+    inquiry_id = parse_args(InquiryArgs, args, kwargs).inquiry_id
+    now = run.context.clock()
+    outcome = await run.context.ledger.follow(
+        inquiry_id,
+        run.request_id,
+        reference_id=None,
+        status=NOT_CHECKED,
+        now=now,
+        first_due=now,
+    )
+    return {"inquiry_id": inquiry_id, "following": outcome.following}
+
+
+poll_inquiry = request_job(
+    POLL_INQUIRY,
+    follow_inquiry,
+    doc="Follow an inquiry to a terminal status; this request is answered with its result.",
+)

@@ -7,7 +7,7 @@ and each re-run after a deploy. A budget counted in `job_try` ends jobs that nev
 failures here, only when an attempt really failed, and end by a deadline measured from their
 first run; arq's `max_tries` for them sits far above anything they reach (`worker.arq_settings`).
 
-One hash per job id (`persona:attempts:{job_id}`): `first_run_at` (unix seconds, written by the
+One hash per job id (`{KEY_PREFIX}attempts:{job_id}`): `first_run_at` (unix seconds, written by the
 first run only) and `failures`. It expires `ttl_s` after its last change and is dropped when the
 job has its answer.
 """
@@ -21,7 +21,7 @@ from typing import Final
 from redis.asyncio import Redis
 
 from jobs.policy.backoff import RetryBudget, counts_as_failure
-from jobs.state import keys
+from jobs.state.keys import KeySpace
 
 __all__ = ["ATTEMPTS_TTL_S", "AttemptLedger", "Attempts"]
 
@@ -51,20 +51,21 @@ class Attempts:
 class AttemptLedger:
     """Reads and counts the failed attempts of jobs, over a decoding Redis client."""
 
-    def __init__(self, redis: Redis, *, ttl_s: int = ATTEMPTS_TTL_S) -> None:
+    def __init__(self, redis: Redis, keys: KeySpace, *, ttl_s: int = ATTEMPTS_TTL_S) -> None:
         self._redis = redis
+        self._keys = keys
         self._ttl_s = ttl_s
         self._begin = redis.register_script(_BEGIN)
 
     async def begin(self, job_id: str, now: float) -> Attempts:
         """Open (or reopen, on a re-run) the job's record; where it stands."""
-        key = keys.attempts_key(job_id)
+        key = self._keys.attempts(job_id)
         first, failures = await self._begin(keys=[key], args=[repr(now), self._ttl_s])
         return Attempts(float(first), int(failures or 0))
 
     async def failed(self, job_id: str) -> int:
         """Count one failed attempt; the failures so far, this one included."""
-        key = keys.attempts_key(job_id)
+        key = self._keys.attempts(job_id)
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(key, "failures", 1)
             pipe.expire(key, self._ttl_s)
@@ -93,4 +94,4 @@ class AttemptLedger:
 
     async def clear(self, job_id: str) -> None:
         """Forget the job's record once it has its answer."""
-        await self._redis.delete(keys.attempts_key(job_id))
+        await self._redis.delete(self._keys.attempts(job_id))

@@ -1,77 +1,115 @@
-"""Every Redis key the pipeline writes besides arq's own, in one place.
+"""Every Redis key a deployment writes, under one prefix (`KEY_PREFIX`, default `persona:`).
 
-All keys share the `persona:` prefix so an operator can find (and size) them with one scan.
-Ids inside keys are validated at the job boundary (`jobs.contract`), so they cannot contain
-separators.
+Two deployments (two environments, or the demo beside a real one) on one Redis share nothing
+when their prefixes differ: queue, results stream, limiter, request ledger, due set, locks and
+markers all derive from it, and so do the job ids we choose ourselves (the fetch of an inquiry,
+the cron jobs), because arq names its own job, result, retry and in-progress keys by job id.
+Job ids a producer chooses are its own: two deployments must not enqueue the same one.
+
+Ids inside keys are validated at the job boundary (`jobs.contract`) or hashed
+(`jobs.idempotency`), so they cannot contain separators that would make two keys collide.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Final
 
 __all__ = [
+    "ARQ_IN_PROGRESS_PREFIX",
     "ARQ_JOB_PREFIX",
     "ARQ_RESULT_PREFIX",
-    "CREATING",
-    "INFLIGHT",
-    "SWEEP_LOCK",
-    "attempts_key",
-    "create_key",
-    "fetch_job_id",
-    "inquiry_key",
-    "personal_results_key",
-    "poll_job_id",
-    "published_key",
-    "webhook_event_key",
+    "DEFAULT_PREFIX",
+    "KeySpace",
 ]
 
+#: The prefix of a deployment that sets none.
+DEFAULT_PREFIX: Final = "persona:"
 #: arq's own prefix of job keys (arq.constants.job_key_prefix); a job exists while this does.
 ARQ_JOB_PREFIX: Final = "arq:job:"
 #: arq's own prefix of job results (arq.constants.result_key_prefix): kwargs and return value.
 ARQ_RESULT_PREFIX: Final = "arq:result:"
-#: Sorted set of inquiries being followed, scored by when something is next due (unix ms).
-INFLIGHT: Final = "persona:inflight"
-#: Sorted set of create requests not yet answered by an inquiry, scored by first attempt (ms).
-CREATING: Final = "persona:creating"
-#: Lock that lets one worker at a time run the sweep.
-SWEEP_LOCK: Final = "persona:sweep-lock"
+#: arq's own prefix of the key a worker holds while it runs a job (arq.constants).
+ARQ_IN_PROGRESS_PREFIX: Final = "arq:in-progress:"
 
 
-def inquiry_key(inquiry_id: str) -> str:
-    """The hash holding one followed inquiry's record."""
-    return f"persona:inquiry:{inquiry_id}"
+@dataclass(frozen=True, slots=True)
+class KeySpace:
+    """The keys of one deployment."""
 
+    prefix: str = DEFAULT_PREFIX
 
-def personal_results_key(inquiry_id: str) -> str:
-    """The set of jobs whose arq results hold personal data about an inquiry (its links)."""
-    return f"persona:personal-results:{inquiry_id}"
+    # --- the request ledger (`jobs.state.ledger`) -----------------------------------------
 
+    def request(self, request_id: str) -> str:
+        """The hash of one request (a job a producer enqueued), keyed by its job id."""
+        return f"{self.prefix}request:{request_id}"
 
-def create_key(job_id: str) -> str:
-    """The hash holding the state of one create request (idempotency generation, outcome)."""
-    return f"persona:create:{job_id}"
+    @property
+    def open_requests(self) -> str:
+        """Sorted set of the requests not yet answered, scored by when the sweep looks next (ms)."""
+        return f"{self.prefix}requests"
 
+    def inquiry(self, inquiry_id: str) -> str:
+        """The hash of one followed inquiry: its status, checks and the requests following it."""
+        return f"{self.prefix}inquiry:{inquiry_id}"
 
-def attempts_key(job_id: str) -> str:
-    """The hash counting one retrying job's failed attempts (`jobs.state.attempts`)."""
-    return f"persona:attempts:{job_id}"
+    @property
+    def due(self) -> str:
+        """Sorted set of the followed inquiries, scored by their next status check (unix ms)."""
+        return f"{self.prefix}due"
 
+    def personal_results(self, inquiry_id: str) -> str:
+        """The set of jobs whose arq results hold personal data about an inquiry (its links)."""
+        return f"{self.prefix}personal-results:{inquiry_id}"
 
-def published_key(dedupe_id: str) -> str:
-    """The marker that makes a publication happen once; holds the stream entry id."""
-    return f"persona:published:{dedupe_id}"
+    # --- locks, limiter, markers -----------------------------------------------------------
 
+    @property
+    def tick_lease(self) -> str:
+        """Held by the worker running this tick's status checks."""
+        return f"{self.prefix}tick-lease"
 
-def webhook_event_key(event_id: str) -> str:
-    """The marker of a webhook event already handled."""
-    return f"persona:webhook-event:{event_id}"
+    @property
+    def sweep_lock(self) -> str:
+        """Held by the worker running the sweep."""
+        return f"{self.prefix}sweep-lock"
 
+    @property
+    def rate_limit(self) -> str:
+        """The shared limiter's sorted set of recent requests to Persona."""
+        return f"{self.prefix}ratelimit"
 
-def poll_job_id(inquiry_id: str, hop: int) -> str:
-    """The deterministic arq job id of one status check in an inquiry's polling chain."""
-    return f"poll:{inquiry_id}:{hop}"
+    def attempts(self, job_id: str) -> str:
+        """The hash counting one retrying job's failed attempts (`jobs.state.attempts`)."""
+        return f"{self.prefix}attempts:{job_id}"
 
+    def webhook_event(self, event_id: str) -> str:
+        """The marker of a webhook event already handled."""
+        return f"{self.prefix}webhook-event:{event_id}"
 
-def fetch_job_id(inquiry_id: str, cycle: int) -> str:
-    """The deterministic arq job id of the fetch that publishes an inquiry's result."""
-    return f"fetch:{inquiry_id}:{cycle}"
+    # --- job ids we choose -----------------------------------------------------------------
+
+    def fetch_job_id(self, inquiry_id: str, round_: int) -> str:
+        """The arq job id of the fetch that answers an inquiry's followers (one per round)."""
+        return f"{self.prefix}fetch:{inquiry_id}:{round_}"
+
+    def is_fetch_job_id(self, job_id: str) -> bool:
+        """Whether a job id is one of our own fetches (else a producer's request)."""
+        return job_id.startswith(f"{self.prefix}fetch:")
+
+    def cron_name(self, name: str) -> str:
+        """A cron job's name: arq's cron job ids (`cron:{name}:{time}`) must differ per deployment."""
+        return f"{self.prefix}{name}"
+
+    # --- defaults of settings --------------------------------------------------------------
+
+    @property
+    def default_queue(self) -> str:
+        """The arq queue when `QUEUE_NAME` is not set."""
+        return f"{self.prefix}queue"
+
+    @property
+    def default_results_stream(self) -> str:
+        """The results stream when `RESULTS_STREAM` is not set."""
+        return f"{self.prefix}results"

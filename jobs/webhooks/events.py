@@ -2,11 +2,11 @@
 
 The webhook is only a trigger: its payload may carry an empty `included`, and its order and
 uniqueness are not guaranteed, so the result always comes from a fresh API read. An event of
-an inquiry we follow whose status is terminal enqueues `fetch_verification` under the
-inquiry's deterministic fetch id (a duplicate or a late copy enqueues nothing new, and the
-publication dedupes); any other event of a followed inquiry only updates its record (an
-earlier check would cost an API call, and the terminal event is on its way). Events of
-inquiries we do not follow change nothing: they answer no request of ours. Events are
+an inquiry that requests follow, whose status is terminal, enqueues `fetch_verification`
+under the inquiry's deterministic fetch id (a duplicate or a late copy enqueues nothing new,
+and the ledger answers each request once); any other event of a followed inquiry only updates
+its record (an earlier check would cost an API call, and the terminal event is on its way).
+Events of inquiries nobody follows change nothing: they answer no request of ours. Events are
 remembered by id so a redelivery does nothing.
 """
 
@@ -18,9 +18,8 @@ from typing import Any
 
 from jobs.context import JobContext
 from jobs.errors import PayloadError
-from jobs.pipeline.scheduling import enqueue_fetch
+from jobs.pipeline.poll_tick import enqueue_fetch
 from jobs.policy.status import is_terminal, status_of_event
-from jobs.state import keys
 
 __all__ = ["EventOutcome", "WebhookEvent", "handle_event", "parse_event"]
 
@@ -95,7 +94,7 @@ def parse_event(body: bytes) -> WebhookEvent:
 
 async def handle_event(ctx: JobContext, event: WebhookEvent) -> EventOutcome:
     """Act on a verified event once; a redelivered event id does nothing."""
-    marker = keys.webhook_event_key(event.event_id)
+    marker = ctx.keys.webhook_event(event.event_id)
     if await ctx.redis.exists(marker):
         return EventOutcome("duplicate")
     announced = status_of_event(event.name)
@@ -109,7 +108,7 @@ async def handle_event(ctx: JobContext, event: WebhookEvent) -> EventOutcome:
 
 
 async def _inquiry_event(ctx: JobContext, inquiry_id: str, status: str) -> EventOutcome:
-    record = await ctx.store.get(inquiry_id)
+    record = await ctx.ledger.inquiry(inquiry_id)
     if record is None:
         # Not followed: an inquiry created elsewhere in the environment, or one whose create
         # request has not recorded it yet (its answer was lost and the job will retry).
@@ -117,12 +116,12 @@ async def _inquiry_event(ctx: JobContext, inquiry_id: str, status: str) -> Event
         # from the create job it belongs to, which would then create a second one. The
         # create job's retry or the follower's own chain picks it up.
         return EventOutcome("not followed", inquiry_id)
-    if record.published:
+    if not record.followers:
         return EventOutcome("already published", inquiry_id)
     if is_terminal(status, ctx.settings.terminal_statuses):
-        await enqueue_fetch(ctx, inquiry_id, record.cycle)
+        await enqueue_fetch(ctx, record)
         return EventOutcome("fetch enqueued", inquiry_id)
     # Not terminal: note the status for operators. The check is not pulled forward: the
     # terminal status arrives as its own event, and polling stays the net under a lost one.
-    await ctx.store.note_status(inquiry_id, status, ctx.clock())
+    await ctx.ledger.note_status(inquiry_id, status, ctx.clock())
     return EventOutcome("status noted", inquiry_id)

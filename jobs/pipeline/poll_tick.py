@@ -1,0 +1,177 @@
+"""The polling tick: every `POLL_TICK_S`, one worker checks every due inquiry in shared calls.
+
+The inquiries being followed sit in one sorted set by their next check time (`KeySpace.due`).
+An arq cron job runs each tick (`worker.arq_settings`; its job id names the tick, so arq runs
+it once, and a short lease keeps a second worker out of a tick whose job ran twice). It takes
+the due inquiries, each moved ahead by the job's timeout as it is taken (`Ledger.claim_due`),
+so a worker that dies mid-tick loses nothing (they fall due again) and two ticks never check
+the same inquiry. They are checked at most `POLL_BATCH_SIZE` (Persona's limit: 100) per
+`GET /inquiries?filter[inquiry-id]=...`, so batching spans every worker, however many run.
+
+For each inquiry checked:
+
+- terminal: `fetch_verification` is enqueued under the inquiry's deterministic fetch id, and
+  the next check is set `FETCH_GRACE_S` later, the net under a fetch that is lost;
+- not terminal: the next check by the polling policy (backoff with full jitter, the review
+  cadence while `needs_review`), until the deadline, where its requests end with `job.failed`;
+- missing from the list answer (an id unknown to this environment, say): `fetch_verification`,
+  whose read on its own names the reason.
+
+A list call that fails transiently leaves its inquiries due after a backoff (a 429's window);
+one Persona refuses sends each of them to `fetch_verification`, which reads them one by one.
+No arq job waits for an inquiry between checks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from jobs.context import JobContext
+from jobs.contract import FETCH_VERIFICATION, POLL_INQUIRY
+from jobs.documents import TickResult
+from jobs.errors import PermanentApiError, TransientApiError, WorkerError
+from jobs.persona.models import Inquiry
+from jobs.pipeline.answers import fail_followers
+from jobs.policy.status import is_terminal
+from jobs.state.ledger import InquiryRecord
+
+__all__ = ["FETCH_GRACE_S", "PollingDeadlineError", "enqueue_fetch", "poll_tick"]
+
+logger = logging.getLogger(__name__)
+
+#: After a terminal check, when the inquiry is checked again if its fetch has not answered.
+FETCH_GRACE_S: Final = 60.0
+
+
+class PollingDeadlineError(WorkerError):
+    """The inquiry did not reach a terminal status before the polling deadline."""
+
+
+async def enqueue_fetch(ctx: JobContext, record: InquiryRecord) -> bool:
+    """Enqueue the fetch that answers the inquiry's followers; False when already queued.
+
+    The job id holds the inquiry's answer round, so a request that starts following after a
+    fetch answered the others gets a fetch of its own.
+    """
+    job = await ctx.queue.enqueue_job(
+        FETCH_VERIFICATION,
+        inquiry_id=record.inquiry_id,
+        _job_id=ctx.keys.fetch_job_id(record.inquiry_id, record.round),
+        _queue_name=ctx.settings.queue_name,
+    )
+    return job is not None
+
+
+async def _after_check(
+    ctx: JobContext, record: InquiryRecord, inquiry: Inquiry | None, now: float
+) -> str:
+    """Act on one inquiry's checked status; what happened, for the tick's counts."""
+    if inquiry is None or is_terminal(inquiry.status, ctx.settings.terminal_statuses):
+        status = inquiry.status if inquiry is not None else record.status
+        await ctx.ledger.record_check(
+            record.inquiry_id,
+            status=status,
+            now=now,
+            next_due=now + FETCH_GRACE_S,
+            deadline=record.deadline,
+        )
+        await enqueue_fetch(ctx, record)
+        return "fetch"
+    attributes = inquiry.attributes
+    deadline = ctx.policy.deadline(
+        attributes.status,
+        expires_at=attributes.expires_at,
+        created_at=attributes.created_at,
+        followed_since=datetime.fromtimestamp(record.followed_since, tz=UTC),
+    ).timestamp()
+    if now >= deadline:
+        await fail_followers(
+            ctx,
+            record,
+            POLL_INQUIRY,
+            PollingDeadlineError(
+                f"inquiry still {attributes.status!r} at the polling deadline; giving up"
+            ),
+        )
+        return "deadline"
+    delay = ctx.policy.next_delay(record.polls, attributes.status, ctx.rng)
+    await ctx.ledger.record_check(
+        record.inquiry_id, status=attributes.status, now=now, next_due=now + delay, deadline=deadline
+    )
+    return "waiting"
+
+
+async def _check_chunk(
+    ctx: JobContext, records: Sequence[InquiryRecord], counts: dict[str, int]
+) -> None:
+    """One list call for up to 100 inquiries, and what follows for each."""
+    ids = [record.inquiry_id for record in records]
+    try:
+        page = await ctx.persona.list_inquiries(inquiry_ids=ids, page_size=len(ids))
+    except TransientApiError as exc:
+        now = ctx.clock()
+        for record in records:
+            if record.deadline is not None and now >= record.deadline:
+                await fail_followers(ctx, record, POLL_INQUIRY, exc)
+                continue
+            delay = ctx.policy.next_delay(record.polls, record.status, ctx.rng, error=exc)
+            await ctx.ledger.record_check(
+                record.inquiry_id,
+                status=record.status,
+                now=now,
+                next_due=now + delay,
+                deadline=record.deadline,
+                error=type(exc).__name__,
+            )
+        counts["failed"] += len(records)
+        return
+    except PermanentApiError as exc:
+        logger.warning("a status list call was refused (%s); reading one by one", exc.message)
+        page = None
+    counts["calls"] += 1
+    found = {inquiry.id: inquiry for inquiry in page.data} if page is not None else {}
+    now = ctx.clock()
+    for record in records:
+        outcome = await _after_check(ctx, record, found.get(record.inquiry_id), now)
+        counts[outcome] += 1
+
+
+async def poll_tick(ctx: dict[str, Any]) -> TickResult:
+    """Check every due inquiry (up to `POLL_TICK_MAX_CHECKS`) in shared list calls."""
+    context = JobContext.from_ctx(ctx)
+    settings = context.settings
+    lease_ms = max(int(settings.poll_tick_s * 900), 10)
+    if not await context.redis.set(
+        context.keys.tick_lease, secrets.token_hex(8), nx=True, px=lease_ms
+    ):
+        return {"skipped": "another worker has this tick"}
+    now = context.clock()
+    taken = await context.ledger.claim_due(
+        now, limit=settings.poll_tick_max_checks, hold_s=settings.job_timeout_s + 10
+    )
+    records = await context.ledger.inquiries(taken)
+    live = [record for record in records.values() if record is not None and record.followers]
+    # A record that is gone, or that nobody follows, has nothing left to check; the requests
+    # bound to a vanished record are the sweep's (`Ledger.audit`).
+    await context.ledger.drop_due(
+        [inquiry_id for inquiry_id, record in records.items() if record is None or not record.followers]
+    )
+    counts = {"calls": 0, "waiting": 0, "fetch": 0, "deadline": 0, "failed": 0}
+    await asyncio.gather(
+        *(
+            _check_chunk(context, chunk, counts)
+            for chunk in _chunks_of(live, settings.poll_batch_size)
+        )
+    )
+    if live:
+        logger.debug("tick checked %d inquiries in %d calls", len(live), counts["calls"])
+    return {"checked": len(live), **counts}
+
+
+def _chunks_of(records: list[InquiryRecord], size: int) -> list[list[InquiryRecord]]:
+    return [records[start : start + size] for start in range(0, len(records), size)]
