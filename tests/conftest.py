@@ -28,7 +28,7 @@ PROCESS_SETTINGS: Mapping[str, Any] = {
     "persona_webhook_secrets": TEST_WEBHOOK_SECRET,
     "poll_min_interval_s": 0.05,
     "poll_max_interval_s": 0.2,
-    "poll_align_s": 0.05,
+    "poll_tick_s": 0.05,
     "http_timeout_s": 3.0,
     "job_timeout_s": 8.0,
     "rate_limit_per_minute": 60_000,

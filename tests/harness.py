@@ -6,10 +6,11 @@ that loop. `Harness` is what both test packages drive: `tests/pipeline` adds a p
 and a sandbox on a fast clock (`Pipeline`), `tests/actions` a sandbox on a manual clock and a
 client for setting scenes (`Actions`).
 
-Nothing here sleeps for synchronisation. `run()` is a burst worker that returns once arq's queue
-is empty (every job and every follow-up it scheduled has finished); `running()` keeps a worker
-serving while a test waits for a specific result on the stream (a blocking read), a stored job
-result, or some other condition, each under the harness's one generous bound (`wait_s`).
+Nothing here sleeps for synchronisation. `run()` serves the queue until every request is
+answered and no job but the cron jobs is queued or running (the polling tick keeps arq's queue
+busy for ever, so arq's burst mode cannot tell); `running()` keeps a worker serving while a test
+waits for a specific result on the stream (a blocking read), a stored job result, or some other
+condition, each under the harness's one generous bound (`wait_s`).
 """
 
 from __future__ import annotations
@@ -31,10 +32,10 @@ from starlette.applications import Starlette
 
 from bench.harness import in_process_worker
 from bench.waiting import until
-from jobs.state import keys
 from jobs.state import results as stream
+from jobs.state.keys import ARQ_JOB_PREFIX, ARQ_RESULT_PREFIX, KeySpace
+from jobs.state.ledger import InquiryRecord, Ledger, RequestRecord
 from jobs.state.results import ResultEvent
-from jobs.state.store import InquiryRecord, Store
 from persona_sandbox import Clock, SandboxConfig, run_sandbox
 from persona_sandbox.server import SandboxHandle, bind_socket, uvicorn_config
 from settings import Settings
@@ -55,11 +56,12 @@ FAST_SETTINGS: Final[Mapping[str, Any]] = {
     "poll_min_interval_s": 0.02,
     "poll_max_interval_s": 0.1,
     "poll_review_interval_s": 0.1,
+    "poll_tick_s": 0.02,
     "http_timeout_s": 2.0,
     "job_timeout_s": 10.0,
 }
-#: How the tests' workers run: a burst by default, polling the queue every 10 ms.
-WORKER_OPTIONS: Final[Mapping[str, Any]] = {"burst": True, "poll_delay": 0.01}
+#: How the tests' workers run: polling the queue every 10 ms.
+WORKER_OPTIONS: Final[Mapping[str, Any]] = {"burst": False, "poll_delay": 0.01}
 
 
 def wire_job(function: str, kwargs: Any, args: Sequence[Any] = ()) -> str:
@@ -74,9 +76,7 @@ async def write_job(
     """Enqueue a job the documented way: `SET arq:job:{id}` (NX) and `ZADD` the queue."""
     now_ms = int(time.time() * 1000)
     async with redis.pipeline(transaction=True) as pipe:
-        pipe.set(
-            keys.ARQ_JOB_PREFIX + job_id, wire_job(function, kwargs, args), px=86_400_000, nx=True
-        )
+        pipe.set(ARQ_JOB_PREFIX + job_id, wire_job(function, kwargs, args), px=86_400_000, nx=True)
         pipe.zadd(queue, {job_id: now_ms})
         await pipe.execute()
 
@@ -136,23 +136,53 @@ class Harness:
 
     # --- workers ----------------------------------------------------------------------------
 
+    @property
+    def keys(self) -> KeySpace:
+        """The deployment's keys."""
+        return KeySpace(self.settings.key_prefix)
+
+    @property
+    def ledger(self) -> Ledger:
+        """The request ledger, over the harness's decoding client."""
+        return Ledger(
+            self.redis,
+            self.keys,
+            stream=self.settings.results_stream,
+            maxlen=self.settings.results_stream_maxlen,
+            answered_ttl_s=self.settings.record_ttl_s,
+        )
+
     def worker(self, **overrides: Any) -> Worker:
-        """A worker for these settings (a burst one unless told), built in the running loop."""
+        """A worker for these settings, built in the running loop."""
         return in_process_worker(self.settings, **{**WORKER_OPTIONS, **overrides})
 
+    def _is_cron(self, job_id: str) -> bool:
+        return job_id.startswith((self.keys.cron_name("poll-tick:"), self.keys.cron_name("sweep:")))
+
+    async def settled(self, worker: Worker) -> bool:
+        """Every request answered, and no job but the crons queued or running."""
+        if await self.redis.zcard(self.keys.open_requests):
+            return False
+        if any(not self._is_cron(str(job_id)) for job_id in worker.tasks):
+            return False
+        queued = await self.redis.zrange(self.settings.queue_name, 0, -1)
+        return all(self._is_cron(str(job_id)) for job_id in queued)
+
     async def run(self, timeout_s: float | None = None, **overrides: Any) -> Worker:
-        """Run one burst worker until arq's queue is empty (every chain ended)."""
-        worker = self.worker(**overrides)
-        try:
-            await asyncio.wait_for(worker.main(), timeout_s or self.wait_s)
-        finally:
-            await worker.close()
+        """Serve the queue until every request has its answer (`settled`), then stop."""
+        async with self.running(**overrides) as worker:
+            await until(
+                lambda: self.settled(worker),
+                timeout_s=timeout_s or self.wait_s,
+                what="every request answered",
+                every_s=0.01,
+            )
         return worker
 
     @contextlib.asynccontextmanager
     async def running(self, **overrides: Any) -> AsyncIterator[Worker]:
         """A worker serving the queue in the background for the `async with` body."""
-        worker = self.worker(**{**overrides, "burst": False})
+        worker = self.worker(**overrides)
         task = asyncio.create_task(worker.main())
         try:
             yield worker
@@ -201,14 +231,18 @@ class Harness:
     async def job_result(self, job_id: str) -> dict[str, Any]:
         """arq's stored result of a job (`s` success, `t` tries, `r` result), waiting for it."""
         raw = await self.wait_until(
-            lambda: self.redis.get(keys.ARQ_RESULT_PREFIX + job_id), f"the result of {job_id}"
+            lambda: self.redis.get(ARQ_RESULT_PREFIX + job_id), f"the result of {job_id}"
         )
         result: dict[str, Any] = json.loads(raw)
         return result
 
     async def record(self, inquiry_id: str) -> InquiryRecord | None:
         """Our record of a followed inquiry."""
-        return await Store(self.redis, record_ttl_s=60).get(inquiry_id)
+        return await self.ledger.inquiry(inquiry_id)
+
+    async def request(self, request_id: str) -> RequestRecord | None:
+        """The ledger's record of a request."""
+        return await self.ledger.request(request_id)
 
     # --- the sandbox's side -------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from jobs.errors import ConfigError, JobArgumentsError
 from jobs.producer import connect, enqueue_create, enqueue_poll
 from jobs.state.connections import RedisTimeouts, redis_client
+from jobs.state.keys import KeySpace
 from jobs.state.results import ResultEvent, follow
 from settings import Settings, load_settings
 from worker.logs import configure_logging
@@ -213,9 +214,9 @@ async def _show_inquiry(settings: Settings, inquiry_id: str, as_json: bool) -> i
     async with _reading(settings, "reading results stream") as (redis, progress):
         view = await inquiry_view(
             redis,
+            KeySpace(settings.key_prefix),
             inquiry_id,
             stream=settings.results_stream,
-            record_ttl_s=settings.record_ttl_s,
             progress=progress,
         )
     if view.record is None and not view.events:
@@ -231,7 +232,11 @@ async def _status(settings: Settings, options: argparse.Namespace) -> int:
         return await _show_inquiry(settings, options.inquiry_id, options.json)
     async with _reading(settings, "reading in-flight records") as (redis, progress):
         view = await overview(
-            redis, queue_name=settings.queue_name, stream=settings.results_stream, progress=progress
+            redis,
+            KeySpace(settings.key_prefix),
+            queue_name=settings.queue_name,
+            stream=settings.results_stream,
+            progress=progress,
         )
     print(json.dumps(view.to_json()) if options.json else _overview_table(view))
     return 0

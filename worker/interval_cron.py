@@ -39,7 +39,9 @@ class IntervalCron(CronJob):
     def calculate_next(self, prev_run: datetime) -> None:
         """The next grid instant after the last run, and never one already in the past."""
         after = max(prev_run.timestamp(), time.time())
-        self.next_run = datetime.fromtimestamp(next_instant(after, self.interval_s), prev_run.tzinfo)
+        self.next_run = datetime.fromtimestamp(
+            next_instant(after, self.interval_s), prev_run.tzinfo
+        )
 
 
 def interval_cron(
@@ -47,4 +49,6 @@ def interval_cron(
 ) -> IntervalCron:
     """Like `arq.cron`, for an interval (`options`: timeout, max_tries, keep_result...)."""
     base = cron(coroutine, name=name, **options)
-    return IntervalCron(**dataclasses.asdict(base) | {"coroutine": coroutine}, interval_s=interval_s)
+    return IntervalCron(
+        **dataclasses.asdict(base) | {"coroutine": coroutine}, interval_s=interval_s
+    )

@@ -64,13 +64,13 @@ def _open_context(stack: AsyncExitStack, settings: Settings, queue: ArqRedis) ->
     return JobContext.build(settings, persona=persona, redis=redis, queue=queue)
 
 
-async def _serve_metrics(stack: AsyncExitStack, redis: Redis, port: int) -> None:
+async def _serve_metrics(stack: AsyncExitStack, redis: Redis, keys: KeySpace, port: int) -> None:
     """The metrics endpoint on `port`, stopped with `stack`.
 
     Raises:
         ConfigError: naming `METRICS_PORT`, when the port cannot be bound.
     """
-    server = MetricsServer(redis, port=port)
+    server = MetricsServer(redis, keys, port=port)
     try:
         await server.start()
     except OSError as exc:
@@ -89,7 +89,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         context = _open_context(stack, settings, queue=ctx["redis"])
         await check_eviction_policy(context.redis, allow_eviction=settings.redis_allow_eviction)
         if settings.metrics_port:
-            await _serve_metrics(stack, context.redis, settings.metrics_port)
+            await _serve_metrics(stack, context.redis, context.keys, settings.metrics_port)
         # Everything started: from here on `shutdown` closes it.
         ctx[RESOURCES_KEY] = stack.pop_all()
     ctx[CTX_KEY] = context

@@ -34,6 +34,7 @@ from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
 from jobs.metrics import metrics, set_inflight
+from jobs.state.keys import KeySpace
 from worker.state_views import inflight_rows
 
 __all__ = ["MetricsServer", "metrics_app", "refresh_inflight", "render", "scrape"]
@@ -46,13 +47,13 @@ _REQUEST_TIMEOUT_S: Final = 10.0
 _SHUTDOWN_GRACE_S: Final = 2
 
 
-async def refresh_inflight(redis: Redis) -> None:
+async def refresh_inflight(redis: Redis, keys: KeySpace) -> None:
     """Recount in-flight inquiries by status; on a Redis error, drop the gauge's series.
 
     An absent series is what an alert on "no data" catches; a stale count would look healthy.
     """
     try:
-        rows = await inflight_rows(redis)
+        rows = await inflight_rows(redis, keys)
     except (RedisError, OSError):
         logger.warning("metrics: Redis unavailable, in-flight gauge left empty")
         metrics().inflight.clear()
@@ -63,24 +64,24 @@ async def refresh_inflight(redis: Redis) -> None:
     set_inflight(counts)
 
 
-async def render(redis: Redis, accept: str | None) -> tuple[bytes, str]:
+async def render(redis: Redis, keys: KeySpace, accept: str | None) -> tuple[bytes, str]:
     """The scrape's body and content type, after refreshing the in-flight gauge."""
-    await refresh_inflight(redis)
+    await refresh_inflight(redis, keys)
     encoder, content_type = choose_encoder(accept or "")
     return encoder(metrics().registry), content_type
 
 
-async def scrape(redis: Redis, request: Request) -> Response:
+async def scrape(redis: Redis, keys: KeySpace, request: Request) -> Response:
     """The answer to one `GET /metrics`: this process's metrics and the shared in-flight gauge."""
-    body, content_type = await render(redis, request.headers.get("accept"))
+    body, content_type = await render(redis, keys, request.headers.get("accept"))
     return Response(body, headers={"Content-Type": content_type})
 
 
-def metrics_app(redis: Redis) -> Starlette:
+def metrics_app(redis: Redis, keys: KeySpace) -> Starlette:
     """The worker's endpoint as an ASGI app: `GET /metrics` (and HEAD), 404 elsewhere."""
 
     async def endpoint(request: Request) -> Response:
-        return await scrape(redis, request)
+        return await scrape(redis, keys, request)
 
     return Starlette(routes=[Route("/metrics", endpoint, methods=["GET"])])
 
@@ -148,6 +149,7 @@ class MetricsServer:
 
     Args:
         redis: where the in-flight gauge is read from at each scrape.
+        keys: the deployment's keys.
         port: the port to listen on; 0 picks a free one (tests read `port` afterwards).
         host: the address to bind; all interfaces by default, as scrapers run elsewhere.
         request_timeout_s: how long a client may take to send its request before it is dropped.
@@ -156,12 +158,14 @@ class MetricsServer:
     def __init__(
         self,
         redis: Redis,
+        keys: KeySpace,
         *,
         port: int,
         host: str = "0.0.0.0",
         request_timeout_s: float = _REQUEST_TIMEOUT_S,
     ) -> None:
         self._redis = redis
+        self._keys = keys
         self._host = host
         self._requested_port = port
         self._request_timeout_s = request_timeout_s
@@ -179,7 +183,7 @@ class MetricsServer:
 
     def _config(self) -> uvicorn.Config:
         return uvicorn.Config(
-            metrics_app(self._redis),
+            metrics_app(self._redis, self._keys),
             http=_deadline_protocol(self._request_timeout_s),
             ws="none",
             lifespan="off",

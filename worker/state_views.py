@@ -1,6 +1,6 @@
 """Read-only views of the pipeline's state in Redis, for the CLI, operators and metrics.
 
-Nothing here writes: it reads the followed inquiries (`persona:inflight` and their records),
+Nothing here writes: it reads the followed inquiries (the due set and their records),
 summarises them by status with the oldest one and the latest errors, and reads one inquiry's
 record together with the events published about it (entries are decoded by
 `jobs.state.results`, the one reader of the results stream). Long reads take a
@@ -17,9 +17,9 @@ from typing import Any, Final
 
 from redis.asyncio import Redis
 
-from jobs.state import keys
+from jobs.state.keys import KeySpace
+from jobs.state.ledger import InquiryRecord
 from jobs.state.results import ResultEvent, events_about
-from jobs.state.store import InquiryRecord, Store
 
 __all__ = [
     "ErrorRow",
@@ -73,7 +73,7 @@ class Overview:
     oldest_followed_since: float | None
     oldest_inquiry_id: str | None
     results: int
-    creating: int
+    open_requests: int
     last_errors: tuple[ErrorRow, ...]
 
     def to_json(self) -> dict[str, Any]:
@@ -92,20 +92,22 @@ def _number(value: str | None) -> float | None:
 _CHUNK: Final = 1_000
 
 
-async def inflight_rows(redis: Redis, *, progress: Progress | None = None) -> list[InflightRow]:
-    """Every inquiry in `persona:inflight` with its record's status, times and last error.
+async def inflight_rows(
+    redis: Redis, keys: KeySpace, *, progress: Progress | None = None
+) -> list[InflightRow]:
+    """Every followed inquiry (the due set) with its record's status, times and last error.
 
     Records are read in pipelined chunks, so a large backlog costs a few round trips rather
     than one per inquiry. A member whose record is gone reads as status `unknown`.
     """
-    members = [str(member) for member in await redis.zrange(keys.INFLIGHT, 0, -1)]
+    members = [str(member) for member in await redis.zrange(keys.due, 0, -1)]
     rows: list[InflightRow] = []
-    fields = ["status", "followed_since", "updated_at", "last_error"]
+    fields = ["status", "since", "updated", "err"]
     for start in range(0, len(members), _CHUNK):
         chunk = members[start : start + _CHUNK]
         async with redis.pipeline(transaction=False) as pipe:
             for inquiry_id in chunk:
-                pipe.hmget(keys.inquiry_key(inquiry_id), fields)
+                pipe.hmget(keys.inquiry(inquiry_id), fields)
             answers = await pipe.execute()
         for inquiry_id, (status, since, updated, error) in zip(chunk, answers, strict=True):
             rows.append(
@@ -127,10 +129,15 @@ LAST_ERRORS: Final = 5
 
 
 async def overview(
-    redis: Redis, *, queue_name: str, stream: str, progress: Progress | None = None
+    redis: Redis,
+    keys: KeySpace,
+    *,
+    queue_name: str,
+    stream: str,
+    progress: Progress | None = None,
 ) -> Overview:
     """Count in-flight inquiries by status; find the oldest, the latest errors, the queue."""
-    rows = await inflight_rows(redis, progress=progress)
+    rows = await inflight_rows(redis, keys, progress=progress)
     statuses = Counter(row.status for row in rows)
     followed = [row for row in rows if row.followed_since is not None]
     oldest = min(followed, key=lambda row: row.followed_since or 0.0, default=None)
@@ -149,7 +156,7 @@ async def overview(
         oldest_followed_since=oldest.followed_since if oldest else None,
         oldest_inquiry_id=oldest.inquiry_id if oldest else None,
         results=int(stream_length),
-        creating=int(await redis.zcard(keys.CREATING)),
+        open_requests=int(await redis.zcard(keys.open_requests)),
         last_errors=tuple(
             ErrorRow(row.inquiry_id, row.status, row.last_error or "", row.updated_at)
             for row in errors
@@ -157,11 +164,12 @@ async def overview(
     )
 
 
-async def inquiry_record(
-    redis: Redis, inquiry_id: str, *, record_ttl_s: int
-) -> InquiryRecord | None:
+async def inquiry_record(redis: Redis, keys: KeySpace, inquiry_id: str) -> InquiryRecord | None:
     """One inquiry's record, if it is or was followed."""
-    return await Store(redis, record_ttl_s=record_ttl_s).get(inquiry_id)
+    raw = await redis.hgetall(keys.inquiry(inquiry_id))  # type: ignore[misc]
+    if not raw or "since" not in raw:
+        return None
+    return InquiryRecord.from_hash(inquiry_id, raw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,13 +192,13 @@ class InquiryView:
 
 async def inquiry_view(
     redis: Redis,
+    keys: KeySpace,
     inquiry_id: str,
     *,
     stream: str,
-    record_ttl_s: int,
     progress: Progress | None = None,
 ) -> InquiryView:
     """An inquiry's record and every event published about it."""
-    record = await inquiry_record(redis, inquiry_id, record_ttl_s=record_ttl_s)
+    record = await inquiry_record(redis, keys, inquiry_id)
     events = await events_about(redis, stream, inquiry_id, batch=_CHUNK, progress=progress)
     return InquiryView(inquiry_id=inquiry_id, record=record, events=events)

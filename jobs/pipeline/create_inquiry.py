@@ -6,9 +6,9 @@ whose outcome is unknown (a timeout, a 5xx) the next attempt first looks for an 
 attempt may have created (same reference id, created since the first attempt, same template
 and note, not claimed by another request). A 5xx may be cached by Persona under its key, so
 the attempt after one uses the next key generation; a timeout retries with the same key, as
-Persona advises. The job's result holds the inquiry id, its status and the one-time link; the request's answer
-on the results stream is the inquiry's result (`jobs.pipeline.fetch_verification`), or a
-`job.failed` (`jobs.pipeline.requests`).
+Persona advises. The job's result holds the inquiry id, its status and the one-time link; the
+request's answer on the results stream is the inquiry's result
+(`jobs.pipeline.fetch_verification`), or a `job.failed` (`jobs.pipeline.requests`).
 
 Transient failures (5xx, timeouts, lost connections, 409s) and rate-limit waits are retried,
 however many there are, until `CREATE_DEADLINE_S` after the request's first attempt: a Persona
@@ -188,7 +188,9 @@ async def _attempt(
         found = await _find_created(ctx, request, args, template_id)
         if found is not None:
             logger.info(
-                "create request %s: adopted %s from an earlier attempt", request.request_id, found.id
+                "create request %s: adopted %s from an earlier attempt",
+                request.request_id,
+                found.id,
             )
             return _summary(found, None, args.reference_id)
     document = await ctx.persona.create_inquiry(
@@ -213,9 +215,7 @@ async def _attempt(
     return _summary(inquiry, document, args.reference_id)
 
 
-async def _retry_or_raise(
-    ctx: JobContext, request: RequestRecord, exc: ApiError
-) -> None:
+async def _retry_or_raise(ctx: JobContext, request: RequestRecord, exc: ApiError) -> None:
     """Run the job again after its backoff (or a 429's window); past the deadline, return and
     let the caller raise `exc` (the request then ends with it)."""
     failures = request.failures  # the failed attempts of this request, this one included below

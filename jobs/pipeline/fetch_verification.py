@@ -42,7 +42,9 @@ logger = logging.getLogger(__name__)
 #: Transient failures tolerated before the fetch gives up; the tick remains the net.
 FETCH_MAX_FAILURES: Final = 6
 #: Backoff from 1 s to 30 s; the fetch gives up after its failures or an hour, whichever first.
-FETCH_RETRY: Final = RetryBudget(base_s=1, cap_s=30, deadline_s=3_600, max_failures=FETCH_MAX_FAILURES)
+FETCH_RETRY: Final = RetryBudget(
+    base_s=1, cap_s=30, deadline_s=3_600, max_failures=FETCH_MAX_FAILURES
+)
 
 #: The fetch enqueued by a producer under its own job id: a request that follows the inquiry.
 _requested_fetch = request_job(

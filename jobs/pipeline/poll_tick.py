@@ -101,7 +101,11 @@ async def _after_check(
         return "deadline"
     delay = ctx.policy.next_delay(record.polls, attributes.status, ctx.rng)
     await ctx.ledger.record_check(
-        record.inquiry_id, status=attributes.status, now=now, next_due=now + delay, deadline=deadline
+        record.inquiry_id,
+        status=attributes.status,
+        now=now,
+        next_due=now + delay,
+        deadline=deadline,
     )
     return "waiting"
 
@@ -158,8 +162,9 @@ async def poll_tick(ctx: dict[str, Any]) -> TickResult:
     live = [record for record in records.values() if record is not None and record.followers]
     # A record that is gone, or that nobody follows, has nothing left to check; the requests
     # bound to a vanished record are the sweep's (`Ledger.audit`).
+    checked = {record.inquiry_id for record in live}
     await context.ledger.drop_due(
-        [inquiry_id for inquiry_id, record in records.items() if record is None or not record.followers]
+        [inquiry_id for inquiry_id in records if inquiry_id not in checked]
     )
     counts = {"calls": 0, "waiting": 0, "fetch": 0, "deadline": 0, "failed": 0}
     await asyncio.gather(

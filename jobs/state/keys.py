@@ -99,7 +99,7 @@ class KeySpace:
         return job_id.startswith(f"{self.prefix}fetch:")
 
     def cron_name(self, name: str) -> str:
-        """A cron job's name: arq's cron job ids (`cron:{name}:{time}`) must differ per deployment."""
+        """A cron job's name: arq's cron job ids (`{name}:{time}`) must differ per deployment."""
         return f"{self.prefix}{name}"
 
     # --- defaults of settings --------------------------------------------------------------

@@ -473,15 +473,9 @@ class Ledger:
             inquiry_id: the inquiry the event is about (the stream entry's `inquiry_id`).
             unless_following: leave the request open while it follows an inquiry: that
                 inquiry's result will answer it (a job that failed after it started following).
-            unless_job_alive: leave it open while its arq job exists or runs (the sweep).
         """
-        job_keys = (
-            [ARQ_JOB_PREFIX + request_id, ARQ_IN_PROGRESS_PREFIX + request_id]
-            if unless_job_alive
-            else ["", ""]
-        )
         status, entry = await self._answer(
-            keys=[self.keys.request(request_id), self.keys.open_requests, self.stream, *job_keys],
+            keys=[self.keys.request(request_id), self.keys.open_requests, self.stream],
             args=[
                 request_id,
                 event,

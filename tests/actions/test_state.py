@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from jobs.state.publisher import Publisher
+from jobs.state.store import InquiryRecord, Store
 from redis.asyncio import Redis
 
 from jobs.contract import (
@@ -16,9 +18,7 @@ from jobs.contract import (
 )
 from jobs.errors import JobArgumentsError
 from jobs.state import keys
-from jobs.state.publisher import Publisher
 from jobs.state.results import read_range
-from jobs.state.store import InquiryRecord, Store
 
 #: When the tests' events are published: after `_follow`, before the refollow.
 NOW = 150.0

@@ -14,12 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+from jobs.pipeline.batching import MAX_WINDOWS, Checked, StatusBatcher
 from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from jobs.errors import ServerError
 from jobs.persona.client import PersonaClient
-from jobs.pipeline.batching import MAX_WINDOWS, Checked, StatusBatcher
 from persona_sandbox import Sandbox, SandboxConfig, create_app, sandbox_of
 from persona_sandbox.app import API_PREFIX
 from persona_sandbox.faults import FaultSettings

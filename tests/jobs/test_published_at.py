@@ -11,16 +11,16 @@ import json
 from typing import Any
 
 import pytest
+from jobs.pipeline.follow import PollingDeadlineError, fail_request, publish_document
+from jobs.state.store import InquiryRecord
 
 from jobs.actions.base import ActionRun, Outcome, run_action
 from jobs.context import CTX_KEY, JobContext
 from jobs.contract import SET_CASE_STATUS, SetCaseStatusArgs
 from jobs.documents import published_at
 from jobs.persona.models import InquiryDocument
-from jobs.pipeline.follow import PollingDeadlineError, fail_request, publish_document
 from jobs.state import keys
 from jobs.state.redis_typing import resolved
-from jobs.state.store import InquiryRecord
 
 pytestmark = pytest.mark.redis
 

@@ -5,12 +5,12 @@ import json
 from typing import Any
 
 import pytest
+from jobs.state.publisher import Publisher
 from redis.asyncio import Redis
 
 from jobs.documents import FailedEvent
 from jobs.errors import AuthenticationError
 from jobs.state import keys
-from jobs.state.publisher import Publisher
 from jobs.state.redis_typing import resolved
 
 pytestmark = pytest.mark.redis

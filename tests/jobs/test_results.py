@@ -6,10 +6,10 @@ import asyncio
 import json
 
 import pytest
+from jobs.state.publisher import Publisher
 from redis.asyncio import Redis
 
 from jobs.errors import AuthenticationError
-from jobs.state.publisher import Publisher
 from jobs.state.results import (
     ResultEvent,
     decode_entry,

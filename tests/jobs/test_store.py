@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import pytest
+from jobs.state.store import Store
 from redis.asyncio import Redis
 
 from jobs.state import keys
 from jobs.state.redis_typing import resolved
-from jobs.state.store import Store
 
 pytestmark = pytest.mark.redis
 

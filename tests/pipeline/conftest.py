@@ -77,7 +77,6 @@ async def pipeline(
     values: dict[str, Any] = {
         # The shared limiter has its own tests; here it must not slow the pipeline down.
         "rate_limit_per_minute": 60_000,
-        "poll_align_s": 0.05,
         **pipeline_overrides,
     }
     async with sandbox_and_settings(sandbox_config, make_settings, redis_server.url, values) as (

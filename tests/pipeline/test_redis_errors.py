@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from jobs.state.store import Store
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from jobs.state.store import Store
 from tests.pipeline.conftest import Pipeline
 from worker.embedded_redis import RedisServer, free_port
 from worker.redis_retry import is_passing

@@ -13,10 +13,10 @@ import time
 from collections.abc import AsyncIterator
 
 import pytest
+from jobs.state.store import Store
 
 from bench.waiting import settle
 from jobs.state import keys
-from jobs.state.store import Store
 from persona_sandbox.webhook_settings import WebhookSettings
 from tests.conftest import TEST_WEBHOOK_SECRET
 from tests.harness import serve

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from jobs.context import persona_client, persona_http
 from jobs.state.store import Store
+
+from jobs.context import persona_client, persona_http
 from tests.pipeline.conftest import Pipeline
 
 

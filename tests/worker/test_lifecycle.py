@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx
 import pytest
+from jobs.pipeline.batching import StatusBatcher
 from redis.asyncio import Redis
 
 from jobs.context import CTX_KEY, JobContext
 from jobs.errors import ConfigError
-from jobs.pipeline.batching import StatusBatcher
 from settings import Settings
 from worker.embedded_redis import RedisServer, free_port
 from worker.lifecycle import RESOURCES_KEY, SETTINGS_KEY, shutdown, startup

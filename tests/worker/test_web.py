@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 import pytest
+from jobs.state.store import Store
 from redis.asyncio import Redis
 
 from jobs.errors import ConfigError
 from jobs.state import keys
-from jobs.state.store import Store
 from jobs.webhooks.signature import signature_header
 from settings import Settings
 from tests.conftest import TEST_WEBHOOK_SECRET
