@@ -83,7 +83,7 @@ def in_process_worker(settings: Settings, **overrides: Any) -> Worker:
     options: dict[str, Any] = {"handle_signals": False, "job_completion_wait": 0}
     options.update(overrides)
     worker_settings = build_worker_settings(settings, **options)
-    return Worker(**{k: v for k, v in vars(worker_settings).items() if not k.startswith("_")})
+    return create_worker(worker_settings)
 
 
 @contextlib.asynccontextmanager

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from datetime import date, datetime
 from typing import Annotated, Any, Final, Literal, TypeVar
 
@@ -256,7 +257,8 @@ def _read_int(literal: str) -> int | OversizedInteger:
 
 def _unreadable(reason: str) -> dict[str, Any]:
     """A payload arq could not run, as a job that answers its request (`UNREADABLE_JOB`)."""
-    return {"f": UNREADABLE_JOB, "a": [], "k": {"reason": reason}, "t": None, "et": None}
+    now_ms = int(time.time() * 1000)
+    return {"f": UNREADABLE_JOB, "a": [], "k": {"reason": reason}, "t": None, "et": now_ms}
 
 
 def json_deserializer(raw: bytes) -> dict[str, Any]:

@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from arq.worker import Worker
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -226,7 +225,7 @@ async def _run_demo(count: int, seed: int, report: dict[str, Any] | None) -> int
         worker_settings = build_worker_settings(
             settings, handle_signals=False, poll_delay=0.05, job_completion_wait=0
         )
-        worker = Worker(**{k: v for k, v in vars(worker_settings).items() if not k.startswith("_")})
+        worker = create_worker(worker_settings)
         worker_task = asyncio.create_task(worker.main())
         timeouts = RedisTimeouts.from_settings(settings)
         pool = await connect(redis_url, queue_name=settings.queue_name, timeouts=timeouts)

@@ -81,7 +81,12 @@ def instrument(name: str, coroutine: WorkerCoroutine) -> WorkerCoroutine:
 
 
 def _wrapped(entry: Any) -> Any:
-    if isinstance(entry, Function | CronJob):
+    if isinstance(entry, CronJob):
+        # A cron's name carries the deployment's key prefix (`KeySpace.cron_name`); metrics
+        # and logs name the job by its function, the same in every deployment.
+        name = entry.coroutine.__name__
+        return dataclasses.replace(entry, coroutine=instrument(name, entry.coroutine))
+    if isinstance(entry, Function):
         return dataclasses.replace(entry, coroutine=instrument(entry.name, entry.coroutine))
     if callable(entry):
         # A bare coroutine: arq registers it under its qualname, which wraps() keeps.

@@ -37,7 +37,7 @@ import sys
 from collections.abc import Sequence
 from typing import Final
 
-from arq.worker import Worker, create_worker
+from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.exceptions import WatchError
@@ -46,6 +46,7 @@ from jobs.errors import ConfigError
 from jobs.state.connections import RedisTimeouts, redis_client
 from settings import Settings, load_settings
 from worker.arq_settings import build_worker_settings
+from worker.arq_worker import create_worker
 from worker.event_loop import loop_factory, loop_name
 from worker.logs import configure_logging
 

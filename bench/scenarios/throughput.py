@@ -47,6 +47,7 @@ from jobs.producer import enqueue_create
 from jobs.state.results import read_range
 from settings import Settings
 from worker.arq_settings import build_worker_settings
+from worker.arq_worker import PersonaWorker
 from worker.event_loop import loop_name
 
 __all__ = ["ThroughputOptions", "run_throughput"]
@@ -86,7 +87,7 @@ async def noop(ctx: dict[str, Any]) -> None:
 def _bare_worker(settings: Settings) -> Worker:
     production = vars(build_worker_settings(settings))
     shared = {name: production[name] for name in SHARED_ARQ_SETTINGS}
-    return Worker(
+    return PersonaWorker(
         functions=[func(noop, name="noop")],
         burst=True,
         handle_signals=False,

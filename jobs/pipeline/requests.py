@@ -100,7 +100,6 @@ async def fail_request(
     inquiry_id: str | None = None,
     reference_id: str | None = None,
     unless_following: bool = False,
-    unless_job_alive: bool = False,
 ) -> Answer:
     """Answer a request with `job.failed` (unless it has its answer already)."""
     data: FailedEvent = {
@@ -120,7 +119,6 @@ async def fail_request(
         data=data,
         inquiry_id=inquiry_id,
         unless_following=unless_following,
-        unless_job_alive=unless_job_alive,
     )
     if answer.new:
         logger.warning("%s request %s failed: %s", job, request_id, error.message)

@@ -33,15 +33,33 @@ async def test_an_inquiry_created_elsewhere_gets_one_result(pipeline: Pipeline) 
     assert pipeline.calls("create-an-inquiry") == 0
 
 
-async def test_two_requests_to_follow_one_inquiry_publish_once(pipeline: Pipeline) -> None:
+async def test_two_requests_to_follow_one_inquiry_get_one_answer_each_from_one_read(
+    pipeline: Pipeline,
+) -> None:
     inquiry_id = _created_elsewhere(pipeline, "failed")
     await enqueue_poll(pipeline.pool, inquiry_id, job_id="follow-a")
     await enqueue_poll(pipeline.pool, inquiry_id, job_id="follow-b")
 
     await pipeline.run()
 
-    [result] = await pipeline.events()
-    assert result.event == "inquiry.failed"
+    events = await pipeline.events()
+    assert sorted(event.data["request_id"] for event in events) == ["follow-a", "follow-b"]
+    assert {event.event for event in events} == {"inquiry.failed"}
+    assert pipeline.calls("retrieve-an-inquiry") == 1
+
+
+async def test_a_request_for_an_inquiry_already_answered_gets_its_own_answer(
+    pipeline: Pipeline,
+) -> None:
+    inquiry_id = _created_elsewhere(pipeline, "failed")
+    await enqueue_poll(pipeline.pool, inquiry_id, job_id="follow-first")
+    await pipeline.run()
+    await enqueue_poll(pipeline.pool, inquiry_id, job_id="follow-later")
+
+    await pipeline.run()
+
+    events = await pipeline.events()
+    assert [event.data["request_id"] for event in events] == ["follow-first", "follow-later"]
 
 
 async def test_following_an_unknown_inquiry_ends_in_job_failed(pipeline: Pipeline) -> None:

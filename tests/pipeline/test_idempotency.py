@@ -16,7 +16,6 @@ from jobs.context import CTX_KEY, JobContext, persona_client, persona_http
 from jobs.contract import json_deserializer
 from jobs.documents import CreateResult
 from jobs.pipeline.create_inquiry import LINK_RETRY, create_inquiry
-from jobs.state import keys
 from jobs.state.redis_typing import resolved
 from persona_sandbox.faults import FaultSettings
 from tests.pipeline.conftest import RUN_TIMEOUT_S, Pipeline
@@ -156,8 +155,8 @@ async def test_a_create_request_keeps_no_link_in_its_state(pipeline: Pipeline) -
 
     result = await _result(pipeline, job_id)
     assert result["one_time_link"].startswith("https://"), "the first run returns the link"
-    state = await resolved(pipeline.redis.hgetall(keys.create_key(job_id)))
-    assert state["inquiry_id"] == result["inquiry_id"]
+    state = await resolved(pipeline.redis.hgetall(pipeline.keys.request(job_id)))
+    assert state["inquiry"] == result["inquiry_id"]
     assert not set(LINK_FIELDS) & set(state)
     assert result["one_time_link"] not in state.values()
     assert result["one_time_link_short"] not in state.values()
@@ -189,28 +188,24 @@ async def test_rerunning_a_create_job_whose_inquiry_is_pending_returns_a_new_lin
     assert pipeline.calls("create-an-inquiry") == 1
     assert pipeline.inquiries_of("person-1") == [first["inquiry_id"]]
     assert await pipeline.events() == []
-    state = await resolved(pipeline.redis.hgetall(keys.create_key(job_id)))
+    state = await resolved(pipeline.redis.hgetall(pipeline.keys.request(job_id)))
     assert not set(LINK_FIELDS) & set(state)
 
 
-async def test_rerunning_a_create_job_whose_inquiry_is_done_returns_no_link(
+async def test_rerunning_an_answered_create_job_calls_nothing_and_returns_its_answer(
     pipeline: Pipeline,
 ) -> None:
     job_id = await pipeline.create("person-1", note="sandbox-outcome=completed", job_id="req-1")
     await pipeline.run()
-    first = await _result(pipeline, job_id)
     [event] = await pipeline.events()
 
     await _enqueue_again(pipeline, job_id, "sandbox-outcome=completed")
     await pipeline.run()
 
     assert await _result(pipeline, job_id) == {
-        "inquiry_id": first["inquiry_id"],
-        "reference_id": "person-1",
-        "status": "completed",
-        "one_time_link": None,
-        "one_time_link_short": None,
-        "session_token": None,
+        **event.data,
+        "entry_id": event.entry_id,
+        "published": False,
     }
     assert pipeline.calls("generate-a-one-time-link") == 0
     assert pipeline.calls("create-an-inquiry") == 1
@@ -282,7 +277,7 @@ async def test_a_link_call_that_fails_transiently_is_retried_under_one_key(
     assert (again["one_time_link"] or "").startswith("https://")
     assert again["one_time_link"] != first["one_time_link"]
     assert once_more == again
-    state = await resolved(pipeline.redis.hgetall(keys.create_key("req-1")))
+    state = await resolved(pipeline.redis.hgetall(pipeline.keys.request("req-1")))
     assert "failures" not in state, "a link failure is not a failed create attempt"
     assert pipeline.calls("create-an-inquiry") == 1
     assert await pipeline.events() == []

@@ -154,9 +154,12 @@ async def test_both_processes_serve_the_metrics_after_a_run(pipeline: Pipeline) 
             _value(families, "persona_worker_jobs_total", job="create_inquiry", outcome="success")
             == 2
         )
+        fetched = _value(
+            families, "persona_worker_jobs_total", job="fetch_verification", outcome="success"
+        )
+        assert fetched >= 2
         assert (
-            _value(families, "persona_worker_jobs_total", job="poll_inquiry", outcome="success")
-            >= 2
+            _value(families, "persona_worker_jobs_total", job="poll_tick", outcome="success") >= 1
         )
         assert (
             _value(families, "persona_worker_job_duration_seconds_count", job="create_inquiry") == 2

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import pytest
 
-from jobs.state import keys
-from jobs.state.redis_typing import resolved
 from tests.pipeline.conftest import Pipeline
 
 pytestmark = pytest.mark.sandbox(decision_after_s=7 * 86_400.0)
@@ -52,8 +50,10 @@ async def test_the_published_inquirys_record_shows_its_final_status(pipeline: Pi
     await pipeline.run()
 
     [result] = await pipeline.events()
-    record = await resolved(pipeline.redis.hgetall(keys.inquiry_key(result.inquiry_id)))
-    assert (record["published"], record["status"]) == ("1", "completed")
+    record = await pipeline.record(result.inquiry_id)
+    assert record is not None
+    assert (record.done, record.status, record.event) == (True, "completed", result.event)
+    assert record.followers == {}
 
 
 async def test_a_result_costs_one_create_and_one_read_per_status_check(pipeline: Pipeline) -> None:

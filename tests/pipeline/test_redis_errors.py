@@ -16,12 +16,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from jobs.state.store import Store
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from jobs.state.ledger import Ledger
 from tests.pipeline.conftest import Pipeline
 from worker.embedded_redis import RedisServer, free_port
 from worker.redis_retry import is_passing
@@ -31,17 +31,17 @@ from worker.redis_retry import is_passing
 async def test_a_create_whose_redis_command_fails_once_still_ends_in_one_result(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch, error: type[Exception]
 ) -> None:
-    claim = Store.claim_inquiry
+    follow = Ledger.follow
     failures: list[str] = []
 
-    async def flaky_claim(self: Store, inquiry_id: str, request_id: str) -> Any:
+    async def flaky_follow(self: Ledger, inquiry_id: str, request_id: str, **kwargs: Any) -> Any:
         # After Persona created the inquiry: the worst moment for the connection to break.
         if not failures:
             failures.append(inquiry_id)
             raise error("Connection closed by server.")
-        return await claim(self, inquiry_id, request_id)
+        return await follow(self, inquiry_id, request_id, **kwargs)
 
-    monkeypatch.setattr(Store, "claim_inquiry", flaky_claim)
+    monkeypatch.setattr(Ledger, "follow", flaky_follow)
 
     await _ends_in_one_result_from_one_inquiry(pipeline)
 
@@ -49,7 +49,7 @@ async def test_a_create_whose_redis_command_fails_once_still_ends_in_one_result(
 
 
 async def _ends_in_one_result_from_one_inquiry(pipeline: Pipeline) -> None:
-    """Run a create whose claim of its inquiry fails once: one result, one inquiry."""
+    """Run a create whose follow of its inquiry fails once: one result, one inquiry."""
     job_id = await pipeline.create("person-1", note="sandbox-outcome=completed sandbox-after=30")
 
     await pipeline.run()
@@ -100,22 +100,24 @@ async def _writes_refused(admin: Redis, server: RedisServer, how: str) -> AsyncI
 async def test_a_create_whose_write_redis_refuses_for_a_while_still_ends_in_one_result(
     pipeline: Pipeline, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
-    claim = Store.claim_inquiry
+    follow = Ledger.follow
     refused: list[str] = []
 
-    async def claim_while_refused(self: Store, inquiry_id: str, request_id: str) -> Any:
+    async def follow_while_refused(
+        self: Ledger, inquiry_id: str, request_id: str, **kwargs: Any
+    ) -> Any:
         # After Persona created the inquiry, the server refuses writes; it takes them again
         # before the job's attempt ends (when an operator freed memory, a failover finished).
         if refused:
-            return await claim(self, inquiry_id, request_id)
+            return await follow(self, inquiry_id, request_id, **kwargs)
         try:
             async with _writes_refused(pipeline.redis, redis_server, how):
-                return await claim(self, inquiry_id, request_id)
+                return await follow(self, inquiry_id, request_id, **kwargs)
         except RedisError as exc:
             refused.append(type(exc).__name__)
             raise
 
-    monkeypatch.setattr(Store, "claim_inquiry", claim_while_refused)
+    monkeypatch.setattr(Ledger, "follow", follow_while_refused)
 
     await _ends_in_one_result_from_one_inquiry(pipeline)
 

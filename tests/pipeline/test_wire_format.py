@@ -39,7 +39,9 @@ async def test_a_create_job_written_by_hand_gets_exactly_one_result(pipeline: Pi
     ]
 
 
-async def test_a_job_that_is_not_json_is_dropped_and_the_worker_goes_on(pipeline: Pipeline) -> None:
+async def test_a_job_that_is_not_json_is_answered_with_job_failed_and_the_worker_goes_on(
+    pipeline: Pipeline,
+) -> None:
     now_ms = int(time.time() * 1000)
     await pipeline.redis.set("arq:job:garbage", "\x80not json")
     await pipeline.redis.zadd(pipeline.settings.queue_name, {"garbage": now_ms})
@@ -47,8 +49,12 @@ async def test_a_job_that_is_not_json_is_dropped_and_the_worker_goes_on(pipeline
 
     await pipeline.run()
 
-    [result] = await pipeline.events()
-    assert result.data["request_id"] == "svc-1"
+    [garbage] = await pipeline.events_for("garbage")
+    assert garbage.event == "job.failed"
+    assert garbage.data["error"]["type"] == "JobArgumentsError"
+    assert "not JSON" in garbage.data["error"]["message"]
+    [result] = await pipeline.events_for("svc-1")
+    assert result.event != "job.failed"
     assert await pipeline.redis.zscore(pipeline.settings.queue_name, "garbage") is None
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from jobs.state.store import Store
-
 from jobs.context import persona_client, persona_http
 from tests.pipeline.conftest import Pipeline
 
@@ -22,13 +20,19 @@ async def test_a_new_worker_finishes_what_a_stopped_worker_was_following(
     # The person never finishes on their own (their inquiry stays pending for a sandbox day,
     # longer than a test may run), so the first worker stops mid-chain however slowly it runs.
     job_id = await pipeline.create("person-1", note="sandbox-outcome=abandoned sandbox-after=0")
-    # The first worker runs five jobs (the start-up sweep, the create, status checks), then stops.
-    await pipeline.run(max_burst_jobs=5)
+    # The first worker stops once a few status checks were made.
+    async with pipeline.running():
+
+        async def checked_twice() -> bool:
+            [inquiry_id] = pipeline.inquiries_of("person-1") or [""]
+            record = await pipeline.record(inquiry_id) if inquiry_id else None
+            return record is not None and record.polls >= 2
+
+        await pipeline.wait_until(checked_twice, "two status checks")
     [inquiry_id] = pipeline.inquiries_of("person-1")
-    record = await Store(pipeline.redis, record_ttl_s=60).get(inquiry_id)
+    record = await pipeline.record(inquiry_id)
     assert record is not None
-    assert not record.published
-    assert record.polls >= 1, "it stopped in the middle of the polling chain"
+    assert list(record.followers) == [job_id], "still waiting for its result"
     assert await pipeline.events() == []
 
     await _complete(pipeline, inquiry_id)
