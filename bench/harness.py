@@ -20,6 +20,7 @@ from bench.stack import Stack
 from jobs.producer import connect
 from settings import Settings
 from worker.arq_settings import build_worker_settings
+from worker.arq_worker import create_worker
 
 __all__ = [
     "API_KEY",

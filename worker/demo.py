@@ -32,6 +32,7 @@ from jobs.state.results import START, ResultEvent, read_after, read_range
 from persona_sandbox import SandboxConfig, run_sandbox
 from settings import load_settings
 from worker.arq_settings import build_worker_settings
+from worker.arq_worker import create_worker
 from worker.embedded_redis import RedisServer
 from worker.embedded_worker import stop_embedded
 
