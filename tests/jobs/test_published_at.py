@@ -11,16 +11,17 @@ import json
 from typing import Any
 
 import pytest
-from jobs.pipeline.follow import PollingDeadlineError, fail_request, publish_document
-from jobs.state.store import InquiryRecord
 
-from jobs.actions.base import ActionRun, Outcome, run_action
+from jobs.actions.base import ActionRun, Outcome, action_job
 from jobs.context import CTX_KEY, JobContext
-from jobs.contract import SET_CASE_STATUS, SetCaseStatusArgs
+from jobs.contract import CREATE_INQUIRY, POLL_INQUIRY, SET_CASE_STATUS, SetCaseStatusArgs
 from jobs.documents import published_at
+from jobs.errors import AuthenticationError
 from jobs.persona.models import InquiryDocument
-from jobs.state import keys
-from jobs.state.redis_typing import resolved
+from jobs.pipeline.answers import fail_followers, publish_result
+from jobs.pipeline.poll_tick import PollingDeadlineError
+from jobs.pipeline.requests import fail_request
+from jobs.state.ledger import InquiryRecord
 
 pytestmark = pytest.mark.redis
 
@@ -40,16 +41,20 @@ def pinned(context: JobContext) -> JobContext:
 
 
 async def _followed(context: JobContext, inquiry_id: str) -> InquiryRecord:
-    await context.store.follow(
+    """The record of an inquiry that one create request follows, since a minute ago."""
+    request_id = f"create-{inquiry_id}"
+    await context.ledger.open(request_id, CREATE_INQUIRY, PINNED - 60, reference_id="person-1")
+    outcome = await context.ledger.follow(
         inquiry_id,
-        request_id=f"create-{inquiry_id}",
+        request_id,
         reference_id="person-1",
         status="pending",
         now=PINNED - 60,
         first_due=PINNED - 55,
-        poll_job=keys.poll_job_id(inquiry_id, 0),
+        creator=True,
     )
-    record = await context.store.get(inquiry_id)
+    assert outcome.following
+    record = await context.ledger.inquiry(inquiry_id)
     assert record is not None
     return record
 
@@ -66,20 +71,43 @@ async def test_a_result_event_and_its_record_carry_the_context_clock(pinned: Job
         {"data": {"type": "inquiry", "id": "inq_1", "attributes": {"status": "approved"}}}
     )
 
-    await publish_document(pinned, record, document)
-
-    assert (await _only_event(pinned))["published_at"] == STAMP
-    stored = await resolved(pinned.redis.hget(keys.inquiry_key("inq_1"), "published_at"))
-    assert stored == repr(PINNED)
-
-
-async def test_a_failure_event_carries_the_context_clock(pinned: JobContext) -> None:
-    record = await _followed(pinned, "inq_2")
-
-    await fail_request(pinned, record, "poll:inq_2:0", PollingDeadlineError("too late"))
+    assert await publish_result(pinned, record, document) == ("inquiry.approved", 1)
 
     event = await _only_event(pinned)
-    assert (event["event"], event["published_at"]) == ("job.failed", STAMP)
+    assert (event["request_id"], event["published_at"]) == ("create-inq_1", STAMP)
+    answered = await pinned.ledger.inquiry("inq_1")
+    assert answered is not None
+    assert (answered.status, answered.updated_at, answered.done) == ("approved", PINNED, True)
+
+
+async def test_a_failure_of_the_followers_carries_the_context_clock(pinned: JobContext) -> None:
+    record = await _followed(pinned, "inq_2")
+
+    assert await fail_followers(pinned, record, POLL_INQUIRY, PollingDeadlineError("too late")) == 1
+
+    event = await _only_event(pinned)
+    assert (event["event"], event["request_id"], event["published_at"]) == (
+        "job.failed",
+        "create-inq_2",
+        STAMP,
+    )
+    assert event["error"]["type"] == "PollingDeadlineError"
+
+
+async def test_a_failed_request_carries_the_context_clock(pinned: JobContext) -> None:
+    await pinned.ledger.open("create-9", CREATE_INQUIRY, PINNED - 60, reference_id="person-9")
+
+    answer = await fail_request(
+        pinned, "create-9", CREATE_INQUIRY, AuthenticationError("bad key"), reference_id="person-9"
+    )
+
+    assert answer.new
+    event = await _only_event(pinned)
+    assert (event["event"], event["job_id"], event["published_at"]) == (
+        "job.failed",
+        "create-9",
+        STAMP,
+    )
 
 
 async def test_an_action_event_carries_the_context_clock(pinned: JobContext) -> None:
@@ -95,13 +123,9 @@ async def test_an_action_event_carries_the_context_clock(pinned: JobContext) -> 
             },
         )
 
-    result = await run_action(
-        {CTX_KEY: pinned, "job_id": "case-1", "job_try": 1},
-        job=SET_CASE_STATUS,
-        model=SetCaseStatusArgs,
-        args=(),
-        kwargs={"case_id": "cas_1", "status": "Approved"},
-        perform=perform,
+    job = action_job(SET_CASE_STATUS, SetCaseStatusArgs, perform, doc="Set a case's status.")
+    result = await job(
+        {CTX_KEY: pinned, "job_id": "case-1", "job_try": 1}, case_id="cas_1", status="Approved"
     )
 
     assert result["published_at"] == STAMP

@@ -6,10 +6,12 @@ import asyncio
 import json
 
 import pytest
-from jobs.state.publisher import Publisher
 from redis.asyncio import Redis
 
+from jobs.contract import POLL_INQUIRY
 from jobs.errors import AuthenticationError
+from jobs.state.keys import KeySpace
+from jobs.state.ledger import Ledger
 from jobs.state.results import (
     ResultEvent,
     decode_entry,
@@ -24,40 +26,43 @@ from jobs.state.results import (
 pytestmark = pytest.mark.redis
 
 STREAM = "test:results"
-NOW = 1_700_000_000.0
 
 
 @pytest.fixture
-def publisher(decoded_redis: Redis) -> Publisher:
-    return Publisher(decoded_redis, stream=STREAM, maxlen=10_000, marker_ttl_s=60)
+def ledger(decoded_redis: Redis) -> Ledger:
+    return Ledger(decoded_redis, KeySpace("test:"), stream=STREAM, maxlen=10_000, answered_ttl_s=60)
 
 
-async def _publish(publisher: Publisher, index: int, inquiry_id: str = "inq_1") -> str:
-    publication = await publisher.publish(
-        dedupe_id=f"d-{index}",
+async def _publish(ledger: Ledger, index: int, inquiry_id: str = "inq_1") -> str:
+    """Answer request `req-{index}` with an approval; the stream entry's id."""
+    answer = await ledger.answer(
+        f"req-{index}",
         event="inquiry.approved",
-        inquiry_id=inquiry_id,
         data={"request_id": f"req-{index}", "n": index},
-        now=NOW,
+        inquiry_id=inquiry_id,
     )
-    return publication.entry_id
+    assert answer.new
+    assert answer.entry_id is not None
+    return answer.entry_id
 
 
-async def test_what_the_publisher_writes_reads_back_as_one_typed_event(
-    publisher: Publisher, redis: Redis
+async def test_what_the_ledger_writes_reads_back_as_one_typed_event(
+    ledger: Ledger, redis: Redis
 ) -> None:
-    entry_id = await _publish(publisher, 1)
-    failure = await publisher.publish_failure(
-        dedupe_id="f-1",
-        job="poll_inquiry",
-        job_id="poll:inq_2:0",
-        error=AuthenticationError("bad key"),
-        now=NOW,
+    entry_id = await _publish(ledger, 1)
+    # A failure that names its job only (no request id), about no inquiry.
+    failure = await ledger.answer(
+        "poll-2",
+        event="job.failed",
+        data={"job": POLL_INQUIRY, "job_id": "poll-2", "error": AuthenticationError("x").to_dict()},
     )
+    # Answering a request again writes nothing: it reads back once.
+    again = await ledger.answer("req-1", event="inquiry.declined", data={"request_id": "req-1"})
 
     # A client that does not decode answers gets the same events.
     approved, failed = await read_range(redis, STREAM)
 
+    assert (again.entry_id, again.new) == (entry_id, False)
     assert approved == ResultEvent(
         entry_id, "inquiry.approved", "inq_1", {"request_id": "req-1", "n": 1}
     )
@@ -68,8 +73,9 @@ async def test_what_the_publisher_writes_reads_back_as_one_typed_event(
         "job.failed",
         "",
     )
-    assert failed.answers("poll:inq_2:0")
-    assert failed.request == "poll:inq_2:0"
+    assert failed.data["error"]["type"] == "AuthenticationError"
+    assert failed.answers("poll-2")
+    assert failed.request == "poll-2"
     assert json.loads(json.dumps(approved.to_json()))["entry_id"] == entry_id
 
 
@@ -94,10 +100,10 @@ def test_odd_entries_decode_without_raising(
 
 
 async def test_a_range_is_read_whole_across_pages_or_bounded(
-    publisher: Publisher, decoded_redis: Redis, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, decoded_redis: Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("jobs.state.results._PAGE", 3)
-    ids = [await _publish(publisher, index) for index in range(7)]
+    ids = [await _publish(ledger, index) for index in range(7)]
 
     assert [event.entry_id for event in await read_range(decoded_redis, STREAM)] == ids
     tail = await read_range(decoded_redis, STREAM, start="(" + ids[4])
@@ -107,22 +113,22 @@ async def test_a_range_is_read_whole_across_pages_or_bounded(
 
 
 async def test_reading_after_an_id_answers_at_once_or_blocks_for_the_next_entry(
-    publisher: Publisher, decoded_redis: Redis
+    ledger: Ledger, decoded_redis: Redis
 ) -> None:
-    first = await _publish(publisher, 1)
+    first = await _publish(ledger, 1)
     assert [event.entry_id for event in await read_after(decoded_redis, STREAM)] == [first]
     assert await read_after(decoded_redis, STREAM, first) == []
 
     waiting = asyncio.create_task(read_after(decoded_redis, STREAM, first, block_ms=10_000))
-    second = await _publish(publisher, 2)
+    second = await _publish(ledger, 2)
 
     assert [event.entry_id for event in await asyncio.wait_for(waiting, 10)] == [second]
 
 
 async def test_follow_stops_at_the_end_unless_told_to_wait(
-    publisher: Publisher, decoded_redis: Redis
+    ledger: Ledger, decoded_redis: Redis
 ) -> None:
-    ids = [await _publish(publisher, index) for index in range(3)]
+    ids = [await _publish(ledger, index) for index in range(3)]
 
     read = [event.entry_id async for event in follow(decoded_redis, STREAM, after=ids[0])]
     assert read == ids[1:]
@@ -133,20 +139,20 @@ async def test_follow_stops_at_the_end_unless_told_to_wait(
         raise AssertionError("follow ended")
 
     waiting = asyncio.create_task(next_new())
-    later = await _publish(publisher, 3)
+    later = await _publish(ledger, 3)
     assert (await asyncio.wait_for(waiting, 10)).entry_id == later
 
 
 async def test_waits_end_on_the_entry_they_wait_for_or_time_out(
-    publisher: Publisher, decoded_redis: Redis
+    ledger: Ledger, decoded_redis: Redis
 ) -> None:
-    await _publish(publisher, 1)
+    await _publish(ledger, 1)
     matching = asyncio.create_task(
         wait_for(decoded_redis, STREAM, lambda e: e.data["n"] == 3, timeout_s=10)
     )
     counted = asyncio.create_task(wait_for_length(decoded_redis, STREAM, 3, timeout_s=10))
-    await _publish(publisher, 2)
-    await _publish(publisher, 3)
+    await _publish(ledger, 2)
+    await _publish(ledger, 3)
 
     assert (await asyncio.wait_for(matching, 10)).data["n"] == 3
     assert await asyncio.wait_for(counted, 10) == 3
@@ -157,9 +163,9 @@ async def test_waits_end_on_the_entry_they_wait_for_or_time_out(
 
 
 async def test_the_events_about_one_inquiry_come_oldest_first_with_progress(
-    publisher: Publisher, decoded_redis: Redis
+    ledger: Ledger, decoded_redis: Redis
 ) -> None:
-    ids = [await _publish(publisher, i, "inq_a" if i % 3 == 0 else "inq_b") for i in range(7)]
+    ids = [await _publish(ledger, i, "inq_a" if i % 3 == 0 else "inq_b") for i in range(7)]
     seen: list[tuple[int, int]] = []
 
     found = await events_about(
