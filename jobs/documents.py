@@ -135,7 +135,7 @@ class ResultEvent(TypedDict):
 
 
 class FailedEvent(TypedDict):
-    """`job.failed`: a request that cannot succeed, and why (`Publisher.publish_failure`)."""
+    """`job.failed`: a request that cannot succeed, and why (`jobs.pipeline.requests`)."""
 
     event: Literal["job.failed"]
     request_id: str

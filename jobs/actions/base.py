@@ -161,6 +161,7 @@ async def run_action(
     parsed = parse_args(model, args, kwargs)
     attempts = await context.attempts.begin(run.request_id, context.clock())
     if attempts.past(ACTION_DEADLINE_S, context.clock()):
+        await context.attempts.clear(run.request_id)
         raise ActionDeadlineError(f"no answer within {ACTION_DEADLINE_S:g}s of the first run")
     try:
         outcome = await perform(action, parsed)
@@ -169,8 +170,15 @@ async def run_action(
             run.request_id, attempts, exc, ACTION_RETRY, now=context.clock(), rng=context.rng
         )
         if delay is None:
+            await context.attempts.clear(run.request_id)
             raise
         raise Retry(defer=delay) from exc
+    except Retry:
+        raise
+    except Exception:
+        # The request ends with this error (`jobs.pipeline.requests`): its count goes too.
+        await context.attempts.clear(run.request_id)
+        raise
     await context.attempts.clear(run.request_id)
     if outcome.personal and outcome.inquiry_id is not None:
         await context.ledger.note_personal_result(outcome.inquiry_id, run.request_id)

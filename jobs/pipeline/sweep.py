@@ -3,8 +3,9 @@
 arq can lose a job: a job key that expires, a job that ended past its `max_tries`, a payload
 arq could not run, a function name it does not know. A request whose job is gone and that
 follows no inquiry would then wait for ever. Every open request has a time at which the sweep
-looks at it (`Ledger.audit_due`): `OPEN_AUDIT_S` after its job last started, and hourly while
-it follows an inquiry (whose polling tick is its net, not arq). At that time `Ledger.audit`,
+looks at it (`Ledger.audit_due`): `OPEN_AUDIT_S` after its job first ran, then again every
+`OPEN_AUDIT_S` while that job lives, and hourly while it follows an inquiry (whose polling tick
+is its net, not arq). At that time `Ledger.audit`,
 one script, answers it with `job.failed` (`RequestLostError`) unless it was answered, follows
 an inquiry whose record still lists it, or has an arq job that exists or runs; a request whose
 inquiry record vanished is answered too, never dropped.

@@ -28,7 +28,6 @@ from jobs.policy.status import PERSON_ACTIVE, InquiryStatus, parse_status
 __all__ = [
     "PollPolicy",
     "RetryBudget",
-    "align_delay",
     "counts_as_failure",
     "full_jitter",
     "retry_delay",
@@ -135,20 +134,6 @@ class RetryBudget:
         if now + delay >= first_run_at + self.deadline_s:
             return None
         return delay
-
-
-def align_delay(now: float, delay_s: float, grid_s: float) -> float:
-    """Stretch a delay so that it ends on the next multiple of `grid_s` (0 turns this off).
-
-    Checks that end on the same grid line run together, so one process can answer them with
-    one list call (`jobs.pipeline.batching`); the stretch is less than one grid step, and the jitter
-    underneath still spreads inquiries over the steps.
-    """
-    if grid_s <= 0:
-        return delay_s
-    due = now + max(delay_s, 0.0)
-    steps = -(-due // grid_s)  # ceiling division on floats
-    return max(steps * grid_s - now, 0.0)
 
 
 @dataclass(frozen=True, slots=True)

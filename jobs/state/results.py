@@ -1,6 +1,6 @@
 """Reading the results stream: what consumers, the CLI, the benchmarks and the tests see.
 
-The publisher (`jobs.state.publisher`) writes each entry with three fields: `event`,
+The request ledger (`jobs.state.ledger`) writes each entry with three fields: `event`,
 `inquiry_id` and `data` (a JSON document). This module is the one place that turns entries back
 into `ResultEvent`s, so every reader agrees on the decoding (a missing field is empty, data that
 is not a JSON object is kept readable rather than raising) and on what an event answers.

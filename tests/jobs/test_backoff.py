@@ -10,7 +10,6 @@ from jobs.persona.errors import DEFAULT_RATE_LIMIT_WAIT_S
 from jobs.policy.backoff import (
     DEFAULT_EXPIRY,
     PollPolicy,
-    align_delay,
     full_jitter,
     retry_delay,
 )
@@ -111,28 +110,3 @@ def test_review_deadline_is_the_long_horizon() -> None:
 def test_expired_inquiry_deadline_is_short() -> None:
     deadline = POLICY.deadline("expired", expires_at=NOW, created_at=NOW, followed_since=NOW)
     assert deadline == NOW + timedelta(seconds=300)
-
-
-@pytest.mark.parametrize(
-    ("now", "delay", "grid", "expected"),
-    [
-        (100.2, 3.0, 1.0, 3.8),
-        (100.0, 3.0, 1.0, 3.0),
-        (100.2, 3.0, 0.0, 3.0),
-        (100.2, 0.0, 5.0, 4.8),
-        (100.2, -1.0, 1.0, 0.8),
-    ],
-)
-def test_delays_are_stretched_to_the_next_grid_line(
-    now: float, delay: float, grid: float, expected: float
-) -> None:
-    assert align_delay(now, delay, grid) == pytest.approx(expected)
-
-
-def test_aligned_delays_never_shrink_and_stretch_less_than_a_step() -> None:
-    rng = random.Random(3)
-    for _ in range(1_000):
-        now, delay, grid = rng.uniform(0, 1e9), rng.uniform(0, 600), rng.uniform(0.01, 10)
-        aligned = align_delay(now, delay, grid)
-        assert delay - 1e-6 <= aligned < delay + grid + 1e-6
-        assert (now + aligned) / grid == pytest.approx(round((now + aligned) / grid), abs=1e-6)

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from jobs.contract import (
+    UNREADABLE_JOB,
     CreateInquiryArgs,
     InquiryArgs,
     json_deserializer,
@@ -79,10 +80,24 @@ def test_serializer_describes_exceptions_instead_of_pickling() -> None:
     assert foreign["r"]["error"]["type"] == "KeyError"
 
 
-@pytest.mark.parametrize("raw", [b"\x80\x04\x95pickle", b"[1,2]", b"not json"])
-def test_deserializer_refuses_anything_but_a_json_object(raw: bytes) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 - json.JSONDecodeError is a ValueError
-        json_deserializer(raw)
+@pytest.mark.parametrize(
+    "raw", [b"\x80\x04\x95pickle", b"[1,2]", b"not json", b'{"a": []}', b"[" * 100_000]
+)
+def test_a_payload_that_is_not_a_json_job_becomes_the_unreadable_job(raw: bytes) -> None:
+    job = json_deserializer(raw)
+
+    assert job["f"] == UNREADABLE_JOB
+    assert (job["a"], set(job["k"])) == ([], {"reason"})
+    assert job["k"]["reason"].startswith("the job is not ")
+
+
+def test_an_integer_too_long_to_read_fails_validation_by_field_name() -> None:
+    job = json_deserializer(
+        b'{"f": "create_inquiry", "k": {"fields": {"age": ' + b"9" * 5_000 + b"}}}"
+    )
+
+    with pytest.raises(JobArgumentsError, match=r"^fields\.age"):
+        parse_args(CreateInquiryArgs, (), {"reference_id": "user-1", **job["k"]})
 
 
 @pytest.mark.parametrize("raw", [b'{"x": NaN}', b'{"x": Infinity}', b'{"x": -Infinity}'])

@@ -23,7 +23,6 @@ from jobs.context import CTX_KEY, JobContext
 from jobs.errors import RateLimitedError, ServerError
 from jobs.persona.client import PersonaClient
 from jobs.pipeline.create_inquiry import CREATE_DEADLINE_S, CreateDeadlineError, create_inquiry
-from jobs.state import keys
 from jobs.state.redis_typing import resolved
 from tests.conftest import TEST_API_KEY
 
@@ -152,12 +151,12 @@ async def test_a_job_retries_until_its_deadline_or_budget_then_fails_once(
         assert deadline - 121 <= run.clock.now < deadline, "tried until close to it, not past"
     if answer_name == "429":
         assert all(60 <= delay_s <= 61 for delay_s in run.deferrals), "each waits one window"
-        state = await resolved(run.context.redis.hgetall(keys.create_key(job_id)))
+        state = await resolved(run.context.redis.hgetall(run.context.keys.request(job_id)))
         assert "failures" not in state, "a wait is no failure"
     [failed] = await run.failures()
     assert (failed["event"], failed["job_id"]) == ("job.failed", job_id)
     assert failed["error"]["type"] == error.__name__
-    assert not await run.context.redis.exists(keys.attempts_key(job_id)), "record dropped"
+    assert not await run.context.redis.exists(run.context.keys.attempts(job_id)), "record dropped"
 
 
 @pytest.mark.parametrize("job_name", list(JOBS))
