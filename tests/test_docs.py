@@ -261,7 +261,7 @@ def test_the_checker_refuses_a_made_up_citation(cited: str) -> None:
 @pytest.mark.parametrize(
     "cited",
     [
-        "`jobs/pipeline/follow.py`",
+        "`jobs/pipeline/poll_tick.py`",
         "`jobs/pipeline/`",
         "`tests/pipeline/test_idempotency.py`",
         "`tests/test_docs.py::test_the_checker_refuses_a_made_up_citation`",

@@ -28,6 +28,8 @@ def _default(name: str) -> str:
         return "(none)"
     if isinstance(value, tuple):
         return f"`{','.join(value)}`" if value else "(empty)"
+    if value == "":
+        return "(from `KEY_PREFIX`)"
     if isinstance(value, bool):
         return f"`{str(value).lower()}`"
     assert not isinstance(value, SecretStr)
