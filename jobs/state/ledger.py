@@ -230,7 +230,12 @@ return ids
 # KEYS: inquiry hash, due set. ARGV: inquiry id, status, now, next due (ms), deadline, error.
 _RECORD_CHECK: Final = """
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3], 'err', ARGV[6])
+redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3])
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[1], 'err', ARGV[6])
+else
+  redis.call('HDEL', KEYS[1], 'err')
+end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'deadline', ARGV[5]) end
 redis.call('HINCRBY', KEYS[1], 'polls', 1)
 redis.call('ZADD', KEYS[2], 'XX', ARGV[4], ARGV[1])
@@ -272,6 +277,11 @@ if creator then
 end
 return {1, requests}
 """
+
+
+def _stamp(moment: float) -> str:
+    """A time as stored in a record: unix seconds to the millisecond (memory counts per key)."""
+    return f"{moment:.3f}"
 
 
 def _pairs(flat: Sequence[Any]) -> dict[str, str]:
@@ -449,7 +459,13 @@ class Ledger:
         """Record a request before its job does anything (a re-run reopens the same record)."""
         flat = await self._open(
             keys=[self.keys.request(request_id), self.keys.open_requests],
-            args=[job, repr(now), int((now + OPEN_AUDIT_S) * 1000), reference_id or "", request_id],
+            args=[
+                job,
+                _stamp(now),
+                int((now + OPEN_AUDIT_S) * 1000),
+                reference_id or "",
+                request_id,
+            ],
         )
         return RequestRecord.from_hash(request_id, _pairs(flat))
 
@@ -570,7 +586,7 @@ class Ledger:
                     request_id,
                     reference_id or "",
                     status,
-                    repr(now),
+                    _stamp(now),
                     int(first_due * 1000),
                     inquiry_id,
                     "1" if creator else "0",
@@ -608,7 +624,7 @@ class Ledger:
             record.inquiry_id,
             self.maxlen,
             self.answered_ttl_s,
-            repr(now),
+            _stamp(now),
             event,
             status,
             len(data_for),
@@ -660,9 +676,9 @@ class Ledger:
             args=[
                 inquiry_id,
                 status,
-                repr(now),
+                _stamp(now),
                 int(next_due * 1000),
-                "" if deadline is None else repr(deadline),
+                "" if deadline is None else _stamp(deadline),
                 error or "",
             ],
         )
@@ -672,7 +688,7 @@ class Ledger:
         """Record a status a webhook announced, on an inquiry still followed."""
         noted = await self._note_status(
             keys=[self.keys.inquiry(inquiry_id), self.keys.due],
-            args=[inquiry_id, status, repr(now)],
+            args=[inquiry_id, status, _stamp(now)],
         )
         return bool(int(noted))
 
