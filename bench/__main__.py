@@ -3,7 +3,7 @@
     python -m bench                                  # every scenario at its default size
     python -m bench --only calls,throughput --inquiries 1000
     python -m bench --only memory --memory-inquiries 2000
-    python -m bench --set POLL_ALIGN_S=5 --set WORKER_MAX_JOBS=100   # try other settings
+    python -m bench --set POLL_TICK_S=10 --set WORKER_MAX_JOBS=100   # try other settings
 
 Scenarios (`--only` takes the names or the letters):
 

@@ -2,7 +2,8 @@
 
 The processes themselves are started by `bench.stack.Stack` (the harness the chaos run and the
 process tests use too); this module holds what only the benchmark decides: the sandbox-only
-credentials, the queue and stream its pipelines use, and the quiet log level of its children.
+credentials, the key prefix its pipelines use (so their queue is `bench:queue` and their
+stream `bench:results`), and the quiet log level of its children.
 """
 
 from __future__ import annotations
@@ -42,8 +43,7 @@ WEBHOOK_SECRET: Final = "wbhsec_bench0local0only"
 BASE_SETTINGS: Final[Mapping[str, Any]] = {
     "persona_api_key": API_KEY,
     "persona_template_id": TEMPLATE_ID,
-    "queue_name": "bench:queue",
-    "results_stream": "bench:results",
+    "key_prefix": "bench:",
     "log_level": "WARNING",
     "http_timeout_s": 10.0,
 }

@@ -10,8 +10,8 @@ never touches a process it did not start, nor the Redis on 6379.
 Processes are configured the way they are in production, by environment: `settings()` builds
 validated `Settings` from the stack's base values plus the caller's, and the same values reach
 a child through `env()`. Scenarios that run side by side each take a `scope()`: a Redis of their
-own (the pipeline's keys are global to a Redis, so two pipelines on one would share a limiter,
-an in-flight index and a sweep) and processes that stop when the scope ends.
+own (two pipelines on one Redis under the same `KEY_PREFIX` would share a limiter, a request
+ledger, a polling tick and a sweep) and processes that stop when the scope ends.
 """
 
 from __future__ import annotations

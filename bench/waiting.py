@@ -5,6 +5,10 @@ for the thing itself, with one generous deadline, so a run goes on as soon as it
 stuck one fails with a message naming what it waited for instead of hanging. Results are
 waited for with blocking reads of the stream (`jobs.state.results`); conditions with no event
 to block on (a queue draining, a process's state) are looked at every few milliseconds.
+
+The worker's cron jobs (the polling tick, the sweep) are queued and run for ever, so "idle"
+leaves them out; and a followed inquiry has no job between its checks, so a deployment is done
+only when the request ledger has no open request either (`idle(..., keys=...)`).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any, Final, TypeVar, overload
 
 from redis.asyncio import Redis
 
-from jobs.state import keys
+from jobs.state.keys import ARQ_IN_PROGRESS_PREFIX, KeySpace
 from jobs.state.results import wait_for_length
 
 __all__ = ["IN_PROGRESS_PREFIX", "idle", "is_cron_job", "settle", "until", "wait_for_results"]
@@ -25,9 +29,11 @@ __all__ = ["IN_PROGRESS_PREFIX", "idle", "is_cron_job", "settle", "until", "wait
 T = TypeVar("T")
 
 #: arq marks a job it runs with `arq:in-progress:<job id>`.
-IN_PROGRESS_PREFIX: Final = "arq:in-progress:"
-#: Job ids of cron jobs, which keep their in-progress mark on purpose (one run per tick).
-_CRON_PREFIXES: Final = ("sweep",)
+IN_PROGRESS_PREFIX: Final = ARQ_IN_PROGRESS_PREFIX
+#: The names of the worker's cron jobs after their deployment's prefix (`worker.arq_settings`).
+#: arq gives each run the id `{name}:{unix ms}` and keeps its in-progress mark on purpose (one
+#: run per tick); a prefix always ends in `:`.
+_CRON_NAMES: Final = (":poll-tick", ":sweep")
 
 
 @overload
@@ -84,17 +90,25 @@ async def until(
 
 
 def is_cron_job(job_id: str) -> bool:
-    """Whether a job id is one of the worker's cron jobs (the sweep), not pipeline work."""
-    return job_id.startswith(_CRON_PREFIXES)
+    """Whether a job id is a run of one of the worker's cron jobs (the polling tick, the
+    sweep), of any deployment, rather than pipeline work."""
+    name, _, stamp = job_id.rpartition(":")
+    return stamp.isdigit() and name.endswith(_CRON_NAMES)
 
 
-async def idle(redis: Redis, queue: str, *, only_due: bool = False) -> bool:
+async def idle(
+    redis: Redis, queue: str, *, only_due: bool = False, keys: KeySpace | None = None
+) -> bool:
     """Whether no pipeline job is queued and none is running (cron jobs aside).
 
     Args:
         redis: a client that decodes answers.
         only_due: count only queued jobs due by now (a follow-up scheduled later is fine).
+        keys: the deployment's keys: then also no request may be waiting for its answer (a
+            followed inquiry has no job between its checks).
     """
+    if keys is not None and await redis.zcard(keys.open_requests):
+        return False
     upper = int(time.time() * 1000) if only_due else "+inf"
     if any(not is_cron_job(job) for job in await redis.zrangebyscore(queue, "-inf", upper)):
         return False
@@ -104,22 +118,33 @@ async def idle(redis: Redis, queue: str, *, only_due: bool = False) -> bool:
     return True
 
 
-async def settle(redis: Redis, queue: str, *, timeout_s: float = 30.0) -> None:
-    """Wait until no pipeline job is due or running.
+async def settle(
+    redis: Redis, queue: str, *, timeout_s: float = 30.0, keys: KeySpace | None = None
+) -> None:
+    """Wait until no pipeline job is due or running (and, given `keys`, every request of the
+    deployment has its answer).
 
     Raises:
         TimeoutError: the queue did not settle in time.
     """
     await until(
-        lambda: idle(redis, queue, only_due=True), timeout_s=timeout_s, what=f"{queue} to settle"
+        lambda: idle(redis, queue, only_due=True, keys=keys),
+        timeout_s=timeout_s,
+        what=f"{queue} to settle",
     )
 
 
 async def wait_for_results(
-    redis: Redis, stream: str, count: int, *, timeout_s: float, sample_inflight: bool = False
+    redis: Redis,
+    stream: str,
+    count: int,
+    *,
+    timeout_s: float,
+    followed_by: KeySpace | None = None,
 ) -> int:
-    """Wait until the stream holds `count` entries; return the peak of in-flight inquiries seen
-    (sampled at every new result and at least ten times a second).
+    """Wait until the stream holds `count` entries; return the peak of inquiries followed by
+    the deployment `followed_by` (its due set, sampled at every new result and at least ten
+    times a second; 0 without it).
 
     Raises:
         TimeoutError: not all results arrived in time (the message says how many did).
@@ -128,14 +153,15 @@ async def wait_for_results(
 
     async def sample() -> None:
         nonlocal peak
-        peak = max(peak, int(await redis.zcard(keys.INFLIGHT)))
+        assert followed_by is not None
+        peak = max(peak, int(await redis.zcard(followed_by.due)))
 
     await wait_for_length(
         redis,
         stream,
         count,
         timeout_s=timeout_s,
-        each=sample if sample_inflight else None,
+        each=sample if followed_by is not None else None,
         every_ms=100,
     )
     return peak

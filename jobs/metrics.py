@@ -148,8 +148,9 @@ class Metrics:
         )
         self.inflight = Gauge(
             "persona_worker_inflight_inquiries",
-            "Inquiries followed and not yet published, by last known status (read from Redis "
-            "at scrape time, so every process reports the same shared number).",
+            "Inquiries whose result requests wait for (the request ledger's due set), by "
+            "last known status (read from Redis at scrape time, so every process reports the "
+            "same shared number).",
             ["status"],
             registry=registry,
         )

@@ -5,8 +5,9 @@ the same Redis, queue and results stream. Every command takes `--json` and then 
 machine-readable JSON on stdout (one document, or one line per result); tables, progress and
 logs go elsewhere (progress and logs to stderr), so scripts can pipe stdout safely.
 
-    persona-worker status                  counts per status, oldest in flight, queue, errors
-    persona-worker inquiry show INQ_ID     one inquiry's record and its events
+    persona-worker status                  counts per status, oldest in flight, open requests,
+                                           queue, errors
+    persona-worker inquiry show INQ_ID     one inquiry's record, waiting requests and events
     persona-worker results --follow        print results as they are published (with filters)
     persona-worker enqueue create ...      enqueue a job
     persona-worker demo                    the whole pipeline locally, no account needed
@@ -32,6 +33,7 @@ from jobs.errors import ConfigError, JobArgumentsError
 from jobs.producer import connect, enqueue_create, enqueue_poll
 from jobs.state.connections import RedisTimeouts, redis_client
 from jobs.state.keys import KeySpace
+from jobs.state.ledger import InquiryRecord
 from jobs.state.results import ResultEvent, follow
 from settings import Settings, load_settings
 from worker.logs import configure_logging
@@ -156,7 +158,7 @@ def _overview_table(view: Overview) -> str:
     scheduled = view.queued_jobs - view.queued_ready
     lines = [
         f"{'in flight':<16}{view.in_flight:>8}{oldest}",
-        f"{'creating':<16}{view.creating:>8}",
+        f"{'open requests':<16}{view.open_requests:>8}   waiting for their answer",
         f"{'queue':<16}{view.queued_jobs:>8}   ({view.queued_ready} ready, {scheduled} scheduled)",
         f"{'results':<16}{view.results:>8}   events on the stream",
         "",
@@ -179,26 +181,37 @@ def _overview_table(view: Overview) -> str:
     return "\n".join(lines)
 
 
+def _record_lines(view: InquiryView, record: InquiryRecord) -> list[str]:
+    next_check = _when(view.next_check) if view.next_check is not None else "- (not followed)"
+    lines = [
+        f"{'status':<14}{record.status or '-'}",
+        f"{'reference':<14}{record.reference_id or '-'}",
+        f"{'creator':<14}{record.creator or '-'}",
+        f"{'checks':<14}{record.polls} (round {record.round})",
+        f"{'followed':<14}{_when(record.followed_since)}",
+        f"{'updated':<14}{_when(record.updated_at)}",
+        f"{'next check':<14}{next_check}",
+        f"{'deadline':<14}{_when(record.deadline)}",
+        f"{'last error':<14}{record.last_error or '-'}",
+        f"{'done':<14}{'yes' if record.done else 'no'}",
+        f"{'last event':<14}{record.event or '-'}",
+        "",
+        f"waiting ({len(record.followers)})",
+    ]
+    width = max((len(request_id) for request_id in record.followers), default=0) + 2
+    lines += [
+        f"  {request_id:<{width}}{reference or '-'}"
+        for request_id, reference in sorted(record.followers.items())
+    ]
+    return lines
+
+
 def _inquiry_table(view: InquiryView) -> str:
-    record = view.record
     lines = [f"{'inquiry':<14}{view.inquiry_id}"]
-    if record is None:
+    if view.record is None:
         lines.append(f"{'record':<14}none (never followed here, or expired)")
     else:
-        published = f"yes ({record.event})" if record.published else "no"
-        lines += [
-            f"{'request':<14}{record.request_id or '-'}",
-            f"{'reference':<14}{record.reference_id or '-'}",
-            f"{'status':<14}{record.status or '-'}",
-            f"{'published':<14}{published}",
-            f"{'checks':<14}{record.polls} (cycle {record.cycle})",
-            f"{'followed':<14}{_when(record.followed_since)}",
-            f"{'updated':<14}{_when(record.updated_at)}",
-            f"{'next due':<14}{_when(record.next_due)}",
-            f"{'deadline':<14}{_when(record.deadline)}",
-            f"{'poll job':<14}{record.poll_job or '-'}",
-            f"{'last error':<14}{record.last_error or '-'}",
-        ]
+        lines += _record_lines(view, view.record)
     lines += ["", f"events ({len(view.events)})"]
     lines += [f"  {_result_line(event)}" for event in view.events]
     return "\n".join(lines)
@@ -297,7 +310,7 @@ def _parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status",
         parents=[common],
-        help="counts per status, oldest in flight, queue depth, last errors",
+        help="counts per status, oldest in flight, open requests, queue depth, last errors",
     )
     status.add_argument(
         "inquiry_id", nargs="?", help="show one inquiry instead (same as `inquiry show`)"
@@ -306,7 +319,7 @@ def _parser() -> argparse.ArgumentParser:
     inquiry = commands.add_parser("inquiry", help="look at one inquiry")
     inquiry_commands = inquiry.add_subparsers(dest="inquiry_command", required=True)
     show = inquiry_commands.add_parser(
-        "show", parents=[common], help="one inquiry's record and its events"
+        "show", parents=[common], help="one inquiry's record, waiting requests and events"
     )
     show.add_argument("inquiry_id")
 

@@ -4,7 +4,9 @@ It starts the Persona sandbox emulator in-process (on a fast clock), uses `REDIS
 Redis answers there and otherwise starts a private `redis-server`, runs a worker, enqueues a
 batch of inquiries whose people will pass, fail, get declined, go to review or let the inquiry
 expire, shows progress as results arrive, and prints one row per request. Everything it starts
-it stops; its queue and stream are its own (`persona-demo:*`), so it never mixes with a real one.
+it stops; every key it keeps is under its own prefix (`KEY_PREFIX=persona-demo:`: queue, stream,
+request ledger, due set), emptied when a run starts, so it never mixes with a real deployment
+or with an earlier demo.
 
 With `--json` the same run writes its human-readable lines to stderr and one JSON report to
 stdout: per request its reference, scenario, event, status, finality and seconds, then totals.
@@ -196,6 +198,19 @@ async def run_demo(*, count: int = 20, seed: int = 7, json_output: bool = False)
     return code
 
 
+#: The demo's keys (`KEY_PREFIX`): apart from any real deployment on the same Redis.
+DEMO_PREFIX: Final = "persona-demo:"
+
+
+async def _clear(url: str, timeouts: RedisTimeouts, prefix: str) -> None:
+    """Delete what an earlier demo left under `prefix` (an interrupted run's open requests and
+    followed inquiries would otherwise be checked, and answered, during this one)."""
+    async with redis_client(url, timeouts) as redis:
+        stale = [key async for key in redis.scan_iter(match=f"{prefix}*", count=1_000)]
+        for start in range(0, len(stale), 1_000):
+            await redis.delete(*stale[start : start + 1_000])
+
+
 #: Sandbox seconds per real second: a person's minute passes in two real seconds.
 TIME_SCALE: Final = 30.0
 _KEY: Final = "persona_sandbox_demo0local0only"
@@ -215,24 +230,23 @@ async def _run_demo(count: int, seed: int, report: dict[str, Any] | None) -> int
             persona_api_url=sandbox.url,
             persona_template_id=_TEMPLATE,
             redis_url=redis_url,
-            queue_name="persona-demo:queue",
-            results_stream="persona-demo:results",
+            key_prefix=DEMO_PREFIX,
             poll_min_interval_s=0.25,
             poll_max_interval_s=1.5,
             poll_review_interval_s=1.0,
-            # Checks batch on a grid scaled like the other intervals (the default is 1 s).
-            poll_align_s=0.25,
+            # The polling tick scaled like the intervals (the default is 5 s for a 5 s minimum).
+            poll_tick_s=0.25,
         )
+        timeouts = RedisTimeouts.from_settings(settings)
+        await _clear(redis_url, timeouts, DEMO_PREFIX)
         worker_settings = build_worker_settings(
             settings, handle_signals=False, poll_delay=0.05, job_completion_wait=0
         )
         worker = create_worker(worker_settings)
         worker_task = asyncio.create_task(worker.main())
-        timeouts = RedisTimeouts.from_settings(settings)
         pool = await connect(redis_url, queue_name=settings.queue_name, timeouts=timeouts)
         redis = redis_client(redis_url, timeouts)
         try:
-            await redis.delete(settings.results_stream)
             references: dict[str, str] = {}
             expected: dict[str, str] = {}
             started = time.monotonic()

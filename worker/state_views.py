@@ -1,8 +1,9 @@
 """Read-only views of the pipeline's state in Redis, for the CLI, operators and metrics.
 
-Nothing here writes: it reads the followed inquiries (the due set and their records),
-summarises them by status with the oldest one and the latest errors, and reads one inquiry's
-record together with the events published about it (entries are decoded by
+Nothing here writes: it reads the followed inquiries (the due set and their records in the
+request ledger, `jobs.state.ledger`), summarises them by status with the oldest one and the
+latest errors, counts the requests still waiting for their answer, and reads one inquiry's
+record, its next check and the events published about it (entries are decoded by
 `jobs.state.results`, the one reader of the results stream). Long reads take a
 `progress(done, total)` callback so the CLI can show how far along it is.
 """
@@ -19,6 +20,7 @@ from redis.asyncio import Redis
 
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import InquiryRecord
+from jobs.state.redis_typing import resolved
 from jobs.state.results import ResultEvent, events_about
 
 __all__ = [
@@ -30,6 +32,7 @@ __all__ = [
     "inflight_rows",
     "inquiry_record",
     "inquiry_view",
+    "next_check",
     "overview",
 ]
 
@@ -165,19 +168,29 @@ async def overview(
 
 
 async def inquiry_record(redis: Redis, keys: KeySpace, inquiry_id: str) -> InquiryRecord | None:
-    """One inquiry's record, if it is or was followed."""
-    raw = await redis.hgetall(keys.inquiry(inquiry_id))  # type: ignore[misc]
+    """One inquiry's record, if it is or was followed (a settled one until it expires)."""
+    raw = await resolved(redis.hgetall(keys.inquiry(inquiry_id)))
     if not raw or "since" not in raw:
         return None
     return InquiryRecord.from_hash(inquiry_id, raw)
 
 
+async def next_check(redis: Redis, keys: KeySpace, inquiry_id: str) -> float | None:
+    """When the polling tick checks a followed inquiry next (unix seconds); None if it is not
+    followed."""
+    score = await redis.zscore(keys.due, inquiry_id)
+    return None if score is None else float(score) / 1000
+
+
 @dataclass(frozen=True, slots=True)
 class InquiryView:
-    """One inquiry as the pipeline knows it: its record (if kept) and its events."""
+    """One inquiry as the pipeline knows it: its record (if kept), its next check and its
+    events."""
 
     inquiry_id: str
     record: InquiryRecord | None
+    next_check: float | None
+    """When the polling tick checks it next (unix seconds); None when nobody follows it."""
     events: list[ResultEvent]
 
     def to_json(self) -> dict[str, Any]:
@@ -186,6 +199,7 @@ class InquiryView:
         return {
             "inquiry_id": self.inquiry_id,
             "record": record,
+            "next_check": self.next_check,
             "events": [event.to_json() for event in self.events],
         }
 
@@ -198,7 +212,8 @@ async def inquiry_view(
     stream: str,
     progress: Progress | None = None,
 ) -> InquiryView:
-    """An inquiry's record and every event published about it."""
+    """An inquiry's record, its next check and every event published about it."""
     record = await inquiry_record(redis, keys, inquiry_id)
+    due = await next_check(redis, keys, inquiry_id)
     events = await events_about(redis, stream, inquiry_id, batch=_CHUNK, progress=progress)
-    return InquiryView(inquiry_id=inquiry_id, record=record, events=events)
+    return InquiryView(inquiry_id=inquiry_id, record=record, next_check=due, events=events)

@@ -10,7 +10,7 @@ counter. A job whose key vanished well before that lifetime ran out belonged to 
 (it finished or retried); one whose key lasted its whole lifetime belonged to the killed worker,
 and it "came back" when its retry counter went up (or it finished). Live workers' jobs end at
 least 10 s before their key would expire (the job timeout is 10 s shorter), so the two cannot be
-confused. Cron jobs (the sweep) keep their key on purpose and are left out.
+confused. Cron jobs (the polling tick, the sweep) keep their key on purpose and are left out.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Final
 from redis.asyncio import Redis
 
 from bench.waiting import IN_PROGRESS_PREFIX, is_cron_job
-from jobs.state import keys
+from jobs.state.keys import ARQ_JOB_PREFIX
 
 __all__ = ["KillTracker", "RecoveryFigures"]
 
@@ -103,7 +103,7 @@ class KillTracker:
             for item in open_:
                 pipe.exists(IN_PROGRESS_PREFIX + item.job_id)
                 pipe.get(RETRY_PREFIX + item.job_id)
-                pipe.exists(keys.ARQ_JOB_PREFIX + item.job_id)
+                pipe.exists(ARQ_JOB_PREFIX + item.job_id)
             answers = await pipe.execute()
         now = time.monotonic()
         for index, item in enumerate(open_):

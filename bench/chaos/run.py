@@ -9,9 +9,11 @@ The run drives the `Stack` (all real processes on loopback) from three tasks:
 - the watcher reads the results stream as it grows, follows the jobs each kill stranded
   (`KillTracker`), and replaces any worker that ended on its own (which counts against the run).
 
-The run has settled when every request has an event and no pipeline job is queued or running
-(so a late duplicate would have shown); then the evidence is collected and judged
-(`verdict.judge`). Everything started is stopped in a `finally`, by pid.
+The run has settled when every request has an event, the request ledger holds none open and no
+pipeline job is queued or running (the polling tick and the sweep aside), so a late duplicate
+would have shown; then the evidence (the stream, each request's answer in the ledger, the
+sandbox's records) is collected and judged (`verdict.judge`). Everything started is stopped in
+a `finally`, by pid.
 """
 
 from __future__ import annotations
@@ -33,17 +35,20 @@ from redis.exceptions import RedisError
 from bench.chaos.plan import CHAOS_API_KEY, CHAOS_WEBHOOK_SECRET, ChaosPlan
 from bench.chaos.recovery import KillTracker, RecoveryFigures
 from bench.chaos.stack import ChaosStack
-from bench.chaos.verdict import Request, Verdict, judge
+from bench.chaos.verdict import LedgerEvidence, Request, Verdict, judge
 from bench.processes import ChildProcess
 from bench.waiting import idle
 from jobs.contract import CREATE_INQUIRY
 from jobs.producer import connect, enqueue_create
+from jobs.state.keys import KeySpace
 from jobs.state.results import START, ResultEvent, read_after, read_range
 
 __all__ = ["ChaosReport", "run_chaos"]
 
-QUEUE: Final = "persona:queue"
-STREAM: Final = "persona:results"
+#: The run's deployment: the default `KEY_PREFIX`, queue and stream, as the Procfile runs.
+KEYS: Final = KeySpace()
+QUEUE: Final = KEYS.default_queue
+STREAM: Final = KEYS.default_results_stream
 _TICK_S: Final = 0.25
 #: The pipeline is quiet (nothing queued or running) this long before the run counts as settled.
 _QUIET_S: Final = 2.0
@@ -118,6 +123,8 @@ class ChaosReport:
             f"  lost             {len(verdict.lost)}",
             f"  duplicated       {len(verdict.duplicated)}",
             f"  unexpected       {len(verdict.unexpected)}",
+            f"  ledger           {len(verdict.ledger_disagrees)} requests whose answer it "
+            f"records is not their one event; {verdict.open_requests} still open",
             f"  wrong outcome    {len(verdict.wrong_outcome)}",
             f"  creates          {len(verdict.extra_creates)} jobs and "
             f"{len(verdict.extra_creates_by_reference)} reference ids without exactly one "
@@ -164,6 +171,8 @@ class ChaosReport:
             "creates_without_key": verdict.creates_without_key,
             "mismatched": verdict.mismatched,
             "leaks": verdict.leaks,
+            "ledger_disagrees": verdict.ledger_disagrees,
+            "open_requests": verdict.open_requests,
             "kills": self.recovery.kills,
             "stranded_jobs": self.recovery.jobs_in_flight,
             "stranded_jobs_back": self.recovery.jobs_back,
@@ -215,7 +224,6 @@ class _Run:
         self.last_entry = START
         self.answered: set[str] = set()
         self.by_job = {request.job_id: request for request in self.requests}
-        self.by_reference = {request.reference_id: request for request in self.requests}
         self.redis_back_at: float | None = None
         self.first_event_after_redis_s: float | None = None
         self.redis_down_s: float | None = None
@@ -322,14 +330,8 @@ class _Run:
             self.last_entry = event.entry_id
             if self.redis_back_at is not None and self.first_event_after_redis_s is None:
                 self.first_event_after_redis_s = round(time.monotonic() - self.redis_back_at, 2)
-            for candidate in (event.data.get("request_id"), event.data.get("job_id")):
-                if candidate in self.by_job:
-                    self.answered.add(candidate)
-                    break
-            else:
-                request = self.by_reference.get(event.data.get("reference_id") or "")
-                if request is not None:
-                    self.answered.add(request.job_id)
+            if event.request in self.by_job:
+                self.answered.add(event.request)
 
     async def watch(self, deadline: float) -> float | None:
         """Follow the run until it settles (its time) or the deadline passes (None)."""
@@ -343,7 +345,7 @@ class _Run:
                     self.chaos_over
                     and self.enqueued == len(self.requests)
                     and len(self.answered) == len(self.requests)
-                    and await idle(self.redis, QUEUE)
+                    and await idle(self.redis, QUEUE, keys=KEYS)
                 )
             except _REDIS_DOWN:
                 done = False
@@ -360,6 +362,18 @@ class _Run:
 def _describe_exit(worker: ChildProcess) -> str:
     tail = worker.log_tail(600).strip().replace("\n", " | ")
     return f"{worker.name} (pid {worker.pid}) exited {worker.returncode}: {tail}"
+
+
+async def _ledger(run: _Run) -> LedgerEvidence:
+    """Each request's answer as the ledger recorded it (its stream entry), and the open count."""
+    async with run.redis.pipeline(transaction=False) as pipe:
+        for request in run.requests:
+            pipe.hget(KEYS.request(request.job_id), "entry")
+        entries = await pipe.execute()
+    answers = {
+        request.job_id: entry or None for request, entry in zip(run.requests, entries, strict=True)
+    }
+    return LedgerEvidence(answers, int(await run.redis.zcard(KEYS.open_requests)))
 
 
 async def _evidence(run: _Run) -> tuple[list[ResultEvent], dict[str, Any], list[Any], str]:
@@ -405,6 +419,7 @@ async def run_chaos(plan: ChaosPlan, workdir: Path | None = None) -> ChaosReport
             settled_after = await run.watch(started + plan.minutes * 60)
             await _cancel(tasks)
             entries, counters, created, created_text = await _evidence(run)
+            ledger = await _ledger(run)
             stop_codes = await stack.stop_workers()
             wall_s = time.monotonic() - started
         finally:
@@ -420,6 +435,7 @@ async def run_chaos(plan: ChaosPlan, workdir: Path | None = None) -> ChaosReport
         created,
         secrets=(CHAOS_API_KEY, CHAOS_WEBHOOK_SECRET),
         raw_records=(created_text,),
+        ledger=ledger,
     )
     return ChaosReport(
         plan=plan,

@@ -1,12 +1,16 @@
 """Did every request end exactly once? The accounting of a chaos run, from its evidence.
 
-Evidence: the requests the run enqueued, every entry of the results stream, and what the
-sandbox saw (its `creates_by_idempotency_key` counter and its `inquiry.created` events). The
+Evidence: the requests the run enqueued, every entry of the results stream, what the request
+ledger says (the stream entry that answered each request, and how many requests it still
+holds open) and what the sandbox saw (its `creates_by_idempotency_key` counter and its
+`inquiry.created` events). Every event names the request it answers (`request_id`). The
 verdict lists, by request, anything that breaks a guarantee:
 
 - lost: a request with no terminal event;
 - duplicated: a request with more than one;
 - unexpected: an event that answers no request the run made;
+- ledger disagrees: a request whose ledger record does not name its one event's stream entry
+  as its answer (or has no answer), and any request the ledger still holds open;
 - wrong outcome: a well-formed request that ended in `job.failed`, or a malformed one that
   did not;
 - extra creates: a create job (or a reference id) with more or fewer Persona inquiries than
@@ -25,7 +29,7 @@ from typing import Any
 
 from jobs.state.results import ResultEvent
 
-__all__ = ["Request", "Verdict", "judge"]
+__all__ = ["LedgerEvidence", "Request", "Verdict", "judge"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,10 @@ class Verdict:
     creates_without_key: int = 0
     mismatched: list[str] = field(default_factory=list)
     leaks: list[str] = field(default_factory=list)
+    ledger_disagrees: dict[str, str] = field(default_factory=dict)
+    """Requests whose ledger answer is not their one event (what the ledger holds instead)."""
+    open_requests: int = 0
+    """Requests (of any producer) the ledger still holds open when the run is judged."""
     outcomes: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -70,27 +78,36 @@ class Verdict:
             or self.creates_without_key
             or self.mismatched
             or self.leaks
+            or self.ledger_disagrees
+            or self.open_requests
         )
 
 
-def _request_of(
-    entry: ResultEvent, by_job: Mapping[str, Request], by_reference: Mapping[str, Request]
-) -> Request | None:
-    """The request an event answers, as a consumer would match it; None when it answers none.
+def _request_of(entry: ResultEvent, by_job: Mapping[str, Request]) -> Request | None:
+    """The request an event answers, as a consumer matches it (its `request_id`; a failure's
+    `job_id` is the same id); None when it answers none of the run's."""
+    return by_job.get(entry.request)
 
-    A result names its request (`request_id`); a `job.failed` names the failed job
-    (`job_id`), which is the create job itself or, when polling gave up, a status check of
-    its chain (`poll:...`), matched through the reference id.
-    """
-    data = entry.data
-    if "request_id" in data:
-        return by_job.get(str(data["request_id"]))
-    job_id = str(data.get("job_id", ""))
-    if job_id in by_job:
-        return by_job[job_id]
-    if job_id.startswith("poll:"):
-        return by_reference.get(str(data.get("reference_id", "")))
-    return None
+
+@dataclass(frozen=True, slots=True)
+class LedgerEvidence:
+    """What the request ledger holds at the end of a run."""
+
+    answers: Mapping[str, str | None]
+    """The stream entry each request of the run was answered with (None: no answer, or no
+    record at all)."""
+    open_requests: int
+    """Requests the ledger still holds open."""
+
+
+def _check_ledger(
+    verdict: Verdict, request: Request, found: list[ResultEvent], ledger: LedgerEvidence
+) -> None:
+    entry = ledger.answers.get(request.job_id)
+    if entry is None:
+        verdict.ledger_disagrees[request.job_id] = "no answer in the ledger"
+    elif len(found) == 1 and found[0].entry_id != entry:
+        verdict.ledger_disagrees[request.job_id] = f"answered with {entry}"
 
 
 def _creates_per_job(creates_by_key: Mapping[str, int]) -> Counter[str]:
@@ -135,12 +152,15 @@ def judge(
     created_events: Iterable[Mapping[str, Any]],
     secrets: Iterable[str],
     raw_records: Iterable[str] = (),
+    *,
+    ledger: LedgerEvidence,
 ) -> Verdict:
-    """Account for every request against the stream and the sandbox.
+    """Account for every request against the stream, the ledger and the sandbox.
 
     Args:
         requests: what the run enqueued.
         entries: the whole results stream.
+        ledger: each request's answer as the ledger recorded it, and its open count.
         sandbox_counters: `GET /_sandbox/counters`.
         created_events: the `inquiry.created` events of `GET /_sandbox/events` (resources).
         secrets: strings that must appear nowhere (the API key, the webhook secret).
@@ -148,15 +168,15 @@ def judge(
     """
     wanted = list(requests)
     by_job = {request.job_id: request for request in wanted}
-    by_reference = {request.reference_id: request for request in wanted}
     stream = list(entries)
     malformed = sum(not request.valid for request in wanted)
     verdict = Verdict(requests=len(wanted), malformed=malformed, events=len(stream), answered=0)
     verdict.outcomes = dict(Counter(entry.event for entry in stream))
+    verdict.open_requests = ledger.open_requests
 
     answers: defaultdict[str, list[ResultEvent]] = defaultdict(list)
     for entry in stream:
-        request = _request_of(entry, by_job, by_reference)
+        request = _request_of(entry, by_job)
         if request is None:
             verdict.unexpected.append(f"{entry.entry_id} {entry.event} {entry.inquiry_id}")
         else:
@@ -168,6 +188,7 @@ def judge(
     for request in wanted:
         found = answers.get(request.job_id, [])
         _check_answers(verdict, request, found)
+        _check_ledger(verdict, request, found, ledger)
         expected = 1 if request.valid else 0
         if per_job.get(request.job_id, 0) != expected:
             verdict.extra_creates[request.job_id] = per_job.get(request.job_id, 0)

@@ -14,13 +14,19 @@ themselves slowed (fewer reads, so a cheaper-looking baseline).
   starting at `POLL_MIN_INTERVAL_S` = `safety_net_min_interval_s`.
 - naive: `bench.naive`, the tutorial's create / status every 10 s / each verification.
 
-The two pipeline runs have a Redis each: the pipeline's keys are global to a Redis.
+The two pipeline runs have a Redis each, so that neither's Redis work weighs on the other's
+figures (under the same `KEY_PREFIX` they would also share a limiter, a due set and a tick).
 
 Time runs at the real pace by default (`time_scale` 1). A faster sandbox clock, with the
 worker's Persona-time cadence divided to match, shortens the run but is not neutral: the
-worker's own costs (starting a job, a Redis round trip, the batching window) do not shrink,
-so at 20x one process falls behind, checks run late, fewer of them happen and the calls
-figure flatters the pipeline. Use it for quick looks only.
+worker's own costs (starting a job, a Redis round trip, a tick's own work) do not shrink, so
+at 20x one process falls behind, checks run late, fewer of them happen and the calls figure
+flatters the pipeline. Use it for quick looks only.
+
+Status checks are list calls the polling tick makes (`jobs.pipeline.poll_tick`): every
+`POLL_TICK_S` one worker takes every inquiry due by then, whichever worker's request follows
+it, and checks them up to `POLL_BATCH_SIZE` per call, so a run's `list-all-inquiries` calls
+are about the ticks that found something due (a create whose answer was lost lists too).
 
 Calls are counted by the sandbox (every answered request, per operation). The latency of a
 result is the time from the sandbox's own timestamp of the status the result reports
@@ -45,6 +51,7 @@ from bench.sandbox import SandboxClock, SandboxProcess
 from bench.stack import Stack
 from bench.waiting import settle, wait_for_results
 from jobs.producer import enqueue_create
+from jobs.state.keys import KeySpace
 from jobs.state.results import ResultEvent, read_range
 from settings import Settings
 
@@ -80,7 +87,8 @@ class Run:
     failed: int
     calls: int
     operations: dict[str, int]
-    peak_inflight: int
+    peak_followed: int
+    """The most inquiries followed at once (the due set)."""
     latencies_s: list[float]
     wall_s: float
     webhooks: dict[str, Any]
@@ -91,7 +99,7 @@ PERSONA_TIME_SETTINGS: Final = (
     "poll_min_interval_s",
     "poll_max_interval_s",
     "poll_review_interval_s",
-    "poll_align_s",
+    "poll_tick_s",
 )
 
 
@@ -101,7 +109,7 @@ def scaled_settings(
     """Settings whose Persona-time cadence is divided by `scale`; nothing is rate limited.
 
     Args:
-        overrides: settings given in Persona time (e.g. `poll_align_s=5`), as for a worker
+        overrides: settings given in Persona time (e.g. `poll_tick_s=10`), as for a worker
             against Persona; the cadence among them is divided like the defaults.
     """
     values: dict[str, Any] = {"rate_limit_per_minute": UNLIMITED, **overrides}
@@ -172,15 +180,16 @@ async def _pipeline_run(stack: Stack, options: CallsOptions, *, webhooks: bool) 
                 await enqueue_create(
                     pool, reference_id=f"person-{index}", job_id=f"{label}-{index}"
                 )
+            keys = KeySpace(settings.key_prefix)
             peak = await wait_for_results(
                 redis,
                 settings.results_stream,
                 options.inquiries,
                 timeout_s=options.timeout_s,
-                sample_inflight=True,
+                followed_by=keys,
             )
             wall = time.monotonic() - started
-            await settle(redis, settings.queue_name)
+            await settle(redis, settings.queue_name, keys=keys)
             published = await read_range(redis, settings.results_stream)
         counters = await sandbox.counters()
     failed = sum(1 for entry in published if entry.event == "job.failed")
@@ -190,7 +199,7 @@ async def _pipeline_run(stack: Stack, options: CallsOptions, *, webhooks: bool) 
         failed=failed,
         calls=int(counters["requests"]),
         operations={op: sum(codes.values()) for op, codes in counters["operations"].items()},
-        peak_inflight=peak,
+        peak_followed=peak,
         latencies_s=_latencies(published, clock),
         wall_s=wall,
         webhooks=counters["webhooks"],
@@ -221,14 +230,14 @@ def _run_details(run: Run) -> dict[str, Any]:
         "calls_per_operation_per_decided": {
             name: round(_per(count, run.decided), 4) for name, count in run.operations.items()
         },
-        "peak_inflight": run.peak_inflight,
+        "peak_followed": run.peak_followed,
         "wall_s": round(run.wall_s, 2),
         "settings": {
             name: getattr(settings, name)
             for name in (
                 *PERSONA_TIME_SETTINGS,
-                "poll_batch_window_s",
                 "poll_batch_size",
+                "poll_tick_max_checks",
                 "worker_max_jobs",
             )
         },

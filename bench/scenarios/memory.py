@@ -6,12 +6,13 @@ the creates runs while memory is measured. At a tenth, half and all of them the 
 reads Redis's `used_memory` and the worker's resident set size (from /proc).
 
 Redis bytes per inquiry is the growth of `used_memory` over the empty start divided by the
-inquiries in flight: everything an in-flight request keeps (its record, its create state, its
-create job's result with the one-time link, its next status check's arq job, its entries in
-arq's queue and in `persona:inflight`). `MEMORY USAGE` of a sample of each key family goes
-into the JSON as the breakdown. The worker holds nothing per inquiry between jobs, so its RSS
-should stay flat as the count grows; "flat" here means under 10 % growth from the first
-sample to the last.
+inquiries in flight: everything an in-flight request keeps in the request ledger (its request
+hash, the followed inquiry's hash, its members of the due set and of the open-request set) and
+its create job's result with the one-time link. No arq job waits for an inquiry between its
+checks (the polling tick finds it in the due set), so nothing is left in arq's queue.
+`MEMORY USAGE` of a sample of each key family goes into the JSON as the breakdown. The worker
+holds nothing per inquiry between jobs, so its RSS should stay flat as the count grows; "flat"
+here means under 10 % growth from the first sample to the last.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from bench.harness import pools, start_pipeline
 from bench.processes import ChildProcess
 from bench.report import ScenarioResult
 from bench.stack import Stack
+from bench.waiting import idle
 from jobs.producer import enqueue_create
-from jobs.state import keys
+from jobs.state.keys import ARQ_RESULT_PREFIX, KeySpace
 from jobs.state.redis_typing import resolved
+from settings import Settings
 
 __all__ = ["MemoryOptions", "run_memory"]
 
@@ -65,11 +68,13 @@ async def _used_memory(redis: Redis) -> int:
     return int((await redis.info("memory"))["used_memory"])
 
 
-async def _all_created(redis: Redis, count: int, timeout_s: float) -> None:
+async def _all_created(redis: Redis, settings: Settings, count: int, timeout_s: float) -> None:
+    """Wait until `count` inquiries are followed and no create is queued or running."""
+    keys = KeySpace(settings.key_prefix)
     deadline = time.monotonic() + timeout_s
-    while int(await redis.zcard(keys.INFLIGHT)) < count or await redis.zcard(keys.CREATING):
+    while int(await redis.zcard(keys.due)) < count or not await idle(redis, settings.queue_name):
         if time.monotonic() > deadline:
-            have = await redis.zcard(keys.INFLIGHT)
+            have = await redis.zcard(keys.due)
             raise TimeoutError(f"{have} of {count} inquiries in flight after {timeout_s:.0f}s")
         await asyncio.sleep(0.2)
 
@@ -80,27 +85,27 @@ async def _sample(redis: Redis, worker: ChildProcess, inflight: int) -> Sample:
     return Sample(inflight, await _used_memory(redis), rss)
 
 
-async def _breakdown(redis: Redis, queue: str) -> dict[str, float]:
+async def _mean_usage(redis: Redis, names: list[str]) -> float:
+    sizes = [await redis.memory_usage(name, samples=0) or 0 for name in names]
+    return round(sum(sizes) / len(sizes), 1) if sizes else 0.0
+
+
+async def _breakdown(redis: Redis, settings: Settings) -> dict[str, float]:
     """Mean `MEMORY USAGE` per inquiry of each key family, from a sample."""
-    ids = [str(member) for member in await redis.zrange(keys.INFLIGHT, 0, SAMPLE - 1)]
+    keys = KeySpace(settings.key_prefix)
+    ids = [str(member) for member in await redis.zrange(keys.due, 0, SAMPLE - 1)]
+    creators = [await resolved(redis.hget(keys.inquiry(i), "creator")) for i in ids]
+    requests = [str(request) for request in creators if request]
     families: dict[str, list[str]] = {
-        "persona:inquiry:<id>": [keys.inquiry_key(inquiry_id) for inquiry_id in ids],
-        "arq:job:poll:<id>:0": [keys.ARQ_JOB_PREFIX + keys.poll_job_id(i, 0) for i in ids],
+        keys.inquiry("<id>"): [keys.inquiry(inquiry_id) for inquiry_id in ids],
+        keys.request("<create job>"): [keys.request(job) for job in requests],
+        f"{ARQ_RESULT_PREFIX}<create job>": [ARQ_RESULT_PREFIX + job for job in requests],
     }
-    records = [
-        await resolved(redis.hget(keys.inquiry_key(inquiry_id), "request_id")) for inquiry_id in ids
-    ]
-    requests = [str(request) for request in records if request]
-    families["persona:create:<job>"] = [keys.create_key(job) for job in requests]
-    families["arq:result:<create job>"] = [keys.ARQ_RESULT_PREFIX + job for job in requests]
-    breakdown: dict[str, float] = {}
-    for family, names in families.items():
-        sizes = [await redis.memory_usage(name, samples=0) or 0 for name in names]
-        breakdown[family] = round(sum(sizes) / len(sizes), 1) if sizes else 0.0
-    count = max(int(await redis.zcard(keys.INFLIGHT)), 1)
-    for name in (queue, keys.INFLIGHT):
+    breakdown = {family: await _mean_usage(redis, names) for family, names in families.items()}
+    count = max(int(await redis.zcard(keys.due)), 1)
+    for name in (keys.due, keys.open_requests, settings.queue_name):
         total = await redis.memory_usage(name, samples=0) or 0
-        breakdown[f"{name} (per member)"] = round(total / count, 1)
+        breakdown[f"{name} (per inquiry)"] = round(total / count, 1)
     return breakdown
 
 
@@ -128,9 +133,9 @@ async def run_memory(stack: Stack, options: MemoryOptions) -> ScenarioResult:
                         pool, reference_id=f"person-{enqueued}", job_id=f"mem-{enqueued}"
                     )
                     enqueued += 1
-                await _all_created(redis, step, options.timeout_s)
+                await _all_created(redis, settings, step, options.timeout_s)
                 samples.append(await _sample(redis, worker, step))
-            breakdown = await _breakdown(redis, settings.queue_name)
+            breakdown = await _breakdown(redis, settings)
 
     last = samples[-1]
     per_inquiry = (last.used_memory - baseline.used_memory) / last.inflight

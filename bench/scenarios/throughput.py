@@ -1,18 +1,21 @@
 """Scenario c: how close the whole pipeline runs to bare arq, in one worker process.
 
-Two burst runs of an in-process arq `Worker` on the same Redis, one after the other, with the
-same arq settings (`build_worker_settings`: queue, JSON serializer, `max_jobs`, `poll_delay`,
+Two runs of an in-process arq `Worker` on the same Redis, one after the other, with the same
+arq settings (`build_worker_settings`: queue, JSON serializer, `max_jobs`, `poll_delay`,
 timeouts, `keep_result`):
 
-- bare: `noop_jobs` jobs of a function that does nothing, registered without our wrappers.
-  This is what arq itself costs per job on this machine: the ceiling for any job.
+- bare: `noop_jobs` jobs of a function that does nothing, registered without our wrappers, in
+  burst mode. This is what arq itself costs per job on this machine: the ceiling for any job.
 - pipeline: `inquiries` `create_inquiry` requests against a sandbox process whose people
-  decide at once (no delay, no rate limit); each runs create, then a status check that finds
-  the result and publishes it.
+  decide at once (no delay, no rate limit); each runs create, is checked by a polling tick
+  (shared list calls, `POLL_TICK_S` 0.1 s) and answered by `fetch_verification`. The worker
+  serves until every request has its answer and nothing but its cron jobs is queued or
+  running (burst mode cannot tell: the tick is always queued), then stops.
 
 The figure is (inquiries per second x jobs per inquiry) / (no-op jobs per second): the share
 of arq's own job rate the pipeline keeps while doing its real work (HTTP calls, Redis state,
-publication). Jobs per inquiry is counted from the worker (every job run, retries included).
+publication). Jobs per inquiry is counted from the worker (every job run, retries and the
+ticks included).
 The sandbox runs in its own process so its CPU is not charged to the worker; on a 2-core
 machine it still competes for the second core with Redis.
 
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -42,12 +45,15 @@ from bench.harness import in_process_worker, pools, start_pipeline
 from bench.report import ScenarioResult
 from bench.scenarios.calls import OUTCOME_MIX
 from bench.stack import Stack
+from bench.waiting import settle, wait_for_results
 from jobs.context import persona_http
 from jobs.producer import enqueue_create
+from jobs.state.keys import KeySpace
 from jobs.state.results import read_range
 from settings import Settings
 from worker.arq_settings import build_worker_settings
 from worker.arq_worker import PersonaWorker
+from worker.embedded_worker import stop_embedded
 from worker.event_loop import loop_name
 
 __all__ = ["ThroughputOptions", "run_throughput"]
@@ -76,6 +82,8 @@ class ThroughputOptions:
     inquiries: int = 2_000
     noop_jobs: int = 4_000
     http_probe_requests: int = 500
+    timeout_s: float = 300.0
+    """Real seconds the pipeline run may take before it counts as stuck."""
     overrides: Mapping[str, Any] = field(default_factory=dict)
     """Settings of the pipeline (`--set`); the instant cadence and open limit win."""
 
@@ -102,12 +110,35 @@ class _Timing:
     """CPU time of this process (user + system): the in-process worker's, and little else."""
 
 
-async def _timed(worker: Worker) -> _Timing:
+def _answered(
+    redis: Redis, settings: Settings, options: ThroughputOptions
+) -> Callable[[], Awaitable[None]]:
+    """Waits until every request has its answer (a blocking read of the stream, so it costs
+    the worker's process little) and no pipeline job is queued or running."""
+
+    async def done() -> None:
+        await wait_for_results(
+            redis, settings.results_stream, options.inquiries, timeout_s=options.timeout_s
+        )
+        await settle(redis, settings.queue_name, keys=KeySpace(settings.key_prefix))
+
+    return done
+
+
+async def _timed(worker: Worker, done: Callable[[], Awaitable[None]] | None = None) -> _Timing:
+    """Run the worker in burst mode, or, given `done`, until `done()` returns; time it."""
     started, cpu_started = time.perf_counter(), time.process_time()
-    try:
-        await worker.main()
-    finally:
-        await worker.close()
+    if done is None:
+        try:
+            await worker.main()
+        finally:
+            await worker.close()
+    else:
+        serving = asyncio.create_task(worker.main())
+        try:
+            await done()
+        finally:
+            await stop_embedded(worker, serving, timeout_s=worker.job_timeout_s)
     return _Timing(time.perf_counter() - started, time.process_time() - cpu_started)
 
 
@@ -149,9 +180,9 @@ async def run_throughput(stack: Stack, options: ThroughputOptions) -> ScenarioRe
             *("--outcome-mix", OUTCOME_MIX),
             time_scale=1.0,
             overrides=options.overrides,
-            # Instant people: check soon after the create, on a grid so checks still batch.
+            # Instant people: check soon after the create, on a tick so checks still batch.
             poll_min_interval_s=0.1,
-            poll_align_s=0.1,
+            poll_tick_s=0.1,
         )
         async with pools(settings) as (pool, redis):
             for index in range(options.noop_jobs):
@@ -163,8 +194,8 @@ async def run_throughput(stack: Stack, options: ThroughputOptions) -> ScenarioRe
 
             for index in range(options.inquiries):
                 await enqueue_create(pool, reference_id=f"person-{index}", job_id=f"tp-{index}")
-            worker = in_process_worker(settings, burst=True)
-            pipeline_timing = await _timed(worker)
+            worker = in_process_worker(settings)
+            pipeline_timing = await _timed(worker, _answered(redis, settings, options))
             pipeline_jobs = _jobs_run(worker)
             published = int(await redis.xlen(settings.results_stream))
             probe_inquiry = await _some_inquiry_id(redis, settings)

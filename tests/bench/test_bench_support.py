@@ -13,6 +13,7 @@ from bench.__main__ import parser
 from bench.processes import settings_env
 from bench.report import ScenarioResult, percentile, render_table, write_json
 from bench.sandbox import SandboxClock
+from bench.waiting import is_cron_job
 
 
 def test_figures_are_judged_against_their_bounds() -> None:
@@ -77,21 +78,43 @@ def test_a_scaled_sandbox_clock_maps_back_to_wall_time() -> None:
 
 
 def test_settings_become_environment_variables() -> None:
-    env = settings_env({"poll_align_s": 5.0, "publish_fields": ("a", "b"), "flag": True})
+    env = settings_env({"poll_tick_s": 5.0, "publish_fields": ("a", "b"), "flag": True})
 
-    assert env == {"POLL_ALIGN_S": "5.0", "PUBLISH_FIELDS": "a,b", "FLAG": "true"}
+    assert env == {"POLL_TICK_S": "5.0", "PUBLISH_FIELDS": "a,b", "FLAG": "true"}
 
 
 def test_the_command_line_takes_names_letters_and_settings() -> None:
-    args = parser().parse_args(["--only", "a,memory", "--set", "POLL_ALIGN_S=5"])
+    args = parser().parse_args(["--only", "a,memory", "--set", "POLL_TICK_S=5"])
 
     assert args.only == ["calls", "memory"]
-    assert args.set == [("poll_align_s", "5")]
+    assert args.set == [("poll_tick_s", "5")]
 
 
 @pytest.mark.parametrize(
-    "argv", [["--only", "speed"], ["--set", "NOT_A_SETTING=1"], ["--inquiries", "5"]]
+    "argv",
+    [
+        ["--only", "speed"],
+        ["--set", "NOT_A_SETTING=1"],
+        ["--set", "POLL_ALIGN_S=5"],  # removed with the polling tick
+        ["--inquiries", "5"],
+    ],
 )
 def test_the_command_line_refuses_unknown_scenarios_settings_and_sizes(argv: list[str]) -> None:
     with pytest.raises(SystemExit):
         parser().parse_args(argv)
+
+
+@pytest.mark.parametrize(
+    ("job_id", "cron"),
+    [
+        ("persona:poll-tick:1796434225476", True),
+        ("bench:sweep:1796434220000", True),
+        ("persona-demo:poll-tick:1796434225250", True),
+        ("persona:fetch:inq_1:0", False),
+        ("persona:poll-tick", False),
+        ("sweep-7", False),
+        ("create-user-1", False),
+    ],
+)
+def test_cron_runs_are_told_from_pipeline_jobs_of_any_deployment(job_id: str, cron: bool) -> None:
+    assert is_cron_job(job_id) is cron

@@ -19,13 +19,16 @@ from redis.exceptions import RedisError
 from bench.stack import Stack
 from bench.waiting import IN_PROGRESS_PREFIX, is_cron_job, until
 from jobs.producer import connect, enqueue_create
+from jobs.state.keys import KeySpace
 from jobs.state.results import ResultEvent, read_range
 from persona_sandbox import FaultSettings, SandboxConfig
 from tests.conftest import TEST_API_KEY
 from worker.embedded_redis import RedisServer
 
-STREAM: Final = "persona:results"
-QUEUE: Final = "persona:queue"
+#: The keys of the processes these tests start (the default `KEY_PREFIX`).
+KEYS: Final = KeySpace()
+STREAM: Final = KEYS.default_results_stream
+QUEUE: Final = KEYS.default_queue
 
 
 @pytest.fixture
@@ -96,6 +99,7 @@ def answered(events: list[ResultEvent], request_id: str) -> list[ResultEvent]:
 
 
 async def running_jobs(client: Redis) -> list[str]:
-    """Jobs marked in progress, apart from the cron sweep (which keeps its mark on purpose)."""
+    """Jobs marked in progress, apart from the cron jobs (the polling tick and the sweep keep
+    their mark on purpose)."""
     keys = [key async for key in client.scan_iter(match=IN_PROGRESS_PREFIX + "*")]
     return [key for key in keys if not is_cron_job(key.removeprefix(IN_PROGRESS_PREFIX))]

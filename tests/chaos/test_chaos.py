@@ -39,6 +39,9 @@ async def test_every_request_ends_exactly_once_under_chaos(tmp_path: Path) -> No
     assert verdict.duplicated == {}, summary
     assert verdict.unexpected == [], summary
     assert verdict.wrong_outcome == {}, summary
+    # The ledger agrees: each request's recorded answer is its one event, and none is open.
+    assert verdict.ledger_disagrees == {}, summary
+    assert verdict.open_requests == 0, summary
     # Exactly one Persona inquiry per create job (none for a malformed one), by key and person.
     assert verdict.extra_creates == {}, summary
     assert verdict.extra_creates_by_reference == {}, summary

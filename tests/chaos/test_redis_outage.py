@@ -19,6 +19,7 @@ from bench.waiting import idle
 from jobs.state.results import ResultEvent
 from persona_sandbox import run_sandbox
 from tests.chaos.conftest import (
+    KEYS,
     QUEUE,
     answered,
     enqueue_creates,
@@ -54,8 +55,8 @@ async def test_a_job_whose_redis_connection_breaks_mid_way_runs_again_instead_of
         assert event.event == "inquiry.completed"
         assert len(sandbox.state.order) == 1, "one inquiry for the request"
         assert worker.alive(), worker.log_tail()
-        # Once nothing is queued or running, nothing else can arrive for it.
-        await wait_for(lambda: idle(own_client, QUEUE), 30, "the pipeline to go idle")
+        # Once nothing is open, queued or running, nothing else can arrive for it.
+        await wait_for(lambda: idle(own_client, QUEUE, keys=KEYS), 30, "the pipeline to go idle")
         assert len(answered(await results(own_client), request)) == 1
 
 
@@ -77,6 +78,7 @@ async def test_every_request_ends_once_across_a_redis_outage_and_the_worker_stay
             return all(answered(events, request) for request in requests)
 
         await wait_for(all_answered, 60, "an event for every request")
+        await wait_for(lambda: idle(own_client, QUEUE, keys=KEYS), 30, "the pipeline to go idle")
         events = await results(own_client)
         assert {request: len(answered(events, request)) for request in requests} == {
             request: 1 for request in requests

@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 import redis
 
-from jobs.state import keys
+from jobs.state.keys import KeySpace
+from jobs.state.ledger import FOLLOWER_FIELD
 from tests.conftest import TEST_API_KEY, TEST_TEMPLATE_ID
 from tests.logging_support import preserved_logging
 from worker.cli import main
 from worker.embedded_redis import RedisServer
+
+#: The keys of the default deployment (`KEY_PREFIX` unset), which the commands read.
+KEYS = KeySpace()
 
 
 @pytest.fixture(autouse=True)
@@ -119,32 +125,43 @@ def _follow(
     error: str = "",
     reference: str = "user-1",
 ) -> None:
+    """An inquiry followed by the create request that made it, as the ledger writes both."""
+    request_id = f"create-{reference}"
     env.hset(
-        keys.inquiry_key(inquiry_id),
+        KEYS.inquiry(inquiry_id),
         mapping={
-            "request_id": f"create-{reference}",
-            "reference_id": reference,
+            "since": repr(since),
             "status": status,
+            "updated": repr(since + 5),
             "polls": 2,
-            "cycle": 0,
-            "poll_job": f"poll:{inquiry_id}:2",
-            "followed_since": repr(since),
-            "updated_at": repr(since + 5),
-            "next_due": repr(since + 60),
-            "published": "0",
-            "last_error": error,
+            "round": 0,
+            "err": error,
+            "creator": request_id,
+            f"{FOLLOWER_FIELD}{request_id}": reference,
         },
     )
-    env.zadd(keys.INFLIGHT, {inquiry_id: int((since + 60) * 1000)})
+    env.zadd(KEYS.due, {inquiry_id: int((since + 60) * 1000)})
+    env.hset(
+        KEYS.request(request_id),
+        mapping={
+            "job": "create_inquiry",
+            "at": repr(since),
+            "ref": reference,
+            "inquiry": inquiry_id,
+        },
+    )
+    env.zadd(KEYS.open_requests, {request_id: int((since + 3_600) * 1000)})
 
 
 def test_status_is_a_table_of_statuses_oldest_queue_and_errors(
     env: redis.Redis, capsys: pytest.CaptureFixture[str]
 ) -> None:
     now = time.time()
-    _follow(env, "inq_old", "pending", since=now - 3_700, error="ServerError")
-    _follow(env, "inq_mid", "pending", since=now - 120)
-    _follow(env, "inq_new", "needs_review", since=now - 10, error="ApiTimeoutError")
+    _follow(env, "inq_old", "pending", since=now - 3_700, error="ServerError", reference="u-1")
+    _follow(env, "inq_mid", "pending", since=now - 120, reference="u-2")
+    _follow(
+        env, "inq_new", "needs_review", since=now - 10, error="ApiTimeoutError", reference="u-3"
+    )
     main(["enqueue", "poll", "inq_1"])
     capsys.readouterr()
 
@@ -154,6 +171,7 @@ def test_status_is_a_table_of_statuses_oldest_queue_and_errors(
     lines = out.splitlines()
     assert lines[0].split()[:3] == ["in", "flight", "3"]
     assert "oldest 1h01m (inq_old)" in lines[0]
+    assert lines[1].split()[:3] == ["open", "requests", "3"]
     assert lines[2].split()[:2] == ["queue", "1"]
     assert "(1 ready, 0 scheduled)" in lines[2]
     assert ["pending", "2"] in [line.split() for line in lines]
@@ -175,6 +193,7 @@ def test_status_json_has_the_same_facts(
 
     view = json.loads(capsys.readouterr().out)
     assert view["in_flight"] == 1
+    assert view["open_requests"] == 1
     assert view["by_status"] == {"pending": 1}
     assert view["oldest_inquiry_id"] == "inq_old"
     assert view["last_errors"][0]["error"] == "ServerError"
@@ -193,7 +212,8 @@ def test_status_of_an_empty_pipeline_says_so(
 def test_inquiry_show_prints_the_record_and_only_its_events(
     env: redis.Redis, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    _follow(env, "inq_a", "completed", since=time.time() - 30, reference="user-7")
+    since = time.time() - 30
+    _follow(env, "inq_a", "completed", since=since, reference="user-7")
     _publish(env, "inquiry.decision-recorded", "inq_a")
     _publish(env, "inquiry.approved", "inq_b")
     _publish(env, "inquiry.approved", "inq_a")
@@ -201,12 +221,56 @@ def test_inquiry_show_prints_the_record_and_only_its_events(
     assert main(["inquiry", "show", "inq_a"]) == 0
 
     out = capsys.readouterr().out
-    assert "reference     user-7" in out
-    assert "status        completed" in out
-    assert "events (2)" in out
-    events = [line.split()[1] for line in out.splitlines() if line.startswith("  ")]
+    lines = out.splitlines()
+    assert "reference     user-7" in lines
+    assert "creator       create-user-7" in lines
+    assert "status        completed" in lines
+    assert "checks        2 (round 0)" in lines
+    assert "done          no" in lines
+    assert [line.split() for line in _section(lines, "waiting (1)")] == [
+        ["create-user-7", "user-7"]
+    ]
+    due = datetime.fromtimestamp(int((since + 60) * 1000) / 1000, tz=UTC)
+    assert any(line.startswith(f"next check    {due:%Y-%m-%d %H:%M:%SZ} (in ") for line in lines)
+    events = [line.split()[1] for line in _section(lines, "events (2)")]
     assert events == ["inquiry.decision-recorded", "inquiry.approved"]
     assert "inq_b" not in out
+
+
+def _section(lines: list[str], title: str) -> list[str]:
+    """The indented lines under a section title of the `inquiry show` table."""
+    rest = lines[lines.index(title) + 1 :]
+    return [line for line in itertools.takewhile(lambda line: line.startswith("  "), rest)]
+
+
+def test_inquiry_show_of_a_settled_inquiry_says_it_is_done(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    now = time.time()
+    env.hset(
+        KEYS.inquiry("inq_done"),
+        mapping={
+            "since": repr(now - 90),
+            "status": "approved",
+            "updated": repr(now - 5),
+            "polls": 4,
+            "round": 1,
+            "done": "1",
+            "event": "inquiry.approved",
+            "creator": "create-9",
+        },
+    )
+    _publish(env, "inquiry.approved", "inq_done")
+
+    assert main(["inquiry", "show", "inq_done"]) == 0
+
+    lines = capsys.readouterr().out.splitlines()
+    assert "checks        4 (round 1)" in lines
+    assert "done          yes" in lines
+    assert "last event    inquiry.approved" in lines
+    assert "next check    - (not followed)" in lines
+    assert "reference     -" in lines
+    assert _section(lines, "waiting (0)") == []
 
 
 def test_inquiry_show_json_and_the_old_status_spelling_agree(
@@ -222,6 +286,8 @@ def test_inquiry_show_json_and_the_old_status_spelling_agree(
 
     assert shown == via_status
     assert shown["record"]["status"] == "pending"
+    assert shown["record"]["followers"] == {"create-user-1": "user-1"}
+    assert shown["next_check"] == pytest.approx(time.time() + 30, abs=5)
     assert [event["event"] for event in shown["events"]] == ["inquiry.approved"]
 
 

@@ -5,18 +5,28 @@ from __future__ import annotations
 import json
 
 import pytest
+from redis.asyncio import Redis
 
+from jobs.state.keys import KeySpace
+from jobs.state.results import read_range
 from worker.cli import main
-from worker.demo import run_demo
+from worker.demo import DEMO_PREFIX, run_demo
 from worker.embedded_redis import RedisServer, free_port
 
 pytestmark = pytest.mark.slow
 
 
 async def test_the_demo_answers_every_request_once_and_prints_the_table(
-    redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    redis_server: RedisServer,
+    redis: Redis,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("REDIS_URL", redis_server.url)
+    # What an interrupted demo leaves: a request still following an inquiry nobody knows now.
+    earlier = KeySpace(DEMO_PREFIX)
+    await redis.zadd(earlier.due, {"inq_from_an_earlier_run": 0})
+    await redis.zadd(earlier.open_requests, {"demo-earlier-001": 0})
 
     code = await run_demo(count=10)
 
@@ -27,6 +37,14 @@ async def test_the_demo_answers_every_request_once_and_prints_the_table(
     assert len(table) == 10
     assert all("no result" not in line for line in table)
     assert "Persona API calls:" in out
+    # Every key it kept is under its own prefix; what the earlier run left was cleared, not
+    # answered during this one.
+    ours = {key.decode() for key in await redis.keys("*") if not key.startswith(b"arq:")}
+    assert ours
+    assert all(key.startswith(DEMO_PREFIX) for key in ours), sorted(ours)
+    events = await read_range(redis, earlier.default_results_stream)
+    assert len(events) == 10
+    assert not [event for event in events if event.answers("demo-earlier-001")]
 
 
 async def test_the_demo_starts_its_own_redis_when_none_answers(

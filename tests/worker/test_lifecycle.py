@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from jobs.pipeline.batching import StatusBatcher
 from redis.asyncio import Redis
 
 from jobs.context import CTX_KEY, JobContext
@@ -25,7 +24,6 @@ pytestmark = pytest.mark.redis
 _CLOSES: dict[str, tuple[type, str]] = {
     "http": (httpx.AsyncClient, "aclose"),
     "redis": (Redis, "aclose"),
-    "batcher": (StatusBatcher, "aclose"),
     "metrics": (MetricsServer, "close"),
 }
 
@@ -73,11 +71,11 @@ async def test_a_later_resource_failing_at_startup_closes_the_earlier_ones(
     with pytest.raises(ConfigError, match=rf"^METRICS_PORT: cannot listen on {taken_port}"):
         await startup(ctx)
 
-    assert closed == ["batcher", "redis", "http"]
+    assert closed == ["redis", "http"]
     assert RESOURCES_KEY not in ctx
     assert CTX_KEY not in ctx
     await shutdown(ctx)  # arq may still call on_shutdown: nothing is left to close
-    assert closed == ["batcher", "redis", "http"]
+    assert closed == ["redis", "http"]
 
 
 async def test_shutdown_closes_everything_in_reverse_order_once(
@@ -93,7 +91,7 @@ async def test_shutdown_closes_everything_in_reverse_order_once(
     await shutdown(ctx)
     await shutdown(ctx)
 
-    assert closed == ["metrics", "batcher", "redis", "http"]
+    assert closed == ["metrics", "redis", "http"]
     with pytest.raises(httpx.ConnectError):
         async with httpx.AsyncClient() as client:
             await client.get(f"http://127.0.0.1:{port}/metrics")
@@ -105,18 +103,21 @@ async def test_a_failing_close_is_logged_and_the_rest_still_close(
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def broken(self: StatusBatcher) -> None:
+    close = MetricsServer.close
+
+    async def broken(self: MetricsServer) -> None:
+        await close(self)
         raise OSError("connection reset")
 
-    monkeypatch.setattr(StatusBatcher, "aclose", broken)
-    ctx = worker_ctx()
+    monkeypatch.setattr(MetricsServer, "close", broken)
+    ctx = worker_ctx(metrics_port=free_port())
     await startup(ctx)
     with caplog.at_level(logging.ERROR, logger="worker.resources"):
         await shutdown(ctx)
 
-    assert closed == ["redis", "http"]
+    assert closed == ["metrics", "redis", "http"]
     assert [record.getMessage() for record in caplog.records] == [
-        "closing the status batcher failed"
+        "closing the metrics endpoint failed"
     ]
 
 
@@ -131,7 +132,7 @@ async def test_a_redis_that_may_evict_keys_is_refused_and_nothing_stays_open(
     with pytest.raises(ConfigError, match="maxmemory-policy is volatile-lru; set it to noeviction"):
         await startup(ctx)
 
-    assert closed == ["batcher", "redis", "http"]
+    assert closed == ["redis", "http"]
     assert RESOURCES_KEY not in ctx
     assert CTX_KEY not in ctx
 

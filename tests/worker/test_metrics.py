@@ -25,7 +25,7 @@ from jobs.metrics import (
 )
 from jobs.persona.client import ApiCall, RateLimitInfo
 from jobs.persona.models import InquiryAttributes
-from jobs.state import keys
+from jobs.state.keys import KeySpace
 from jobs.state.redis_typing import resolved
 from worker import metrics as worker_metrics
 from worker.instrument import instrument
@@ -177,13 +177,14 @@ def test_resetting_gives_a_fresh_registry_without_duplicate_registration() -> No
     )
 
 
+#: The keys of the default deployment.
+KEYS = KeySpace()
+
+
 async def _follow(redis: Redis, inquiry_id: str, status: str) -> None:
-    await resolved(
-        redis.hset(
-            keys.inquiry_key(inquiry_id), mapping={"status": status, "followed_since": "1.0"}
-        )
-    )
-    await redis.zadd(keys.INFLIGHT, {inquiry_id: 1})
+    """A followed inquiry as the ledger keeps it: its record and its place in the due set."""
+    await resolved(redis.hset(KEYS.inquiry(inquiry_id), mapping={"status": status, "since": "1.0"}))
+    await redis.zadd(KEYS.due, {inquiry_id: 1})
 
 
 @pytest.mark.redis
@@ -193,13 +194,28 @@ async def test_inflight_is_counted_from_redis_at_scrape_time(
     await _follow(decoded_redis, "inq_a", "pending")
     await _follow(decoded_redis, "inq_b", "pending")
     await _follow(decoded_redis, "inq_c", "needs_review")
-    await decoded_redis.zadd(keys.INFLIGHT, {"inq_gone": 1})  # record expired
+    await decoded_redis.zadd(KEYS.due, {"inq_gone": 1})  # record expired
 
-    await refresh_inflight(decoded_redis)
+    await refresh_inflight(decoded_redis, KEYS)
 
     assert sample(fresh, "persona_worker_inflight_inquiries", status="pending") == 2
     assert sample(fresh, "persona_worker_inflight_inquiries", status="needs_review") == 1
     assert sample(fresh, "persona_worker_inflight_inquiries", status="unknown") == 1
+
+
+@pytest.mark.redis
+async def test_inflight_counts_only_its_own_deployment(
+    fresh: Metrics, decoded_redis: Redis
+) -> None:
+    other = KeySpace("persona-demo:")
+    await _follow(decoded_redis, "inq_a", "pending")
+    await resolved(decoded_redis.hset(other.inquiry("inq_b"), mapping={"status": "pending"}))
+    await decoded_redis.zadd(other.due, {"inq_b": 1})
+
+    await refresh_inflight(decoded_redis, KEYS)
+    assert sample(fresh, "persona_worker_inflight_inquiries", status="pending") == 1
+    await refresh_inflight(decoded_redis, other)
+    assert sample(fresh, "persona_worker_inflight_inquiries", status="pending") == 1
 
 
 @pytest.mark.redis
@@ -209,7 +225,7 @@ async def test_the_worker_endpoint_serves_metrics_and_nothing_else(
     await _follow(decoded_redis, "inq_a", "created")
     fresh.jobs.labels("create_inquiry", "success").inc()
     async with (
-        MetricsServer(decoded_redis, port=0, host="127.0.0.1") as server,
+        MetricsServer(decoded_redis, KEYS, port=0, host="127.0.0.1") as server,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client,
     ):
         scrape = await client.get("/metrics")
@@ -233,7 +249,7 @@ async def test_the_worker_endpoint_serves_metrics_and_nothing_else(
 @pytest.mark.redis
 async def test_a_silent_client_is_dropped_and_others_still_served(decoded_redis: Redis) -> None:
     async with MetricsServer(
-        decoded_redis, port=0, host="127.0.0.1", request_timeout_s=0.2
+        decoded_redis, KEYS, port=0, host="127.0.0.1", request_timeout_s=0.2
     ) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(b"GET /metrics HTTP/1.1\r\n")  # the headers never finish
@@ -253,13 +269,13 @@ async def test_a_client_that_stalls_on_its_next_request_is_dropped(
 ) -> None:
     render = worker_metrics.render
 
-    async def slow_render(redis: Redis, accept: str | None) -> tuple[bytes, str]:
+    async def slow_render(redis: Redis, keys: KeySpace, accept: str | None) -> tuple[bytes, str]:
         await asyncio.sleep(0.4)  # a slow scrape outlasts the first deadline: no hang-up
-        return await render(redis, accept)
+        return await render(redis, keys, accept)
 
     monkeypatch.setattr(worker_metrics, "render", slow_render)
     async with MetricsServer(
-        decoded_redis, port=0, host="127.0.0.1", request_timeout_s=0.2
+        decoded_redis, KEYS, port=0, host="127.0.0.1", request_timeout_s=0.2
     ) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(b"GET /metrics HTTP/1.1\r\nHost: scraper\r\n\r\n")
@@ -283,7 +299,7 @@ async def test_the_worker_endpoint_leaves_signals_and_logs_to_the_worker(
     before = {signum: signal.getsignal(signum) for signum in handled}
     with caplog.at_level(logging.DEBUG):
         async with (
-            MetricsServer(decoded_redis, port=0, host="127.0.0.1") as server,
+            MetricsServer(decoded_redis, KEYS, port=0, host="127.0.0.1") as server,
             httpx.AsyncClient() as client,
         ):
             answer = await client.get(f"http://127.0.0.1:{server.port}/metrics?token=s3cr3t")

@@ -98,7 +98,7 @@ async def test_a_job_context_command_times_out(
     context: JobContext = ctx[CTX_KEY]
     try:
         async with _times_out_in_time():
-            await context.store.get("inq_1")
+            await context.ledger.inquiry("inq_1")
     finally:
         await shutdown(ctx)
 

@@ -7,16 +7,19 @@ from typing import Any
 
 import httpx
 import pytest
-from jobs.state.store import Store
 from redis.asyncio import Redis
 
 from jobs.errors import ConfigError
-from jobs.state import keys
+from jobs.state.keys import KeySpace
+from jobs.state.ledger import Ledger
 from jobs.webhooks.signature import signature_header
 from settings import Settings
 from tests.conftest import TEST_WEBHOOK_SECRET
 
 pytestmark = pytest.mark.redis
+
+#: The keys of the default deployment, which the web app under test uses.
+KEYS = KeySpace()
 
 
 def event_body(
@@ -58,22 +61,36 @@ async def deliver(web: httpx.AsyncClient, body: bytes | None = None) -> httpx.Re
 
 async def _nothing_happened(redis: Redis, settings: Settings) -> None:
     assert await redis.zcard(settings.queue_name) == 0
-    assert await redis.keys(keys.webhook_event_key("*")) == []
+    assert await redis.keys(KEYS.webhook_event("*")) == []
 
 
 @pytest.fixture
-async def followed(decoded_redis: Redis) -> str:
-    """`inq_1` followed for a create request, as `create_inquiry` leaves it."""
+def ledger(decoded_redis: Redis, web_settings: Settings) -> Ledger:
+    """The request ledger of the web app's deployment."""
+    return Ledger(
+        decoded_redis,
+        KEYS,
+        stream=web_settings.results_stream,
+        maxlen=web_settings.results_stream_maxlen,
+        answered_ttl_s=web_settings.record_ttl_s,
+    )
+
+
+@pytest.fixture
+async def followed(ledger: Ledger) -> str:
+    """`inq_1` followed by the create request that made it, as `create_inquiry` leaves it."""
     now = time.time()
-    await Store(decoded_redis, record_ttl_s=3_600).follow(
+    await ledger.open("create-1", "create_inquiry", now, reference_id="person-1")
+    outcome = await ledger.follow(
         "inq_1",
-        request_id="create-1",
+        "create-1",
         reference_id="person-1",
         status="pending",
         now=now,
         first_due=now + 60,
-        poll_job="poll:inq_1:0",
+        creator=True,
     )
+    assert outcome.following
     return "inq_1"
 
 
@@ -83,7 +100,34 @@ async def test_signed_terminal_event_enqueues_one_fetch(
     response = await deliver(web)
     assert response.status_code == 202
     assert response.json() == {"event_id": "evt_1", "action": "fetch enqueued"}
-    assert await redis.zrange(web_settings.queue_name, 0, -1) == [b"fetch:inq_1:0"]
+    assert await redis.zrange(web_settings.queue_name, 0, -1) == [b"persona:fetch:inq_1:0"]
+
+
+async def test_a_status_event_of_a_followed_inquiry_is_noted_and_enqueues_nothing(
+    web: httpx.AsyncClient, ledger: Ledger, web_settings: Settings, followed: str
+) -> None:
+    response = await deliver(web, event_body("inquiry.marked-for-review", status="needs_review"))
+
+    assert response.json()["action"] == "status noted"
+    record = await ledger.inquiry(followed)
+    assert record is not None
+    assert (record.status, record.followers) == ("needs_review", {"create-1": "person-1"})
+    assert await ledger.redis.zcard(web_settings.queue_name) == 0
+
+
+async def test_a_terminal_event_after_every_request_was_answered_enqueues_nothing(
+    web: httpx.AsyncClient, ledger: Ledger, followed: str
+) -> None:
+    data = {"status": "approved"}
+    answer = await ledger.answer(
+        "create-1", event="inquiry.approved", data=data, inquiry_id=followed
+    )
+    assert answer.new
+
+    response = await deliver(web)
+
+    assert response.json()["action"] == "already published"
+    assert await ledger.redis.zcard(ledger.keys.default_queue) == 0
 
 
 async def test_a_terminal_event_of_an_inquiry_nobody_follows_enqueues_nothing(
@@ -122,7 +166,7 @@ async def test_event_ids_are_remembered_for_the_dedupe_window(
     web: httpx.AsyncClient, redis: Redis, web_settings: Settings
 ) -> None:
     await deliver(web)
-    ttl = await redis.ttl(keys.webhook_event_key("evt_1"))
+    ttl = await redis.ttl(KEYS.webhook_event("evt_1"))
     assert 7 * 86_400 <= ttl <= web_settings.webhook_dedupe_ttl_s
 
 
