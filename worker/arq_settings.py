@@ -32,6 +32,7 @@ from jobs.pipeline.create_inquiry import create_inquiry
 from jobs.pipeline.fetch_verification import fetch_verification
 from jobs.pipeline.poll_inquiry import poll_inquiry
 from jobs.pipeline.poll_tick import poll_tick
+from jobs.pipeline.requests import as_worker_coroutine
 from jobs.pipeline.sweep import SWEEP_INTERVAL_S, sweep
 from jobs.pipeline.unreadable import unreadable_job
 from jobs.state.connections import RedisTimeouts, arq_pool, arq_redis_settings
@@ -73,7 +74,7 @@ def build_worker_settings(
             # runs again, answers its request once, and ends by its own deadline.
             *(
                 func(
-                    job,
+                    as_worker_coroutine(job),
                     name=name,
                     timeout=timeout,
                     max_tries=UNBOUNDED_TRIES,
@@ -92,7 +93,7 @@ def build_worker_settings(
             ),
             # The one publisher; under our own deterministic ids, so no result is kept.
             func(
-                fetch_verification,
+                as_worker_coroutine(fetch_verification),
                 name=FETCH_VERIFICATION,
                 timeout=timeout,
                 max_tries=UNBOUNDED_TRIES,

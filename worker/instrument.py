@@ -31,6 +31,7 @@ from arq.worker import Function
 
 from jobs import log_context
 from jobs.metrics import JOB_OUTCOMES, JobOutcome, metrics, observe_job
+from jobs.pipeline.requests import as_worker_coroutine
 
 __all__ = ["instrument", "instrument_settings"]
 
@@ -77,14 +78,14 @@ def instrument(name: str, coroutine: WorkerCoroutine) -> WorkerCoroutine:
                 # the one that carries every id the job learnt (e.g. the inquiry it created).
                 logger.debug("%s %s in %.3fs", name, outcome, elapsed)
 
-    return run
+    return as_worker_coroutine(run)
 
 
 def _wrapped(entry: Any) -> Any:
     if isinstance(entry, CronJob):
         # A cron's name carries the deployment's key prefix (`KeySpace.cron_name`); metrics
         # and logs name the job by its function, the same in every deployment.
-        name = entry.coroutine.__name__
+        name = entry.coroutine.__qualname__
         return dataclasses.replace(entry, coroutine=instrument(name, entry.coroutine))
     if isinstance(entry, Function):
         return dataclasses.replace(entry, coroutine=instrument(entry.name, entry.coroutine))

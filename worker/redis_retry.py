@@ -36,6 +36,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import OutOfMemoryError, ReadOnlyError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from jobs.pipeline.requests import as_worker_coroutine
+
 __all__ = ["REDIS_RETRY_DEFER_S", "is_passing", "retry_on_redis_errors", "retrying"]
 
 logger = logging.getLogger(__name__)
@@ -76,7 +78,7 @@ def retrying(name: str, coroutine: WorkerCoroutine) -> WorkerCoroutine:
             )
             raise Retry(defer=defer) from exc
 
-    return run
+    return as_worker_coroutine(run)
 
 
 def retry_on_redis_errors(attributes: dict[str, Any]) -> dict[str, Any]:

@@ -175,7 +175,14 @@ async def poll_tick(ctx: dict[str, Any]) -> TickResult:
     )
     if live:
         logger.debug("tick checked %d inquiries in %d calls", len(live), counts["calls"])
-    return {"checked": len(live), **counts}
+    return {
+        "checked": len(live),
+        "calls": counts["calls"],
+        "waiting": counts["waiting"],
+        "fetch": counts["fetch"],
+        "deadline": counts["deadline"],
+        "failed": counts["failed"],
+    }
 
 
 def _chunks_of(records: list[InquiryRecord], size: int) -> list[list[InquiryRecord]]:

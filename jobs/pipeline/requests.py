@@ -27,9 +27,10 @@ import random
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from arq import Retry
+from arq.typing import WorkerCoroutine
 from redis.exceptions import RedisError
 
 from jobs.context import JobContext
@@ -43,6 +44,7 @@ __all__ = [
     "JobDeadlineError",
     "RequestRun",
     "UnexpectedJobError",
+    "as_worker_coroutine",
     "fail_request",
     "job_deadline_s",
     "request_job",
@@ -139,7 +141,16 @@ async def _replay(ctx: JobContext, record: RequestRecord) -> dict[str, Any]:
 Perform = Callable[[RequestRun, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]
 
 
-def request_job(job: str, perform: Perform, *, doc: str) -> Callable[..., Awaitable[Any]]:
+def as_worker_coroutine(function: Callable[..., Awaitable[Any]]) -> WorkerCoroutine:
+    """A job function whose arq context is positional-only, typed as arq's `WorkerCoroutine`.
+
+    arq calls every job as `coroutine(ctx, *args, **kwargs)`, so a positional-only `ctx` is
+    what it needs; arq's protocol names the parameter, which the type checker cannot match.
+    """
+    return cast(WorkerCoroutine, function)
+
+
+def request_job(job: str, perform: Perform, *, doc: str) -> WorkerCoroutine:
     """The arq function of a request job: `perform` inside the ledger's rules (module doc).
 
     Args:
@@ -188,7 +199,7 @@ def request_job(job: str, perform: Perform, *, doc: str) -> Callable[..., Awaita
 
     run.__name__ = run.__qualname__ = job
     run.__doc__ = doc
-    return run
+    return as_worker_coroutine(run)
 
 
 async def _fail(

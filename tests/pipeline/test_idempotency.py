@@ -227,7 +227,8 @@ async def _job_context(pipeline: Pipeline) -> AsyncIterator[JobContext]:
 
 async def _run_create(context: JobContext) -> CreateResult:
     ctx = {CTX_KEY: context, "job_id": "req-1", "job_try": 1}
-    return await create_inquiry(ctx, reference_id="person-1", note=STAYS_PENDING)
+    result: CreateResult = await create_inquiry(ctx, reference_id="person-1", note=STAYS_PENDING)
+    return result
 
 
 async def test_a_refused_link_still_answers_a_rerun_without_a_link(
