@@ -7,8 +7,8 @@ first answer back instead of a second decision.
 
 Outcome event `inquiry.decision-recorded`, data: `inquiry_id`, `decision`, `status` (after the
 decision), `final` (whether that status is a decision that will not change), `decisioned_at`,
-`marked_for_review_at` and `following` (our pipeline was following the inquiry and had not
-published its result when the decision was sent, so that result event comes).
+`marked_for_review_at` and `following` (requests were waiting for the inquiry's result after
+the decision was recorded, so their answers come, read after the decision).
 
 A decision on an inquiry that is already approved or declined ends with `job.failed` carrying
 `InquiryAlreadyDecidedError` (Persona answers 409, and the same request would be refused
@@ -17,7 +17,9 @@ redacted inquiry) end with `job.failed` carrying Persona's own error.
 
 If requests follow the inquiry, the decision leads to their answer: a status that ends polling
 gets its fetch enqueued at once (the same deterministic id a webhook or the tick would use),
-any other status is checked by the next polling tick.
+any other status (`needs_review`) has the inquiry checked by the next polling tick. A request
+already answered keeps its one answer: to follow the decided inquiry to a new result, enqueue a
+new `poll_inquiry` request.
 """
 
 from __future__ import annotations
@@ -65,18 +67,16 @@ def _already_decided(args: DecideInquiryArgs, status: str, exc: ConflictError) -
     )
 
 
-async def _follow_up(run: ActionRun, inquiry: Inquiry) -> None:
-    """Lead a followed inquiry to the answers of the requests that wait for it."""
+async def _follow_up(run: ActionRun, inquiry: Inquiry) -> bool:
+    """Lead a followed inquiry to the answers of the requests that wait for it; whether any
+    request waits."""
     context = run.context
     if is_terminal(inquiry.status, context.settings.terminal_statuses):
-        await fetch_soon(context, inquiry.id)
-    else:
-        await poll_soon(context, inquiry.id)
+        return await fetch_soon(context, inquiry.id)
+    return await poll_soon(context, inquiry.id)
 
 
 async def _perform(run: ActionRun, args: DecideInquiryArgs) -> Outcome:
-    before = await run.context.ledger.inquiry(args.inquiry_id)
-    following = before is not None and bool(before.followers)
     try:
         document = await _send(run, args)
     except ConflictError as exc:
@@ -86,7 +86,7 @@ async def _perform(run: ActionRun, args: DecideInquiryArgs) -> Outcome:
             raise
         raise _already_decided(args, current.data.status, exc) from exc
     inquiry = document.data
-    await _follow_up(run, inquiry)
+    following = await _follow_up(run, inquiry)
     attributes = inquiry.attributes
     return Outcome(
         "inquiry.decision-recorded",

@@ -5,17 +5,20 @@ verification data). It carries the job's Idempotency-Key (`redact_inquiry:{job_i
 `jobs.idempotency`), which the operation declares; Persona documents keys as without effect on
 DELETE, so a retry after a lost answer may also see a 409 "Inquiry already redacted", which the
 job confirms with a read and treats as done: the caller's goal, no personal data left, is met
-either way. Then `jobs.state.forget` drops our own copies (the record's reference id, the create
-request's link and session token, arq's result of the create job with its arguments and link,
-arq's results of `refresh_link` jobs with their links, and result events carrying field values
-or a link).
+either way. Then `jobs.state.forget` drops our own copies: the reference ids the ledger keeps for
+the requests waiting for the inquiry and for the request that created it, arq's result of the
+create job (its arguments and link), arq's results of `refresh_link` jobs (their links), and
+result events carrying field values or a link.
 
 Outcome event `inquiry.redacted`, data: `inquiry_id`, `status` (redaction keeps it),
 `redacted_at`, `already_redacted` (Persona had redacted it before this job) and `dropped`
-(counts of our copies removed: `inquiry_records`, `create_requests`, `job_results`,
-`stream_events`). An unknown inquiry, or any other refusal, ends with `job.failed`.
+(counts of our copies removed: `inquiry_records`, the ledger's records of the inquiry;
+`create_requests`, requests whose reference id was blanked, none once every request was
+answered, since an answer drops it; `job_results`; `stream_events`). An unknown inquiry, or any
+other refusal, ends with `job.failed`.
 
-A followed inquiry stays followed: its result is still published, without personal data.
+A followed inquiry stays followed: the requests waiting for it are answered with its result,
+whose field values Persona has erased.
 """
 
 from __future__ import annotations

@@ -4,8 +4,9 @@ We never store inquiry PII on purpose, but a few copies exist while requests are
 On redaction each is dropped:
 
 - the ledger's records (`jobs.state.ledger`): the reference ids (the caller's ids for the
-  person) kept for the requests following the inquiry, and on its creator's request record,
-  are blanked (`Ledger.forget_references`);
+  person) kept for the requests still waiting for the inquiry, and on its creator's request
+  record, are blanked (`Ledger.forget_references`); an answered request dropped its own with
+  its answer;
 - `arq:result:{job}`, arq's result of the create job that made the inquiry: it holds the
   job's arguments (`reference_id` and the `fields`, e.g. name and birthdate, the inquiry was
   created with) and its one-time link, and is deleted;
@@ -16,8 +17,8 @@ On redaction each is dropped:
   allows some, and `inquiry.link-refreshed` events carry a link; those events are deleted
   (`XDEL`).
 
-Everything else about the inquiry (status, counters, ids, dedupe markers) holds no personal
-data and stays, so the pipeline keeps its guarantees. Other events stay on the stream (ids
+Everything else about the inquiry (status, counters, ids, answered requests) holds no
+personal data and stays, so the pipeline keeps its guarantees. Other events stay on the stream (ids
 and statuses only, plus the caller's own reference id); the stream is trimmed to its
 configured length anyway. Scanning the stream reads it in pages, so the cost
 grows with `RESULTS_STREAM_MAXLEN`; redactions are rare, and the scan never blocks Redis for

@@ -112,13 +112,16 @@ async def _inquiry_event(ctx: JobContext, inquiry_id: str, status: str) -> Event
     if record is None:
         # Not followed: an inquiry created elsewhere in the environment, or one whose create
         # request has not recorded it yet (its answer was lost and the job will retry).
-        # Fetching it here would answer a request nobody made, and would take the inquiry
-        # from the create job it belongs to, which would then create a second one. The
-        # create job's retry or the follower's own chain picks it up.
+        # Fetching it here would answer no request; once a request follows it, the polling
+        # tick checks it.
         return EventOutcome("not followed", inquiry_id)
     if not record.followers:
+        # Every request that followed it has its answer; a new request brings it back to the
+        # polling tick.
         return EventOutcome("already published", inquiry_id)
     if is_terminal(status, ctx.settings.terminal_statuses):
+        # One fetch per answer round: copies of the event, the tick and a decision enqueue
+        # nothing new; a request that follows after this round's answer gets the next one.
         await enqueue_fetch(ctx, record)
         return EventOutcome("fetch enqueued", inquiry_id)
     # Not terminal: note the status for operators. The check is not pulled forward: the

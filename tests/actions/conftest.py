@@ -4,11 +4,12 @@ Jobs are enqueued the way a producer in any language would: `SET arq:job:{id}` t
 wire document and `ZADD` the queue with the enqueue time as score. The sandbox runs on a manual
 clock, so an inquiry stays where a test put it (with simulate actions) until a job moves it.
 
-The workers and the waits are the shared harness's (`tests.harness`): `run()` is a burst worker
-that returns once arq's queue is empty; `running()` keeps a worker serving while a test waits
-for specific events on the results stream (a blocking read) or job results, for flows whose
-polling only ends when an action ends it. This package adds what setting a scene takes and the
-checks every action repeats.
+The workers and the waits are the shared harness's (`tests.harness`): `run()` serves until
+every request has its answer; `running()` keeps a worker serving while a test waits for
+specific events on the results stream (a blocking read), job results or the ledger's records,
+for flows whose polling only ends when an action ends it. This package adds what setting a
+scene takes and the checks every action repeats. A test changes settings with
+`@pytest.mark.settings(...)`, a module by overriding `action_overrides`.
 """
 
 from __future__ import annotations
@@ -26,17 +27,22 @@ from redis.asyncio import Redis
 from jobs.context import persona_client
 from jobs.persona.client import PersonaClient
 from jobs.persona.models import Inquiry
+from jobs.state.ledger import InquiryRecord, RequestRecord
 from jobs.state.results import ResultEvent
 from persona_sandbox import ManualClock, SandboxConfig
 from settings import Settings
 from tests.conftest import TEST_API_KEY, TEST_TEMPLATE_ID
-from tests.harness import Harness, sandbox_and_settings
+from tests.harness import Harness, marked, sandbox_and_settings
 from worker.embedded_redis import RedisServer
 
 pytestmark = pytest.mark.redis
 
 #: Longest any run or wait may take before the test fails instead of hanging.
 WAIT_S = 60.0
+#: Status checks so rare that none runs during a test (but the ones an action asks for).
+NO_STATUS_CHECKS = pytest.mark.settings(
+    poll_min_interval_s=600.0, poll_max_interval_s=1_200.0, poll_review_interval_s=600.0
+)
 
 
 def refusals(cases: list[tuple[str, dict[str, Any]]]) -> pytest.MarkDecorator:
@@ -73,14 +79,20 @@ class Actions(Harness):
     async def assert_refused_once(
         self, function: str, kwargs: dict[str, Any], args: list[Any] | None = None
     ) -> None:
-        """Bad arguments, enqueued twice under one id: one `job.failed`, one try, no call."""
+        """Bad arguments, enqueued twice under one id: one `job.failed` after one try, which
+        the second run returns again; no call."""
         job_id = await self.enqueue(function, args=args or (), **kwargs)
         await self.run()
+        event = await self.assert_failed_once(job_id, "JobArgumentsError")
+        assert event.data["job"] == function
+
         await self.enqueue(function, job_id=job_id, args=args or (), **kwargs)
         await self.run()
 
-        event = await self.assert_failed_once(job_id, "JobArgumentsError")
-        assert event.data["job"] == function
+        assert await self.events_for(job_id) == [event]
+        replayed = (await self.job_result(job_id))["r"]
+        assert (replayed["event"], replayed["published"]) == ("job.failed", False)
+        assert replayed["entry_id"] == event.entry_id
         assert self.counters()["requests"] == 0
 
     async def assert_rerun_changes_nothing(
@@ -98,6 +110,31 @@ class Actions(Harness):
         assert self.counters() == before
         assert await self.events() == [first]
         return job_id, first
+
+    # --- followed inquiries -----------------------------------------------------------------
+
+    async def followed(self, reference_id: str, **kwargs: Any) -> tuple[str, str]:
+        """Enqueue a create request and wait until it follows its inquiry (a worker must be
+        serving); the request's id and the inquiry's."""
+        create_id = await self.enqueue("create_inquiry", reference_id=reference_id, **kwargs)
+        inquiry_id = (await self.job_result(create_id))["r"]["inquiry_id"]
+        return create_id, str(inquiry_id)
+
+    async def wait_for_checks(self, inquiry_id: str, count: int = 1) -> InquiryRecord:
+        """Wait until the polling tick checked a followed inquiry `count` times; its record."""
+
+        async def checked() -> InquiryRecord | None:
+            record = await self.record(inquiry_id)
+            return record if record is not None and record.polls >= count else None
+
+        found: InquiryRecord = await self.wait_until(checked, f"{count} check(s) of {inquiry_id}")
+        return found
+
+    async def answered(self, request_id: str) -> RequestRecord:
+        """The ledger's record of a request, which must exist."""
+        request = await self.request(request_id)
+        assert request is not None, f"no record of request {request_id}"
+        return request
 
     async def retries_pending(self, job_id: str) -> bool:
         """Whether arq still counts tries for the job (it would run it again)."""
@@ -128,9 +165,9 @@ class Actions(Harness):
 
 
 @pytest.fixture
-def action_overrides() -> dict[str, Any]:
-    """Settings a test module changes (override the fixture)."""
-    return {}
+def action_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Settings a test changes (`@pytest.mark.settings(...)`); a module overrides the fixture."""
+    return marked(request, "settings")
 
 
 @pytest.fixture

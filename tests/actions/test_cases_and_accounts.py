@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from jobs.persona.client import PersonaClient
 from tests.actions.conftest import Actions, refusals
 
 pytestmark = pytest.mark.redis
@@ -70,6 +71,24 @@ async def test_an_unknown_case_is_one_failure(actions: Actions) -> None:
     _, event = await actions.outcome("set_case_status", case_id="case_Unknown", status="Open")
 
     assert event.data["error"]["type"] == "NotFoundError"
+
+
+async def test_an_unexpected_error_is_one_failure_naming_only_its_type(
+    actions: Actions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    case_id = open_case(actions)
+
+    async def broken(*args: Any, **kwargs: Any) -> None:
+        raise KeyError("Jane Doe")
+
+    monkeypatch.setattr(PersonaClient, "set_case_status", broken)
+    job_id = await actions.enqueue("set_case_status", case_id=case_id, status="Approved")
+    await actions.run()
+
+    event = await actions.assert_failed_once(job_id, "UnexpectedJobError")
+    assert event.data["error"]["message"] == "unexpected KeyError"
+    assert "Jane" not in str(event.to_json())
+    assert actions.sandbox.state.directory.case(case_id).status == "Open"
 
 
 CASE_BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [

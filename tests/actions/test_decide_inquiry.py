@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from persona_sandbox import FaultSettings
-from tests.actions.conftest import Actions
+from tests.actions.conftest import NO_STATUS_CHECKS, Actions
 
 pytestmark = pytest.mark.redis
 
@@ -149,11 +149,10 @@ async def test_a_lost_answer_is_retried_under_the_same_key(actions: Actions) -> 
 
 async def test_a_decision_on_a_followed_inquiry_leads_to_its_result(actions: Actions) -> None:
     async with actions.running():
-        create_id = await actions.enqueue("create_inquiry", reference_id="person-7")
-        inquiry_id = (await actions.job_result(create_id))["r"]["inquiry_id"]
+        create_id, inquiry_id = await actions.followed("person-7")
         record = await actions.record(inquiry_id)
         assert record is not None
-        assert not record.published
+        assert create_id in record.followers
 
         job_id = await actions.enqueue("decide_inquiry", inquiry_id=inquiry_id, decision="approve")
         result = await actions.wait_for_event(lambda e: e.event == "inquiry.approved")
@@ -171,8 +170,7 @@ async def test_marking_a_followed_inquiry_for_review_keeps_following_it(
     actions: Actions,
 ) -> None:
     async with actions.running():
-        create_id = await actions.enqueue("create_inquiry", reference_id="person-8")
-        inquiry_id = (await actions.job_result(create_id))["r"]["inquiry_id"]
+        create_id, inquiry_id = await actions.followed("person-8")
         job_id = await actions.enqueue(
             "decide_inquiry", inquiry_id=inquiry_id, decision="mark_for_review"
         )
@@ -184,6 +182,68 @@ async def test_marking_a_followed_inquiry_for_review_keeps_following_it(
 
     assert result.data["request_id"] == create_id
     assert result.data["timestamps"]["marked_for_review_at"] is not None
+
+
+@NO_STATUS_CHECKS
+async def test_a_final_decision_has_the_result_fetched_without_a_status_check(
+    actions: Actions,
+) -> None:
+    async with actions.running():
+        create_id, inquiry_id = await actions.followed("person-9")
+        job_id = await actions.enqueue("decide_inquiry", inquiry_id=inquiry_id, decision="decline")
+        result = await actions.wait_for_event(lambda e: e.data.get("request_id") == create_id)
+
+    assert result.event == "inquiry.declined"
+    assert actions.calls("list-all-inquiries") == 0, "the decision enqueued the fetch itself"
+    [recorded] = await actions.events_for(job_id)
+    assert recorded.data["following"] is True
+    request = await actions.answered(create_id)
+    assert (request.event, request.entry) == ("inquiry.declined", result.entry_id)
+
+
+@NO_STATUS_CHECKS
+async def test_marking_for_review_has_the_inquiry_checked_by_the_next_tick(
+    actions: Actions,
+) -> None:
+    async with actions.running():
+        create_id, inquiry_id = await actions.followed("person-10")
+        job_id = await actions.enqueue(
+            "decide_inquiry", inquiry_id=inquiry_id, decision="mark_for_review"
+        )
+        await actions.wait_for_checks(inquiry_id)
+
+    record = await actions.record(inquiry_id)
+    assert record is not None
+    assert (record.status, record.polls) == ("needs_review", 1)
+    assert create_id in record.followers, "the create request still waits for a decision"
+    assert actions.calls("list-all-inquiries") == 1
+    [recorded] = await actions.events_for(job_id)
+    assert recorded.data["following"] is True
+    assert await actions.events_for(create_id) == []
+
+
+async def test_a_decision_after_the_answer_leaves_the_answered_request_alone(
+    actions: Actions,
+) -> None:
+    inquiry = await actions.new_inquiry()
+    await actions.simulate(inquiry.id, "complete_inquiry")
+    poll_id = await actions.enqueue("poll_inquiry", inquiry_id=inquiry.id)
+    await actions.run()
+    [completed] = await actions.events_for(poll_id)
+
+    job_id, recorded = await actions.outcome(
+        "decide_inquiry", inquiry_id=inquiry.id, decision="approve"
+    )
+
+    assert completed.event == "inquiry.completed"
+    assert recorded.data["following"] is False
+    assert await actions.events_for(poll_id) == [completed]
+    assert [e.event for e in await actions.events()] == [
+        "inquiry.completed",
+        "inquiry.decision-recorded",
+    ]
+    assert actions.calls("retrieve-an-inquiry") == 1, "no fetch after the decision"
+    assert (await actions.job_result(job_id))["r"]["following"] is False
 
 
 BAD_ARGUMENTS: list[tuple[str, dict[str, Any], list[Any] | None]] = [

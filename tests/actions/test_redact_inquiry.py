@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from jobs.state import keys
+from jobs.state.keys import ARQ_RESULT_PREFIX
 from jobs.state.redis_typing import resolved
-from tests.actions.conftest import Actions, refusals
+from tests.actions.conftest import NO_STATUS_CHECKS, Actions, refusals
 
 pytestmark = pytest.mark.redis
 
@@ -69,11 +69,7 @@ async def test_an_unknown_inquiry_is_one_failure(actions: Actions) -> None:
 
 async def test_our_copies_of_personal_data_are_dropped(actions: Actions) -> None:
     async with actions.running():
-        create_id = await actions.enqueue(
-            "create_inquiry", reference_id="person-5", fields={"name-first": "Jane"}
-        )
-        created = (await actions.job_result(create_id))["r"]
-        inquiry_id = created["inquiry_id"]
+        create_id, inquiry_id = await actions.followed("person-5", fields={"name-first": "Jane"})
         await actions.simulate(inquiry_id, "complete_inquiry")
         completed = await actions.wait_for_event(lambda e: e.event == "inquiry.completed")
         assert completed.data["fields"] == {"name-first": "Jane"}
@@ -86,23 +82,59 @@ async def test_our_copies_of_personal_data_are_dropped(actions: Actions) -> None
         job_id = await actions.enqueue("redact_inquiry", inquiry_id=inquiry_id)
         redacted = await actions.wait_for_event(lambda e: e.data.get("job_id") == job_id)
 
+    # The create request's reference id went with its answer; the record stays, without one.
     assert redacted.data["dropped"] == {
         "inquiry_records": 1,
-        "create_requests": 1,
+        "create_requests": 0,
         "job_results": 1,
         "stream_events": 1,
     }
     record = await actions.record(inquiry_id)
     assert record is not None
-    assert record.reference_id is None
-    create_state = await resolved(actions.redis.hgetall(keys.create_key(create_id)))
-    assert create_state["inquiry_id"] == inquiry_id
-    assert not {"reference_id", "one_time_link", "session_token"} & set(create_state)
-    assert not await actions.redis.exists(keys.ARQ_RESULT_PREFIX + create_id)
+    assert (record.creator, record.reference_id) == (create_id, None)
+    request = await actions.answered(create_id)
+    assert (request.inquiry_id, request.reference_id) == (inquiry_id, None)
+    assert not await actions.redis.exists(ARQ_RESULT_PREFIX + create_id)
     remaining = await actions.events()
     assert [e.event for e in remaining] == ["inquiry.failed", "inquiry.redacted"]
     assert "Jane" not in str([e.data for e in remaining])
     assert "person-5" not in str([e.data for e in remaining])
+
+
+@NO_STATUS_CHECKS
+async def test_the_reference_ids_of_waiting_requests_are_blanked(actions: Actions) -> None:
+    async with actions.running():
+        create_id, inquiry_id = await actions.followed("person-5")
+        job_id = await actions.enqueue("redact_inquiry", inquiry_id=inquiry_id)
+        redacted = await actions.wait_for_event(lambda e: e.data.get("job_id") == job_id)
+
+    assert redacted.data["dropped"]["inquiry_records"] == 1
+    assert redacted.data["dropped"]["create_requests"] == 1
+    record = await actions.record(inquiry_id)
+    assert record is not None
+    assert record.followers == {create_id: None}, "the request still waits, without its id"
+    request = await actions.answered(create_id)
+    assert (request.reference_id, request.entry) == (None, None)
+    assert "person-5" not in str(await _everything_in_redis(actions.redis))
+
+
+@NO_STATUS_CHECKS
+async def test_a_followed_inquiry_redacted_still_answers_its_request_without_fields(
+    actions: Actions,
+) -> None:
+    async with actions.running():
+        create_id, inquiry_id = await actions.followed("person-5", fields={"name-first": "Jane"})
+        # Completed, but not checked yet: the create request still waits when it is redacted.
+        await actions.simulate(inquiry_id, "complete_inquiry")
+        job_id = await actions.enqueue("redact_inquiry", inquiry_id=inquiry_id)
+        await actions.wait_for_event(lambda e: e.data.get("job_id") == job_id)
+        # A new request is checked at once, and the result answers every waiting request.
+        await actions.enqueue("poll_inquiry", inquiry_id=inquiry_id)
+        completed = await actions.wait_for_event(lambda e: e.data.get("request_id") == create_id)
+
+    assert completed.event == "inquiry.completed"
+    assert completed.data["fields"] == {"name-first": None}, "Persona erased the value"
+    assert "Jane" not in str(completed.data)
 
 
 BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [

@@ -1,4 +1,4 @@
-"""`refresh_link` end to end: a new link, a resume when expired, polling again when followed."""
+"""`refresh_link` end to end: a new link, a resume when expired, a followed inquiry checked."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.actions.conftest import Actions, refusals
+from tests.actions.conftest import NO_STATUS_CHECKS, Actions, refusals
 
 pytestmark = pytest.mark.redis
 
@@ -79,34 +79,50 @@ async def test_a_redacted_inquiry_gets_no_link(actions: Actions) -> None:
     assert event.data["error"]["type"] == "UnprocessableError"
 
 
-async def test_an_expired_followed_inquiry_is_polled_again(actions: Actions) -> None:
+async def test_an_expired_answer_stays_and_a_new_request_follows_the_resumed_inquiry(
+    actions: Actions,
+) -> None:
     async with actions.running():
-        create_id = await actions.enqueue("create_inquiry", reference_id="person-3")
-        inquiry_id = (await actions.job_result(create_id))["r"]["inquiry_id"]
+        create_id, inquiry_id = await actions.followed("person-3")
         await actions.simulate(inquiry_id, "expire_inquiry")
-        expired = await actions.wait_for_event(lambda e: e.event == "inquiry.expired")
+        expired = await actions.wait_for_event(lambda e: e.data.get("request_id") == create_id)
 
         job_id = await actions.enqueue("refresh_link", inquiry_id=inquiry_id)
         refreshed = await actions.wait_for_event(lambda e: e.data.get("job_id") == job_id)
-        record = await actions.record(inquiry_id)
-        assert record is not None
-        assert (record.cycle, record.published) == (1, False)
-
-        # The person finishes through the new link; the polling publishes that result too.
+        # The person finishes through the new link; a new request follows to that result.
+        poll_id = await actions.enqueue("poll_inquiry", inquiry_id=inquiry_id)
         await actions.simulate(inquiry_id, "complete_inquiry")
-        completed = await actions.wait_for_event(lambda e: e.event == "inquiry.completed")
+        completed = await actions.wait_for_event(lambda e: e.data.get("request_id") == poll_id)
 
-    assert expired.data["request_id"] == create_id
-    assert refreshed.event == "inquiry.link-refreshed"
+    assert expired.event == "inquiry.expired"
     assert refreshed.data["resumed"] is True
-    assert refreshed.data["following"] is True
-    assert completed.data["request_id"] == create_id
-    assert completed.data["reference_id"] == "person-3"
+    assert refreshed.data["following"] is False, "no request was waiting any more"
+    assert completed.event == "inquiry.completed"
+    assert await actions.events_for(create_id) == [expired], "one answer per request"
+    request = await actions.answered(create_id)
+    assert (request.event, request.entry) == ("inquiry.expired", expired.entry_id)
     assert [e.event for e in await actions.events()] == [
         "inquiry.expired",
         "inquiry.link-refreshed",
         "inquiry.completed",
     ]
+
+
+@NO_STATUS_CHECKS
+async def test_a_refresh_has_a_followed_inquiry_checked_by_the_next_tick(
+    actions: Actions,
+) -> None:
+    async with actions.running():
+        create_id, inquiry_id = await actions.followed("person-4")
+        job_id = await actions.enqueue("refresh_link", inquiry_id=inquiry_id)
+        record = await actions.wait_for_checks(inquiry_id)
+
+    [refreshed] = await actions.events_for(job_id)
+    assert refreshed.data["following"] is True
+    assert refreshed.data["resumed"] is False
+    assert actions.calls("list-all-inquiries") == 1
+    assert create_id in record.followers
+    assert await actions.events_for(create_id) == []
 
 
 BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [

@@ -1,12 +1,11 @@
-"""The state pieces the actions add: non-settling events, following again, argument models."""
+"""The ledger as the actions use it: an action's answer leaves its inquiry's followers waiting;
+the argument models."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from jobs.state.publisher import Publisher
-from jobs.state.store import InquiryRecord, Store
 from redis.asyncio import Redis
 
 from jobs.contract import (
@@ -17,133 +16,49 @@ from jobs.contract import (
     parse_args,
 )
 from jobs.errors import JobArgumentsError
-from jobs.state import keys
+from jobs.state.keys import KeySpace
+from jobs.state.ledger import Ledger
 from jobs.state.results import read_range
 
-#: When the tests' events are published: after `_follow`, before the refollow.
-NOW = 150.0
+KEYS = KeySpace("test:")
 
 
 @pytest.fixture
-def store(decoded_redis: Redis) -> Store:
-    return Store(decoded_redis, record_ttl_s=600)
-
-
-@pytest.fixture
-def publisher(decoded_redis: Redis) -> Publisher:
-    return Publisher(decoded_redis, stream="test:results", maxlen=1000, marker_ttl_s=60)
-
-
-async def _follow(store: Store, inquiry_id: str = "inq_1") -> None:
-    await store.follow(
-        inquiry_id,
-        request_id="create-1",
+async def ledger(decoded_redis: Redis) -> Ledger:
+    """A ledger whose inquiry `inq_1` the create request `create-1` follows."""
+    ledger = Ledger(decoded_redis, KEYS, stream="test:results", maxlen=1_000, answered_ttl_s=600)
+    await ledger.open("create-1", "create_inquiry", 100.0, reference_id="person-1")
+    await ledger.follow(
+        "inq_1",
+        "create-1",
         reference_id="person-1",
         status="created",
         now=100.0,
         first_due=105.0,
-        poll_job=keys.poll_job_id(inquiry_id, 0),
+        creator=True,
     )
-
-
-async def _published(store: Store, publisher: Publisher) -> InquiryRecord:
-    """A followed inquiry whose outcome (an expiry) was published: its record."""
-    await _follow(store)
-    await publisher.publish(
-        dedupe_id="inq_1:0", event="inquiry.expired", inquiry_id="inq_1", data={}, now=NOW
-    )
-    record = await store.get("inq_1")
-    assert record is not None
-    return record
+    return ledger
 
 
 @pytest.mark.redis
-async def test_an_action_event_does_not_settle_the_inquiry(
-    store: Store, publisher: Publisher, decoded_redis: Redis
+@pytest.mark.parametrize("event", ["inquiry.decision-recorded", "job.failed"])
+async def test_an_action_answer_leaves_the_followers_of_its_inquiry_waiting(
+    ledger: Ledger, decoded_redis: Redis, event: str
 ) -> None:
-    await _follow(store)
+    await ledger.open("decide-1", "decide_inquiry", 150.0)
 
-    publication = await publisher.publish(
-        dedupe_id="job:decide-1",
-        event="inquiry.decision-recorded",
-        inquiry_id="inq_1",
-        data={},
-        now=NOW,
-        settles_inquiry=False,
-    )
+    answer = await ledger.answer("decide-1", event=event, data={}, inquiry_id="inq_1")
 
-    assert publication.new
-    record = await store.get("inq_1")
+    assert answer.new
+    record = await ledger.inquiry("inq_1")
     assert record is not None
-    assert not record.published
-    assert await decoded_redis.zscore(keys.INFLIGHT, "inq_1") is not None
-    [event] = await read_range(decoded_redis, "test:results")
-    assert event.inquiry_id == "inq_1"
-
-
-@pytest.mark.redis
-async def test_a_failure_of_an_action_does_not_settle_the_inquiry(
-    store: Store, publisher: Publisher
-) -> None:
-    await _follow(store)
-
-    await publisher.publish_failure(
-        dedupe_id="job:decide-1",
-        job="decide_inquiry",
-        job_id="decide-1",
-        error=JobArgumentsError("decision: bad"),
-        now=NOW,
-        inquiry_id="inq_1",
-        settles_inquiry=False,
-    )
-
-    record = await store.get("inq_1")
-    assert record is not None
-    assert not record.published
-
-
-@pytest.mark.redis
-async def test_refollow_starts_a_new_cycle_with_the_next_hop(
-    store: Store, publisher: Publisher, decoded_redis: Redis
-) -> None:
-    published = await _published(store, publisher)
-
-    poll_job = await store.refollow(published, status="pending", now=200.0, first_due=201.0)
-
-    assert poll_job == keys.poll_job_id("inq_1", 1)
-    record = await store.get("inq_1")
-    assert record is not None
-    assert (record.cycle, record.polls, record.published) == (1, 1, False)
-    assert (record.status, record.poll_job, record.event) == ("pending", poll_job, None)
-    assert record.deadline is None
-    assert record.dedupe_id == "inq_1:1"
-    assert record.request_id == "create-1"
-    assert await decoded_redis.zscore(keys.INFLIGHT, "inq_1") == 201_000
-
-
-@pytest.mark.redis
-async def test_refollow_happens_once_for_one_published_outcome(
-    store: Store, publisher: Publisher
-) -> None:
-    seen = await _published(store, publisher)
-
-    first = await store.refollow(seen, status="pending", now=200.0, first_due=201.0)
-    second = await store.refollow(seen, status="pending", now=200.0, first_due=201.0)
-
-    assert first is not None
-    assert second is None
-    record = await store.get("inq_1")
-    assert record is not None
-    assert record.cycle == 1
-
-
-@pytest.mark.redis
-async def test_refollow_leaves_an_unpublished_record_alone(store: Store) -> None:
-    await _follow(store)
-    record = await store.get("inq_1")
-    assert record is not None
-
-    assert await store.refollow(record, status="pending", now=200.0, first_due=201.0) is None
+    assert (record.followers, record.done, record.round) == ({"create-1": "person-1"}, False, 0)
+    assert await decoded_redis.zscore(KEYS.due, "inq_1") == 105_000
+    request = await ledger.request("create-1")
+    assert request is not None
+    assert (request.entry, request.inquiry_id) == (None, "inq_1")
+    [entry] = await read_range(decoded_redis, "test:results")
+    assert (entry.event, entry.inquiry_id) == (event, "inq_1")
 
 
 @pytest.mark.parametrize(

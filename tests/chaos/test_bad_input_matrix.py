@@ -1,11 +1,13 @@
 """Bad input, as a matrix: job arguments, raw queue payloads, webhook requests, configuration.
 
-Each row gets a clear error and costs nothing else: a request that exists ends in one
-`job.failed` naming what is wrong (never echoing the value); a payload that is not a job of
-ours fails in arq with the reason in its result (there is no request to answer); the worker
+Each row gets a clear error and costs nothing else: a request ends in one `job.failed` naming
+what is wrong (never echoing the value), also one whose payload is not a JSON job; a job arq
+cannot run at all (an unknown function, a job key that vanished, arguments that are not an
+object) fails in arq with the reason in its result, since it never became a request; the worker
 process stays up and the well-formed requests enqueued beside the bad ones all end normally;
 bad configuration stops the process at start with a non-zero status and a message naming the
-variable.
+variable. The production-key worker beside the test's is a deployment of its own
+(`KEY_PREFIX`), answering to the same results stream.
 
 What is already covered elsewhere is not repeated here:
 
@@ -40,16 +42,20 @@ from redis.asyncio import Redis
 
 from bench.processes import RUN_WORKER, child_environment, console_script
 from bench.stack import Stack
-from bench.waiting import idle
 from jobs.context import persona_client
 from jobs.persona.errors import ClientSetupError
 from jobs.producer import connect, enqueue_create
-from jobs.state import keys
+from jobs.state.keys import (
+    ARQ_IN_PROGRESS_PREFIX,
+    ARQ_JOB_PREFIX,
+    ARQ_RESULT_PREFIX,
+    KeySpace,
+)
 from jobs.state.results import ResultEvent
 from jobs.webhooks.signature import signature_header
 from persona_sandbox import SandboxConfig, run_sandbox
 from settings import Settings, load_settings
-from tests.chaos.conftest import QUEUE, results, wait_for
+from tests.chaos.conftest import QUEUE, STREAM, results, wait_for
 from tests.conftest import PROCESS_SETTINGS, TEST_API_KEY, TEST_WEBHOOK_SECRET
 from tests.harness import wire_job
 from worker.embedded_redis import RedisServer, free_port
@@ -58,6 +64,10 @@ from worker.web import create_app
 pytestmark = [pytest.mark.slow, pytest.mark.redis]
 
 PROD_QUEUE = "persona:prod-queue"
+#: The keys of the test's deployment, and of the production-key one beside it on the same Redis:
+#: a deployment of its own (its ledger, due set and polling tick), answering to the same stream.
+KEYS = KeySpace()
+PROD_KEYS = KeySpace("persona-prod:")
 PRODUCTION_KEY = "persona_production_matrix0key0never0shown"
 GOOD = [f"good-{index}" for index in range(3)]
 #: A marker that must never come back in an error message.
@@ -216,22 +226,11 @@ def _job_rows(canary: Path) -> list[JobRow]:
         JobRow(
             "kwargs-not-object", _wire("create_inquiry", ["person-x"]), "arq:AttributeError", ""
         ),
-        JobRow(
-            "payload-not-json",
-            b"\x00\xffnot json at all",
-            "arq:DeserializationError",
-            "unable to deserialize",
-        ),
-        JobRow("payload-pickle", pickled, "arq:DeserializationError", "unable to deserialize"),
-        JobRow(
-            "payload-json-array", b"[1, 2, 3]", "arq:DeserializationError", "unable to deserialize"
-        ),
-        JobRow(
-            "payload-missing-fields",
-            b'{"t": 1}',
-            "arq:DeserializationError",
-            "unable to deserialize",
-        ),
+        # Not a JSON job: read as one that answers its request (`jobs.pipeline.unreadable`).
+        JobRow("payload-not-json", b"\x00\xffnot json at all", arguments, "is not JSON"),
+        JobRow("payload-pickle", pickled, arguments, "is not JSON"),
+        JobRow("payload-json-array", b"[1, 2, 3]", arguments, "naming its function"),
+        JobRow("payload-missing-fields", b'{"t": 1}', arguments, "naming its function"),
         JobRow("job-key-vanished", None, "arq:JobExecutionFailed", "job expired"),
     ]
 
@@ -264,8 +263,28 @@ def _events_for(run: MatrixRun, job_id: str) -> list[ResultEvent]:
 async def _write(client: Redis, row: JobRow) -> None:
     now_ms = int(time.time() * 1000)
     if row.payload is not None:
-        await client.set(keys.ARQ_JOB_PREFIX + row.job_id, row.payload, px=86_400_000)
+        await client.set(ARQ_JOB_PREFIX + row.job_id, row.payload, px=86_400_000)
     await client.zadd(QUEUE, {row.job_id: now_ms})
+
+
+def _is_cron(job_id: str) -> bool:
+    return job_id.startswith(
+        tuple(
+            space.cron_name(name)
+            for space in (KEYS, PROD_KEYS)
+            for name in ("poll-tick:", "sweep:")
+        )
+    )
+
+
+async def _idle(client: Redis, queue: str) -> bool:
+    """Whether no job but the workers' crons is queued on `queue` or running anywhere."""
+    if any(not _is_cron(job) for job in await client.zrange(queue, 0, -1)):
+        return False
+    async for key in client.scan_iter(match=ARQ_IN_PROGRESS_PREFIX + "*", count=1_000):
+        if not _is_cron(key.removeprefix(ARQ_IN_PROGRESS_PREFIX)):
+            return False
+    return True
 
 
 async def _matrix(workdir: Path) -> MatrixRun:
@@ -293,6 +312,8 @@ async def _run_matrix(
                 persona_api_url=sandbox.url,
                 persona_api_key=PRODUCTION_KEY,
                 queue_name=PROD_QUEUE,
+                key_prefix=PROD_KEYS.prefix,
+                results_stream=STREAM,
             )
         )
         for row in rows.values():
@@ -321,10 +342,10 @@ async def _run_matrix(
                 and not rows.get(job, GOOD_ROW).error.startswith("arq:")
             ]
             for job, row in rows.items():
-                stored = await client.exists(keys.ARQ_RESULT_PREFIX + job)
+                stored = await client.exists(ARQ_RESULT_PREFIX + job)
                 if row.error.startswith("arq:") and not stored:
                     missing.append(f"no arq result for {job}")
-            if not await idle(client, QUEUE) or not await idle(client, PROD_QUEUE):
+            if not await _idle(client, QUEUE) or not await _idle(client, PROD_QUEUE):
                 missing.append("jobs still queued or running")
             return not missing
 
@@ -335,11 +356,11 @@ async def _run_matrix(
         arq_results = {
             job_id: json.loads(raw) if raw else None
             for job_id in rows
-            if (raw := await client.get(keys.ARQ_RESULT_PREFIX + job_id)) is not None
+            if (raw := await client.get(ARQ_RESULT_PREFIX + job_id)) is not None
         }
         leftovers = {
             job_id: bool(
-                await client.exists(keys.ARQ_JOB_PREFIX + job_id)
+                await client.exists(ARQ_JOB_PREFIX + job_id)
                 or await client.zscore(QUEUE, job_id) is not None
             )
             for job_id in rows
@@ -380,7 +401,7 @@ def test_each_bad_job_gets_a_clear_error_and_nothing_else(matrix: MatrixRun, job
     if result is not None:  # jobs that keep their result (creates, arq's own failures)
         assert (result["s"], result["t"]) == (False, 1), "one try, recorded as failed"
     if row.error.startswith("arq:"):
-        # Not a job of ours (no request to answer): arq's result says why; no event.
+        # Never a request (nothing to answer): arq's result says why; no event.
         assert events == []
         assert result is not None
         error = result["r"]["error"]
@@ -429,7 +450,7 @@ def test_a_production_key_against_the_sandbox_fails_the_request_once(matrix: Mat
 
 async def _nothing_enqueued(redis: Redis) -> None:
     assert await redis.zcard(QUEUE) == 0
-    assert await redis.keys(keys.webhook_event_key("*")) == []
+    assert await redis.keys(KEYS.webhook_event("*")) == []
 
 
 @pytest.fixture
