@@ -38,21 +38,14 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from arq import Retry
-from redis.exceptions import RedisError
 
 from jobs.context import JobContext
-from jobs.contract import InquiryArgs, JobArgs, parse_args
-from jobs.documents import ActionData, ActionResult, FailedEvent, published_at
-from jobs.errors import (
-    KNOWN_ERRORS,
-    ConflictError,
-    JobArgumentsError,
-    TransientApiError,
-    WorkerError,
-)
+from jobs.contract import JobArgs, parse_args
+from jobs.documents import ActionData, ActionResult, published_at
+from jobs.errors import ConflictError, TransientApiError, WorkerError
 from jobs.idempotency import idempotency_key
 from jobs.pipeline.poll_tick import enqueue_fetch
-from jobs.pipeline.requests import RequestRun, UnexpectedJobError, request_job
+from jobs.pipeline.requests import RequestRun, request_job
 from jobs.policy.backoff import RetryBudget
 
 __all__ = [
@@ -223,47 +216,6 @@ def action_job(
     async def action(
         run: RequestRun, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> ActionResult:
-        try:
-            return await run_action(run, model=model, args=args, kwargs=kwargs, perform=perform)
-        except (Retry, RedisError):
-            raise
-        except Exception as exc:
-            await _answer_failure(run, exc, kwargs)
-            raise
+        return await run_action(run, model=model, args=args, kwargs=kwargs, perform=perform)
 
     return request_job(job, action, doc=doc)
-
-
-def _inquiry_of(kwargs: dict[str, Any]) -> str | None:
-    """The inquiry a failed action names, when its id is valid."""
-    try:
-        return parse_args(InquiryArgs, (), {"inquiry_id": kwargs.get("inquiry_id")}).inquiry_id
-    except JobArgumentsError:
-        return None
-
-
-async def _answer_failure(run: RequestRun, exc: Exception, kwargs: dict[str, Any]) -> None:
-    """Answer the action's request with `job.failed` (once; the request wrapper finds it
-    answered)."""
-    error = (
-        exc
-        if isinstance(exc, KNOWN_ERRORS)
-        else UnexpectedJobError(f"unexpected {type(exc).__name__}")
-    )
-    inquiry_id = _inquiry_of(kwargs)
-    data: FailedEvent = {
-        "event": "job.failed",
-        "request_id": run.request_id,
-        "job": run.job,
-        "job_id": run.request_id,
-        "inquiry_id": inquiry_id,
-        "reference_id": None,
-        "final": True,
-        "error": error.to_dict(),
-        "published_at": published_at(run.context.clock()),
-    }
-    answer = await run.context.ledger.answer(
-        run.request_id, event="job.failed", data=data, inquiry_id=inquiry_id
-    )
-    if answer.new:
-        logger.warning("%s request %s failed: %s", run.job, run.request_id, error.message)
