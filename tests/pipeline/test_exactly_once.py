@@ -111,7 +111,12 @@ async def test_two_deployments_on_one_redis_share_no_key(pipeline: Pipeline) -> 
         ),
     )
     await pipeline.create("person-1", note="sandbox-outcome=completed", job_id="prod-1")
-    await other.enqueue("create_inquiry", job_id="staging-1", reference_id="person-2")
+    await other.enqueue(
+        "create_inquiry",
+        job_id="staging-1",
+        reference_id="person-2",
+        note="sandbox-outcome=completed",
+    )
 
     async with pipeline.running(), other.running():
         await pipeline.wait_for_events(1)
