@@ -42,8 +42,12 @@ class ChaosPlan:
     """Share of API requests the sandbox answers 500/502/503 before doing anything."""
     hang_rate: float = 0.05
     """Share of API requests the sandbox carries out, then holds past the client's timeout."""
-    hang_s: float = 4.0
-    """How long a held answer waits (longer than `http_timeout_s`)."""
+    hang_s: float = 12.0
+    """How long a held answer waits: longer than `http_timeout_s` and than `job_timeout_s`."""
+    trickle_every: int = 2
+    """Every n-th worker process waits for a held answer longer than its jobs may run
+    (`HTTP_TIMEOUT_S` = `hang_s` + 5 s): the answer trickles in past the job's time, and only
+    the job's own deadline stops it; 0 turns this off."""
     sandbox_rate_limit_per_minute: int = 2400
     """The sandbox's rate limit; below what the workers may send, so 429 bursts happen."""
     sandbox_rate_window_s: float = 2.0
@@ -77,13 +81,20 @@ class ChaosPlan:
             raise ValueError("inquiries and workers must be at least 1")
         if self.minutes <= 0 or self.kill_every_s <= 0:
             raise ValueError("minutes and kill_every_s must be positive")
-        if self.hang_s <= self.http_timeout_s:
-            raise ValueError("hang_s must exceed http_timeout_s, or hangs are only latency")
+        if self.hang_s <= max(self.http_timeout_s, self.job_timeout_s):
+            raise ValueError("hang_s must exceed http_timeout_s and job_timeout_s")
+        if self.trickle_every < 0:
+            raise ValueError("trickle_every must not be negative")
         if self.job_timeout_s <= 2 * self.http_timeout_s:
             raise ValueError("job_timeout_s must exceed two HTTP timeouts (a job makes two calls)")
         for name in ("bad_share", "error_rate", "hang_rate"):
             if not 0 <= getattr(self, name) < 1:
                 raise ValueError(f"{name} must be in [0, 1)")
+
+    @property
+    def trickle_http_timeout_s(self) -> float:
+        """`HTTP_TIMEOUT_S` of the workers that wait for held answers (`trickle_every`)."""
+        return self.hang_s + 5.0
 
     @property
     def in_progress_ttl_s(self) -> float:

@@ -120,7 +120,14 @@ class ChaosStack:
     def start_worker(self) -> ChildProcess:
         """Start one more worker process (the Procfile's command); it serves once it is up."""
         assert self._settings is not None
-        worker = self.stack.spawn_worker(self._settings, name=f"worker-{self.started() + 1}")
+        number = self.started() + 1
+        settings = self._settings
+        if self.plan.trickle_every and number % self.plan.trickle_every == 0:
+            # This worker's held answers trickle in past its jobs' time (`ChaosPlan`).
+            settings = settings.model_copy(
+                update={"http_timeout_s": self.plan.trickle_http_timeout_s}
+            )
+        worker = self.stack.spawn_worker(settings, name=f"worker-{number}")
         self.workers.append(worker)
         return worker
 
