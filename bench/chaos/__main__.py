@@ -37,21 +37,40 @@ def _parser() -> argparse.ArgumentParser:
     add("--seed", type=int, default=defaults.seed, help="seed of the mix, kills and faults")
     add("--no-webhooks", action="store_true", help="run without webhook delivery")
     add("--ci", action="store_true", help="the CI-sized plan (250 requests, 3 workers)")
+    add(
+        "--job-timeout",
+        type=float,
+        default=None,
+        help=f"JOB_TIMEOUT_S of the workers ({defaults.job_timeout_s:g}; the product's is 30)",
+    )
+    add("--hang-s", type=float, default=None, help=f"held answers' wait ({defaults.hang_s:g})")
     add("--logs", type=Path, default=None, help="directory for process logs")
     add("--log-level", default="WARNING", help="LOG_LEVEL of the web and worker processes")
     add("--json", action="store_true", help="print the report as JSON")
     return cli
 
 
+def _timed(plan: ChaosPlan, options: argparse.Namespace) -> ChaosPlan:
+    """The plan with the timeouts the command line sets (a held answer outlasts a job's time)."""
+    return replace(
+        plan,
+        job_timeout_s=plan.job_timeout_s if options.job_timeout is None else options.job_timeout,
+        hang_s=plan.hang_s if options.hang_s is None else options.hang_s,
+    )
+
+
 def _plan(options: argparse.Namespace) -> ChaosPlan:
     if options.ci:
-        return ChaosPlan.ci(
-            seed=options.seed, webhooks=not options.no_webhooks, log_level=options.log_level
+        return _timed(
+            ChaosPlan.ci(
+                seed=options.seed, webhooks=not options.no_webhooks, log_level=options.log_level
+            ),
+            options,
         )
     defaults = ChaosPlan()
     # Enqueue over 40 % of the bound and kill for 60 % of it, leaving the rest to settle.
     window_s = options.minutes * 60
-    return replace(
+    plan = replace(
         defaults,
         inquiries=options.inquiries,
         workers=options.workers,
@@ -64,6 +83,7 @@ def _plan(options: argparse.Namespace) -> ChaosPlan:
         chaos_s=window_s * 0.6,
         redis_restart_at_s=window_s * 0.2,
     )
+    return _timed(plan, options)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
