@@ -177,7 +177,7 @@ class Settings(BaseSettings):
     """When true, follow inquiries until `approved`/`declined` (overrides the terminal set)."""
     poll_batch_size: Annotated[int, Field(ge=1, le=100)] = 100
     """Inquiry ids per list call of a tick's status checks (Persona allows 100)."""
-    poll_tick_s: Annotated[float, Field(ge=0.01, le=60)] = 5.0
+    poll_tick_s: Annotated[float, Field(ge=0.01, le=60)] = 10.0
     """How often one worker takes the due inquiries and checks them, in shared list calls."""
     poll_tick_max_checks: Annotated[int, Field(ge=1, le=100_000)] = 2_000
     """Most inquiries one tick checks; the rest stay due for the next tick."""

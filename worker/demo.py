@@ -234,7 +234,7 @@ async def _run_demo(count: int, seed: int, report: dict[str, Any] | None) -> int
             poll_min_interval_s=0.25,
             poll_max_interval_s=1.5,
             poll_review_interval_s=1.0,
-            # The polling tick scaled like the intervals (the default is 5 s for a 5 s minimum).
+            # The polling tick scaled like the intervals (the default is 10 s for a 5 s minimum).
             poll_tick_s=0.25,
         )
         timeouts = RedisTimeouts.from_settings(settings)

@@ -91,7 +91,7 @@ class ChaosStack:
             poll_min_interval_s=0.5,
             poll_max_interval_s=2.0,
             poll_review_interval_s=2.0,
-            # The polling tick scaled like the intervals (the default is 5 s for a 5 s minimum).
+            # The polling tick scaled like the intervals (the default is 10 s for a 5 s minimum).
             poll_tick_s=0.25,
             log_level=plan.log_level,
         )
