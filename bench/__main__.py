@@ -4,6 +4,8 @@
     python -m bench --only calls,throughput --inquiries 1000
     python -m bench --only memory --memory-inquiries 2000
     python -m bench --set POLL_TICK_S=10 --set WORKER_MAX_JOBS=100   # try other settings
+    python -m bench --only a --no-naive --calls-workers 4   # a's polling run on 4 processes
+    python -m bench --only a --no-naive --calls-load        # ... on 1, beside a busy core
 
 Scenarios (`--only` takes the names or the letters):
 
@@ -82,6 +84,7 @@ def _bounded(low: float, high: float, kind: type[int] | type[float]) -> Any:
 #: help shows the default after it).
 _NUMBERS: Final[tuple[tuple[str, float, float, type[int] | type[float], float, str], ...]] = (
     ("--inquiries", 10, 20_000, int, 1_000, "a/d"),
+    ("--calls-workers", 1, 16, int, 1, "a/d polling run's worker processes"),
     ("--time-scale", 1, 60, float, 1.0, "a/d sandbox clock"),
     ("--safety-net", 1, 3_600, float, 60.0, "a/b webhook path's POLL_MIN_INTERVAL_S"),
     ("--sustained-seconds", 60, 900, float, 180.0, "b"),
@@ -107,6 +110,11 @@ def parser() -> argparse.ArgumentParser:
         add(flag, type=_bounded(low, high, kind), default=default, help=help_text)
     add("--no-naive", action="store_true", help="skip the naive baseline in a")
     add(
+        "--calls-load",
+        action="store_true",
+        help="keep one core busy beside a's polling run (a bounded CPU-burning process)",
+    )
+    add(
         "--set",
         type=_setting,
         action="append",
@@ -116,6 +124,19 @@ def parser() -> argparse.ArgumentParser:
     )
     add("--results-dir", type=Path, default=RESULTS_DIR, help="where the JSON goes")
     return cli
+
+
+def calls_options_of(args: argparse.Namespace) -> CallsOptions:
+    """Scenario a/d's options from the command line."""
+    return CallsOptions(
+        inquiries=args.inquiries,
+        time_scale=args.time_scale,
+        naive=not args.no_naive,
+        overrides=dict(args.set),
+        safety_net_min_interval_s=args.safety_net,
+        workers=args.calls_workers,
+        busy_core=args.calls_load,
+    )
 
 
 async def _run(args: argparse.Namespace, failures: list[str]) -> list[ScenarioResult]:
@@ -137,13 +158,7 @@ async def _run(args: argparse.Namespace, failures: list[str]) -> list[ScenarioRe
             sustained = asyncio.create_task(work)
             side_by_side.append(sustained)
         if chosen & {"calls", "latency"}:
-            calls_options = CallsOptions(
-                inquiries=args.inquiries,
-                time_scale=args.time_scale,
-                naive=not args.no_naive,
-                overrides=overrides,
-                safety_net_min_interval_s=args.safety_net,
-            )
+            calls_options = calls_options_of(args)
             # b runs beside the long polling run; the webhook run (latency) waits for it.
             calls = run_calls(stack, calls_options, webhook_run_after=sustained)
             side_by_side.append(asyncio.create_task(_scenario("a/d", calls, failures)))

@@ -158,6 +158,14 @@ class ChildProcess:
                 return int(line.split()[1]) * 1024
         raise RuntimeError(f"no VmRSS for pid {self.pid}")
 
+    def cpu_seconds(self) -> float:
+        """CPU time it has used so far (user and system), from /proc (Linux)."""
+        stat = Path(f"/proc/{self.pid}/stat").read_text()
+        # The command name in parentheses may hold spaces; the fields after it do not.
+        fields = stat.rsplit(")", 1)[1].split()
+        user, system = int(fields[11]), int(fields[12])
+        return (user + system) / os.sysconf("SC_CLK_TCK")
+
     def output(self) -> str:
         """Everything the child wrote so far."""
         try:

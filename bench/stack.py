@@ -5,7 +5,8 @@ scenarios, the chaos run, and the tests that start processes. A `Stack` starts e
 free loopback port, waits until it is ready (the sandbox's banner and health route, the web
 app's `/readyz`, a worker's start line and arq's health key), and stops what it started, by
 pid, when it closes (`Stack.open` closes it on the way out, also after an error or Ctrl-C). It
-never touches a process it did not start, nor the Redis on 6379.
+never touches a process it did not start, nor the Redis on 6379. A busy process
+(`bench.busy`) stands in for other work on the machine where a run measures beside it.
 
 Processes are configured the way they are in production, by environment: `settings()` builds
 validated `Settings` from the stack's base values plus the caller's, and the same values reach
@@ -30,6 +31,7 @@ from typing import Any
 import httpx
 from redis.asyncio import Redis
 
+from bench import busy
 from bench.processes import (
     ARQ_WORKER,
     RUN_WORKER,
@@ -202,6 +204,14 @@ class Stack:
         async with httpx.AsyncClient(base_url=root, timeout=5.0) as client:
             await ready(child, _answers(client, "/readyz"), "/readyz")
         return root, child
+
+    async def start_busy(self, name: str, seconds: float) -> ChildProcess:
+        """A process that keeps one core busy (`bench.busy`) until it is stopped, `seconds`
+        pass or this process is gone; ready once it burns."""
+        argv = [sys.executable, "-m", "bench.busy", "--seconds", f"{seconds:g}"]
+        child = self.spawn(name, argv, {})
+        await ready(child, _logged(child, busy.READY_LINE), "its start line")
+        return child
 
     def spawn_worker(
         self, settings: Settings, *, name: str = "worker", command: WorkerCommand = RUN_WORKER

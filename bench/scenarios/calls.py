@@ -8,7 +8,11 @@ after other work (see `run_calls`); the naive run goes last, alone, once both ar
 pipeline runs beside it of CPU (their status checks ran late and batched worse) and were
 themselves slowed (fewer reads, so a cheaper-looking baseline).
 
-- polling: one worker process (`arq worker.WorkerSettings`), nothing else.
+- polling: one worker process (`arq worker.WorkerSettings`), nothing else. Two variants show
+  what it depends on: `workers` processes instead of one (`--calls-workers`), and a process
+  beside it that keeps one core busy from before its first create until it has settled
+  (`busy_core`, `--calls-load`, `bench.busy`; the webhook run, which runs while the polling
+  run does, has that busy core beside it too). The polling figure's label names the variant.
 - webhooks: the sandbox delivers signed `inquiry.*` webhooks to the web app (`uvicorn
   worker.web:create_app`, its own process); polling stays on underneath as the safety net,
   starting at `POLL_MIN_INTERVAL_S` = `safety_net_min_interval_s`.
@@ -46,6 +50,7 @@ from typing import Any, Final, TypeVar
 
 from bench.harness import UNLIMITED, WEBHOOK_SECRET, pools
 from bench.naive import NaiveResult, run_naive
+from bench.processes import ChildProcess
 from bench.report import ScenarioResult, percentile
 from bench.sandbox import SandboxClock, SandboxProcess
 from bench.stack import Stack
@@ -55,7 +60,7 @@ from jobs.state.keys import KeySpace
 from jobs.state.results import ResultEvent, read_range
 from settings import Settings
 
-__all__ = ["CallsOptions", "deliver_webhooks", "run_calls"]
+__all__ = ["CallsOptions", "deliver_webhooks", "polling_label", "run_calls"]
 
 T = TypeVar("T")
 
@@ -76,6 +81,34 @@ class CallsOptions:
     """`POLL_MIN_INTERVAL_S` of the webhook run (Persona time): polling as the safety net."""
     timeout_s: float = 600.0
     """Real seconds a run may take before it counts as stuck."""
+    workers: int = 1
+    """Worker processes of the polling run (the webhook run keeps one)."""
+    busy_core: bool = False
+    """Keep one core busy beside the polling run (`bench.busy`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BusyCore:
+    """What the busy process beside a run burned."""
+
+    cpu_s: float
+    wall_s: float
+
+    @property
+    def cores(self) -> float:
+        """Its CPU time per second of wall time: 1.0 is one core kept busy throughout."""
+        return self.cpu_s / self.wall_s if self.wall_s > 0 else float("nan")
+
+
+def polling_label(workers: int, busy_core: bool) -> str:
+    """The polling figure's label: `polling path`, plus the variant when it is not the default
+    (e.g. `polling path, 4 processes` or `polling path, 1 process, one core busy`)."""
+    if workers == 1 and not busy_core:
+        return "polling path"
+    parts = ["polling path", f"{workers} process" if workers == 1 else f"{workers} processes"]
+    if busy_core:
+        parts.append("one core busy")
+    return ", ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +125,9 @@ class Run:
     latencies_s: list[float]
     wall_s: float
     webhooks: dict[str, Any]
+    workers: int = 1
+    busy: BusyCore | None = None
+    """The process that kept a core busy beside the run, if one did."""
 
 
 #: Settings measured in Persona (sandbox) time, divided by the time scale.
@@ -160,8 +196,14 @@ async def _start_sandbox(stack: Stack, name: str, options: CallsOptions) -> Sand
     return await stack.start_sandbox(name, *arguments, time_scale=options.time_scale)
 
 
+#: How much longer than a run's own timeout the busy process may outlive it (start, settle).
+BUSY_SLACK_S: Final = 120.0
+
+
 async def _pipeline_run(stack: Stack, options: CallsOptions, *, webhooks: bool) -> Run:
     label = "hook" if webhooks else "poll"
+    workers = 1 if webhooks else options.workers
+    busy: ChildProcess | None = None
     async with stack.scope() as scope:
         redis_url = (await scope.start_redis()).url
         sandbox = await _start_sandbox(scope, f"sandbox-{label}", options)
@@ -172,7 +214,9 @@ async def _pipeline_run(stack: Stack, options: CallsOptions, *, webhooks: bool) 
         settings = scaled_settings(scope, redis_url, sandbox.api_url, options.time_scale, overrides)
         if webhooks:
             await deliver_webhooks(scope, sandbox, settings, f"web-{label}")
-        await scope.start_workers(f"worker-{label}", settings, 1)
+        if options.busy_core and not webhooks:
+            busy = await scope.start_busy(f"busy-{label}", options.timeout_s + BUSY_SLACK_S)
+        await scope.start_workers(f"worker-{label}", settings, workers)
         clock = await sandbox.clock()
         async with pools(settings) as (pool, redis):
             started = time.monotonic()
@@ -192,6 +236,7 @@ async def _pipeline_run(stack: Stack, options: CallsOptions, *, webhooks: bool) 
             await settle(redis, settings.queue_name, keys=keys)
             published = await read_range(redis, settings.results_stream)
         counters = await sandbox.counters()
+        burned = await _stop_busy(scope, busy)
     failed = sum(1 for entry in published if entry.event == "job.failed")
     return Run(
         settings=settings,
@@ -203,7 +248,21 @@ async def _pipeline_run(stack: Stack, options: CallsOptions, *, webhooks: bool) 
         latencies_s=_latencies(published, clock),
         wall_s=wall,
         webhooks=counters["webhooks"],
+        workers=workers,
+        busy=burned,
     )
+
+
+async def _stop_busy(stack: Stack, busy: ChildProcess | None) -> BusyCore | None:
+    """Stop the busy process by its pid and say what it burned (it must still be running:
+    one that stopped early did not keep its core busy for the whole run)."""
+    if busy is None:
+        return None
+    if not busy.alive():
+        raise RuntimeError(f"the busy process stopped before the run ended:\n{busy.log_tail()}")
+    burned = BusyCore(busy.cpu_seconds(), time.monotonic() - busy.started_at)
+    await stack.stop([busy])
+    return burned
 
 
 async def _naive_run(stack: Stack, options: CallsOptions) -> tuple[NaiveResult, int]:
@@ -222,7 +281,12 @@ def _per(calls: int, decided: int) -> float:
 
 def _run_details(run: Run) -> dict[str, Any]:
     settings = run.settings
+    busy = run.busy
     return {
+        "worker_processes": run.workers,
+        "busy_process": None
+        if busy is None
+        else {"cpu_s": round(busy.cpu_s, 1), "wall_s": round(busy.wall_s, 1)},
         "decided": run.decided,
         "job_failed": run.failed,
         "calls": run.calls,
@@ -294,7 +358,10 @@ async def run_calls(
             two cores would swamp, so it goes last, beside the polling run's quiet tail.
     """
     scale = options.time_scale
-    calls = ScenarioResult("calls", f"a. API calls per decided inquiry ({options.inquiries:,})")
+    title = f"a. API calls per decided inquiry ({options.inquiries:,}"
+    if options.busy_core:
+        title += "; one core busy beside the polling run"
+    calls = ScenarioResult("calls", title + ")")
     latency = ScenarioResult("latency", "d. decision -> published event")
     started = time.monotonic()
     # A task group: if one run fails, the others are cancelled (and stop their processes).
@@ -308,15 +375,19 @@ async def run_calls(
         )
         naive_run = group.create_task(_after(_settled(polling_run, webhook_run), naive_work))
     polling, webhooks, naive = polling_run.result(), webhook_run.result(), naive_run.result()
-    calls.add("polling path", _per(polling.calls, polling.decided), at_most=POLLING_TARGET)
+    polling_path = polling_label(options.workers, options.busy_core)
+    calls.add(polling_path, _per(polling.calls, polling.decided), at_most=POLLING_TARGET)
     calls.add("webhook path", _per(webhooks.calls, webhooks.decided), at_most=WEBHOOK_TARGET)
     calls.details = {
+        "polling_variant": polling_path,
         "time_scale": scale,
         "people_take_s": [5, 120],
         "outcome_mix": OUTCOME_MIX,
         "polling": _run_details(polling),
         "webhooks": {**_run_details(webhooks), "deliveries": webhooks.webhooks},
     }
+    if polling.busy is not None:
+        calls.add("busy process beside the polling run", polling.busy.cores, "cores")
     if naive is not None:
         result, counted = naive
         calls.add("naive baseline (tutorial)", _per(counted, result.decided))
@@ -328,7 +399,7 @@ async def run_calls(
             "wall_s": round(result.wall_s, 2),
         }
     _latency_figures(latency, "webhook path", webhooks, scale)
-    _latency_figures(latency, "polling path", polling, scale)
+    _latency_figures(latency, polling_path, polling, scale)
     latency.details["time_scale"] = scale
     calls.wall_s = latency.wall_s = time.monotonic() - started
     return calls, latency
