@@ -342,7 +342,7 @@ async def _settled(*tasks: asyncio.Task[Any]) -> None:
 
 
 #: Calls per decided inquiry each pipeline run must stay under.
-POLLING_TARGET: Final = 2.1
+POLLING_TARGET: Final = 2.08
 WEBHOOK_TARGET: Final = 2.05
 
 
