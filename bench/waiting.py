@@ -17,23 +17,19 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Final, TypeVar, overload
+from typing import Any, TypeVar, overload
 
 from redis.asyncio import Redis
 
-from jobs.state.keys import ARQ_IN_PROGRESS_PREFIX, KeySpace
+from jobs.state.keys import ARQ_IN_PROGRESS_PREFIX, KeySpace, is_cron_job_id
 from jobs.state.results import wait_for_length
 
-__all__ = ["IN_PROGRESS_PREFIX", "idle", "is_cron_job", "settle", "until", "wait_for_results"]
+__all__ = ["idle", "settle", "until", "wait_for_results"]
 
 T = TypeVar("T")
 
 #: arq marks a job it runs with `arq:in-progress:<job id>`.
-IN_PROGRESS_PREFIX: Final = ARQ_IN_PROGRESS_PREFIX
 #: The names of the worker's cron jobs after their deployment's prefix (`worker.arq_settings`).
-#: arq gives each run the id `{name}:{unix ms}` and keeps its in-progress mark on purpose (one
-#: run per tick); a prefix always ends in `:`.
-_CRON_NAMES: Final = (":poll-tick", ":sweep")
 
 
 @overload
@@ -89,13 +85,6 @@ async def until(
         await asyncio.sleep(every_s)
 
 
-def is_cron_job(job_id: str) -> bool:
-    """Whether a job id is a run of one of the worker's cron jobs (the polling tick, the
-    sweep), of any deployment, rather than pipeline work."""
-    name, _, stamp = job_id.rpartition(":")
-    return stamp.isdigit() and name.endswith(_CRON_NAMES)
-
-
 async def idle(
     redis: Redis, queue: str, *, only_due: bool = False, keys: KeySpace | None = None
 ) -> bool:
@@ -110,10 +99,10 @@ async def idle(
     if keys is not None and await redis.zcard(keys.open_requests):
         return False
     upper = int(time.time() * 1000) if only_due else "+inf"
-    if any(not is_cron_job(job) for job in await redis.zrangebyscore(queue, "-inf", upper)):
+    if any(not is_cron_job_id(job) for job in await redis.zrangebyscore(queue, "-inf", upper)):
         return False
-    async for key in redis.scan_iter(match=IN_PROGRESS_PREFIX + "*", count=1_000):
-        if not is_cron_job(key.removeprefix(IN_PROGRESS_PREFIX)):
+    async for key in redis.scan_iter(match=ARQ_IN_PROGRESS_PREFIX + "*", count=1_000):
+        if not is_cron_job_id(key.removeprefix(ARQ_IN_PROGRESS_PREFIX)):
             return False
     return True
 

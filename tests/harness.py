@@ -33,7 +33,7 @@ from starlette.applications import Starlette
 from bench.harness import in_process_worker
 from bench.waiting import until
 from jobs.state import results as stream
-from jobs.state.keys import ARQ_JOB_PREFIX, ARQ_RESULT_PREFIX, KeySpace
+from jobs.state.keys import ARQ_JOB_PREFIX, ARQ_RESULT_PREFIX, KeySpace, is_cron_job_id
 from jobs.state.ledger import InquiryRecord, Ledger, RequestRecord
 from jobs.state.results import ResultEvent
 from persona_sandbox import Clock, SandboxConfig, run_sandbox
@@ -156,17 +156,14 @@ class Harness:
         """A worker for these settings, built in the running loop."""
         return in_process_worker(self.settings, **{**WORKER_OPTIONS, **overrides})
 
-    def _is_cron(self, job_id: str) -> bool:
-        return job_id.startswith((self.keys.cron_name("poll-tick:"), self.keys.cron_name("sweep:")))
-
     async def settled(self, worker: Worker) -> bool:
         """Every request answered, and no job but the crons queued or running."""
         if await self.redis.zcard(self.keys.open_requests):
             return False
-        if any(not self._is_cron(str(job_id)) for job_id in worker.tasks):
+        if any(not is_cron_job_id(str(job_id)) for job_id in worker.tasks):
             return False
         queued = await self.redis.zrange(self.settings.queue_name, 0, -1)
-        return all(self._is_cron(str(job_id)) for job_id in queued)
+        return all(is_cron_job_id(str(job_id)) for job_id in queued)
 
     async def run(self, timeout_s: float | None = None, **overrides: Any) -> Worker:
         """Serve the queue until every request has its answer (`settled`), then stop."""

@@ -36,7 +36,7 @@ from jobs.pipeline.requests import as_worker_coroutine
 from jobs.pipeline.sweep import SWEEP_INTERVAL_S, sweep
 from jobs.pipeline.unreadable import unreadable_job
 from jobs.state.connections import RedisTimeouts, arq_pool, arq_redis_settings
-from jobs.state.keys import KeySpace
+from jobs.state.keys import CRON_JOBS, KeySpace
 from settings import Settings
 from worker.instrument import instrument_settings
 from worker.interval_cron import interval_cron
@@ -44,6 +44,8 @@ from worker.lifecycle import CONFIGURE_LOGS_KEY, SETTINGS_KEY, shutdown, startup
 from worker.redis_retry import retry_on_redis_errors
 
 __all__ = ["build_worker_settings"]
+
+POLL_TICK_CRON, SWEEP_CRON = CRON_JOBS
 
 #: arq's `max_tries` for every request job and the fetch: they count their own failures and end
 #: by their own deadline (`jobs.state.attempts`). arq counts every pickup, waits for a
@@ -104,7 +106,7 @@ def build_worker_settings(
             # Cron job ids carry the name, so the prefix keeps deployments apart (`KeySpace`).
             interval_cron(
                 poll_tick,
-                name=keys.cron_name("poll-tick"),
+                name=keys.cron_name(POLL_TICK_CRON),
                 interval_s=settings.poll_tick_s,
                 run_at_startup=True,
                 timeout=timeout,
@@ -113,7 +115,7 @@ def build_worker_settings(
             ),
             cron(
                 sweep,
-                name=keys.cron_name("sweep"),
+                name=keys.cron_name(SWEEP_CRON),
                 second=set(range(0, 60, SWEEP_INTERVAL_S)),
                 run_at_startup=True,
                 timeout=timeout,

@@ -22,8 +22,7 @@ from typing import Final
 
 from redis.asyncio import Redis
 
-from bench.waiting import IN_PROGRESS_PREFIX, is_cron_job
-from jobs.state.keys import ARQ_JOB_PREFIX
+from jobs.state.keys import ARQ_IN_PROGRESS_PREFIX, ARQ_JOB_PREFIX, is_cron_job_id
 
 __all__ = ["KillTracker", "RecoveryFigures"]
 
@@ -71,15 +70,15 @@ class KillTracker:
         self.kills += 1
         now = time.monotonic()
         job_ids = [
-            key.removeprefix(IN_PROGRESS_PREFIX)
-            async for key in redis.scan_iter(match=IN_PROGRESS_PREFIX + "*", count=1000)
+            key.removeprefix(ARQ_IN_PROGRESS_PREFIX)
+            async for key in redis.scan_iter(match=ARQ_IN_PROGRESS_PREFIX + "*", count=1000)
         ]
-        job_ids = [job_id for job_id in job_ids if not is_cron_job(job_id)]
+        job_ids = [job_id for job_id in job_ids if not is_cron_job_id(job_id)]
         if not job_ids:
             return
         async with redis.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
-                pipe.pttl(IN_PROGRESS_PREFIX + job_id)
+                pipe.pttl(ARQ_IN_PROGRESS_PREFIX + job_id)
                 pipe.get(RETRY_PREFIX + job_id)
             answers = await pipe.execute()
         for index, job_id in enumerate(job_ids):
@@ -101,7 +100,7 @@ class KillTracker:
             return
         async with redis.pipeline(transaction=False) as pipe:
             for item in open_:
-                pipe.exists(IN_PROGRESS_PREFIX + item.job_id)
+                pipe.exists(ARQ_IN_PROGRESS_PREFIX + item.job_id)
                 pipe.get(RETRY_PREFIX + item.job_id)
                 pipe.exists(ARQ_JOB_PREFIX + item.job_id)
             answers = await pipe.execute()

@@ -19,8 +19,10 @@ __all__ = [
     "ARQ_IN_PROGRESS_PREFIX",
     "ARQ_JOB_PREFIX",
     "ARQ_RESULT_PREFIX",
+    "CRON_JOBS",
     "DEFAULT_PREFIX",
     "KeySpace",
+    "is_cron_job_id",
 ]
 
 #: The prefix of a deployment that sets none.
@@ -31,6 +33,18 @@ ARQ_JOB_PREFIX: Final = "arq:job:"
 ARQ_RESULT_PREFIX: Final = "arq:result:"
 #: arq's own prefix of the key a worker holds while it runs a job (arq.constants).
 ARQ_IN_PROGRESS_PREFIX: Final = "arq:in-progress:"
+#: The worker's cron jobs, by name without the deployment's prefix (`KeySpace.cron_name`).
+CRON_JOBS: Final = ("poll-tick", "sweep")
+
+
+def is_cron_job_id(job_id: str) -> bool:
+    """Whether a job id is a run of one of the worker's cron jobs, of any deployment.
+
+    arq gives each run the id `{name}:{unix ms}`, the name being `{prefix}{cron job}`, and a
+    prefix always ends in `:`.
+    """
+    name, _, stamp = job_id.rpartition(":")
+    return stamp.isdigit() and name.endswith(tuple(f":{cron}" for cron in CRON_JOBS))
 
 
 @dataclass(frozen=True, slots=True)

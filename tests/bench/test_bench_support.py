@@ -13,7 +13,7 @@ from bench.__main__ import parser
 from bench.processes import settings_env
 from bench.report import ScenarioResult, percentile, render_table, write_json
 from bench.sandbox import SandboxClock
-from bench.waiting import is_cron_job
+from jobs.state.keys import is_cron_job_id
 
 
 def test_figures_are_judged_against_their_bounds() -> None:
@@ -117,4 +117,4 @@ def test_the_command_line_refuses_unknown_scenarios_settings_and_sizes(argv: lis
     ],
 )
 def test_cron_runs_are_told_from_pipeline_jobs_of_any_deployment(job_id: str, cron: bool) -> None:
-    assert is_cron_job(job_id) is cron
+    assert is_cron_job_id(job_id) is cron

@@ -17,9 +17,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from bench.stack import Stack
-from bench.waiting import IN_PROGRESS_PREFIX, is_cron_job, until
+from bench.waiting import until
 from jobs.producer import connect, enqueue_create
-from jobs.state.keys import KeySpace
+from jobs.state.keys import ARQ_IN_PROGRESS_PREFIX, KeySpace, is_cron_job_id
 from jobs.state.results import ResultEvent, read_range
 from persona_sandbox import FaultSettings, SandboxConfig
 from tests.conftest import TEST_API_KEY
@@ -101,5 +101,5 @@ def answered(events: list[ResultEvent], request_id: str) -> list[ResultEvent]:
 async def running_jobs(client: Redis) -> list[str]:
     """Jobs marked in progress, apart from the cron jobs (the polling tick and the sweep keep
     their mark on purpose)."""
-    keys = [key async for key in client.scan_iter(match=IN_PROGRESS_PREFIX + "*")]
-    return [key for key in keys if not is_cron_job(key.removeprefix(IN_PROGRESS_PREFIX))]
+    keys = [key async for key in client.scan_iter(match=ARQ_IN_PROGRESS_PREFIX + "*")]
+    return [key for key in keys if not is_cron_job_id(key.removeprefix(ARQ_IN_PROGRESS_PREFIX))]

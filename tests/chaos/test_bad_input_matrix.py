@@ -50,6 +50,7 @@ from jobs.state.keys import (
     ARQ_JOB_PREFIX,
     ARQ_RESULT_PREFIX,
     KeySpace,
+    is_cron_job_id,
 )
 from jobs.state.results import ResultEvent
 from jobs.webhooks.signature import signature_header
@@ -267,22 +268,12 @@ async def _write(client: Redis, row: JobRow) -> None:
     await client.zadd(QUEUE, {row.job_id: now_ms})
 
 
-def _is_cron(job_id: str) -> bool:
-    return job_id.startswith(
-        tuple(
-            space.cron_name(name)
-            for space in (KEYS, PROD_KEYS)
-            for name in ("poll-tick:", "sweep:")
-        )
-    )
-
-
 async def _idle(client: Redis, queue: str) -> bool:
     """Whether no job but the workers' crons is queued on `queue` or running anywhere."""
-    if any(not _is_cron(job) for job in await client.zrange(queue, 0, -1)):
+    if any(not is_cron_job_id(job) for job in await client.zrange(queue, 0, -1)):
         return False
     async for key in client.scan_iter(match=ARQ_IN_PROGRESS_PREFIX + "*", count=1_000):
-        if not _is_cron(key.removeprefix(ARQ_IN_PROGRESS_PREFIX)):
+        if not is_cron_job_id(key.removeprefix(ARQ_IN_PROGRESS_PREFIX)):
             return False
     return True
 
