@@ -5,7 +5,7 @@ Events on the results stream (each entry's `data`, JSON):
 - `ResultEvent`: an inquiry's result (`inquiry.approved`, `inquiry.failed`, ...), built by
   `jobs.pipeline.result`;
 - `FailedEvent`: `job.failed`, the end of a request that cannot succeed, built by
-  `jobs.pipeline.requests` (one request) and `jobs.pipeline.answers` (an inquiry's followers);
+  `failed_event` wherever that is found (a job, the tick or fetch, the sweep);
 - action events: `event`, `job` and `job_id`, then one action's own data (`ActionData`:
   `DecisionRecorded`, `LinkRefreshed`, `InquiryRedacted`, `CaseStatusSet`, `RelationsListed`),
   then `published_at`, put together by `jobs.actions.base.run_action` for every action.
@@ -32,7 +32,7 @@ from datetime import datetime
 from typing import Any, Literal, TypedDict
 
 from jobs.contract import Decision
-from jobs.persona.errors import ErrorDescription
+from jobs.persona.errors import DescribedError, ErrorDescription
 
 __all__ = [
     "ActionData",
@@ -63,6 +63,7 @@ __all__ = [
     "SweepResult",
     "TickReport",
     "TickResult",
+    "failed_event",
     "iso",
     "published_at",
 ]
@@ -135,7 +136,7 @@ class ResultEvent(TypedDict):
 
 
 class FailedEvent(TypedDict):
-    """`job.failed`: a request that cannot succeed, and why (`jobs.pipeline.requests`)."""
+    """`job.failed`: a request that cannot succeed, and why (`failed_event`)."""
 
     event: Literal["job.failed"]
     request_id: str
@@ -146,6 +147,35 @@ class FailedEvent(TypedDict):
     final: Literal[True]
     error: ErrorDescription
     published_at: str
+
+
+def failed_event(
+    request_id: str,
+    *,
+    job: str,
+    error: DescribedError,
+    now: float,
+    inquiry_id: str | None = None,
+    reference_id: str | None = None,
+) -> FailedEvent:
+    """The `job.failed` answering a request, whoever finds it cannot succeed.
+
+    Args:
+        job: the step that failed (the request's own job, or the tick or fetch following it).
+        error: what it failed with, as the event describes it (`DescribedError.to_dict`).
+        now: the moment of publication (`JobContext.clock`).
+    """
+    return {
+        "event": "job.failed",
+        "request_id": request_id,
+        "job": job,
+        "job_id": request_id,
+        "inquiry_id": inquiry_id,
+        "reference_id": reference_id,
+        "final": True,
+        "error": error.to_dict(),
+        "published_at": published_at(now),
+    }
 
 
 # --- actions -----------------------------------------------------------------------------------

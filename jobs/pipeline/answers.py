@@ -13,7 +13,7 @@ import logging
 
 from jobs import log_context
 from jobs.context import JobContext
-from jobs.documents import FailedEvent, published_at
+from jobs.documents import failed_event
 from jobs.errors import KnownError
 from jobs.metrics import observe_publish_lag
 from jobs.persona.models import InquiryDocument
@@ -62,18 +62,15 @@ async def fail_followers(
 ) -> int:
     """Answer every request waiting for an inquiry with `job.failed`; how many now."""
     now = ctx.clock()
-    events: dict[str, FailedEvent] = {
-        request_id: {
-            "event": "job.failed",
-            "request_id": request_id,
-            "job": job,
-            "job_id": request_id,
-            "inquiry_id": record.inquiry_id,
-            "reference_id": reference_id,
-            "final": True,
-            "error": error.to_dict(),
-            "published_at": published_at(now),
-        }
+    events = {
+        request_id: failed_event(
+            request_id,
+            job=job,
+            error=error,
+            now=now,
+            inquiry_id=record.inquiry_id,
+            reference_id=reference_id,
+        )
         for request_id, reference_id in record.followers.items()
     }
     answered = await ctx.ledger.answer_followers(

@@ -19,7 +19,6 @@ like `poll_inquiry`, which follows the inquiry (checked at once) and is answered
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any, Final
 
@@ -31,7 +30,7 @@ from jobs.documents import FetchResult
 from jobs.errors import PermanentApiError, TransientApiError
 from jobs.pipeline.answers import fail_followers, publish_result
 from jobs.pipeline.poll_inquiry import follow_inquiry
-from jobs.pipeline.requests import DEADLINE_RETRY_S, job_deadline_s, request_job
+from jobs.pipeline.requests import request_job, within_deadline
 from jobs.policy.backoff import RetryBudget
 from jobs.policy.status import is_terminal
 
@@ -107,8 +106,5 @@ async def fetch_verification(ctx: dict[str, Any], /, *args: Any, **kwargs: Any) 
         return await _requested_fetch(ctx, *args, **kwargs)
     # Our own job: its arguments are ours, but checked all the same.
     inquiry_id = parse_args(InquiryArgs, args, kwargs).inquiry_id
-    try:
-        async with asyncio.timeout(job_deadline_s(context.settings.job_timeout_s)):
-            return await _fetch(context, job_id, inquiry_id)
-    except TimeoutError as exc:
-        raise Retry(defer=DEADLINE_RETRY_S) from exc
+    async with within_deadline(context.settings, FETCH_VERIFICATION, job_id):
+        return await _fetch(context, job_id, inquiry_id)

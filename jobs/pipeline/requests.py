@@ -21,11 +21,12 @@ reaches argument validation (and fails it) instead of breaking the call.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import random
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, cast
 
@@ -35,9 +36,10 @@ from redis.exceptions import RedisError
 
 from jobs.context import JobContext
 from jobs.contract import valid_reference_id
-from jobs.documents import FailedEvent, published_at
+from jobs.documents import failed_event
 from jobs.errors import KNOWN_ERRORS, KnownError, WorkerError
 from jobs.state.ledger import Answer, RequestRecord
+from settings import Settings
 
 __all__ = [
     "DEADLINE_RETRY_S",
@@ -48,6 +50,7 @@ __all__ = [
     "fail_request",
     "job_deadline_s",
     "request_job",
+    "within_deadline",
 ]
 
 logger = logging.getLogger(__name__)
@@ -104,17 +107,14 @@ async def fail_request(
     unless_following: bool = False,
 ) -> Answer:
     """Answer a request with `job.failed` (unless it has its answer already)."""
-    data: FailedEvent = {
-        "event": "job.failed",
-        "request_id": request_id,
-        "job": job,
-        "job_id": request_id,
-        "inquiry_id": inquiry_id,
-        "reference_id": reference_id,
-        "final": True,
-        "error": error.to_dict(),
-        "published_at": published_at(ctx.clock()),
-    }
+    data = failed_event(
+        request_id,
+        job=job,
+        error=error,
+        now=ctx.clock(),
+        inquiry_id=inquiry_id,
+        reference_id=reference_id,
+    )
     answer = await ctx.ledger.answer(
         request_id,
         event="job.failed",
@@ -139,6 +139,27 @@ async def _replay(ctx: JobContext, record: RequestRecord) -> dict[str, Any]:
 
 
 Perform = Callable[[RequestRun, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]
+
+
+@contextlib.asynccontextmanager
+async def within_deadline(settings: Settings, job: str, job_id: str) -> AsyncIterator[None]:
+    """Run a job's body under its own deadline (`job_deadline_s`); running out is arq's `Retry`.
+
+    Only this deadline becomes a retry: a `TimeoutError` the body raises itself goes on as it
+    is (for a request job, it then answers `job.failed` like any other exception).
+    """
+    deadline = job_deadline_s(settings.job_timeout_s)
+    try:
+        async with asyncio.timeout(deadline) as scope:
+            yield
+    except TimeoutError:
+        if not scope.expired():
+            raise
+        defer = DEADLINE_RETRY_S * _RNG.uniform(0.5, 1.5)
+        logger.warning(
+            "%s job %s ran out of its %.1fs; it runs again in %.1fs", job, job_id, deadline, defer
+        )
+        raise Retry(defer=defer) from JobDeadlineError(f"no answer within {deadline:g}s")
 
 
 def as_worker_coroutine(function: Callable[..., Awaitable[Any]]) -> WorkerCoroutine:
@@ -172,23 +193,9 @@ def request_job(job: str, perform: Perform, *, doc: str) -> WorkerCoroutine:
         if record.answered:
             logger.info("%s request %s already answered; nothing to do", job, request_id)
             return await _replay(context, record)
-        deadline = job_deadline_s(context.settings.job_timeout_s)
         try:
-            async with asyncio.timeout(deadline) as scope:
+            async with within_deadline(context.settings, job, request_id):
                 return await perform(RequestRun(context, job, request_id, record), args, kwargs)
-        except TimeoutError as exc:
-            if not scope.expired():
-                await _fail(context, request_id, job, exc, kwargs)
-                raise
-            defer = DEADLINE_RETRY_S * _RNG.uniform(0.5, 1.5)
-            logger.warning(
-                "%s request %s ran out of its %.1fs; it runs again in %.1fs",
-                job,
-                request_id,
-                deadline,
-                defer,
-            )
-            raise Retry(defer=defer) from JobDeadlineError(f"no answer within {deadline:g}s")
         except (Retry, RedisError):
             # A Redis error is retried by `worker.redis_retry` (or fails the job when it is a
             # bug), and answering would need Redis anyway.

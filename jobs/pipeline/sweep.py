@@ -21,7 +21,7 @@ import secrets
 from typing import Any, Final
 
 from jobs.context import JobContext
-from jobs.documents import FailedEvent, SweepResult, published_at
+from jobs.documents import SweepResult, failed_event
 from jobs.errors import WorkerError
 from jobs.state.ledger import AuditOutcome, RequestRecord
 
@@ -60,17 +60,14 @@ async def sweep(ctx: dict[str, Any]) -> SweepResult:
             error = RequestLostError("the request's inquiry record vanished")
         else:
             error = RequestLostError("the job left the queue without an answer")
-        lost: FailedEvent = {
-            "event": "job.failed",
-            "request_id": request_id,
-            "job": request.job or "unknown",
-            "job_id": request_id,
-            "inquiry_id": request.inquiry_id,
-            "reference_id": request.reference_id,
-            "final": True,
-            "error": error.to_dict(),
-            "published_at": published_at(now),
-        }
+        lost = failed_event(
+            request_id,
+            job=request.job or "unknown",
+            error=error,
+            now=now,
+            inquiry_id=request.inquiry_id,
+            reference_id=request.reference_id,
+        )
         if await context.ledger.audit(request, lost=lost, now=now) is AuditOutcome.ANSWERED_LOST:
             closed += 1
             logger.warning("sweep closed lost %s request %s", request.job, request_id)
