@@ -169,10 +169,7 @@ async def overview(
 
 async def inquiry_record(redis: Redis, keys: KeySpace, inquiry_id: str) -> InquiryRecord | None:
     """One inquiry's record, if it is or was followed (a settled one until it expires)."""
-    raw = await resolved(redis.hgetall(keys.inquiry(inquiry_id)))
-    if not raw or "since" not in raw:
-        return None
-    return InquiryRecord.from_hash(inquiry_id, raw)
+    return InquiryRecord.stored(inquiry_id, await resolved(redis.hgetall(keys.inquiry(inquiry_id))))
 
 
 async def next_check(redis: Redis, keys: KeySpace, inquiry_id: str) -> float | None:

@@ -28,17 +28,18 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from jobs.context import JobContext
 from jobs.contract import FETCH_VERIFICATION, POLL_INQUIRY
 from jobs.documents import TickResult
-from jobs.errors import PermanentApiError, TransientApiError, WorkerError
+from jobs.errors import KnownError, PermanentApiError, TransientApiError, WorkerError
 from jobs.persona.models import Inquiry
 from jobs.pipeline.answers import fail_followers
 from jobs.policy.status import is_terminal
-from jobs.state.ledger import InquiryRecord
+from jobs.state.ledger import Check, InquiryRecord
 
 __all__ = ["FETCH_GRACE_S", "PollingDeadlineError", "enqueue_fetch", "poll_tick"]
 
@@ -67,21 +68,25 @@ async def enqueue_fetch(ctx: JobContext, record: InquiryRecord) -> bool:
     return job is not None
 
 
-async def _after_check(
+@dataclass(frozen=True, slots=True)
+class _Next:
+    """What follows one inquiry's check: the check to store and whether to fetch, or, past the
+    polling deadline, the error that ends its requests."""
+
+    outcome: str
+    """`waiting`, `fetch`, `deadline` or `failed` (the tick's counts)."""
+    check: Check | None = None
+    error: KnownError | None = None
+
+
+def _after_check(
     ctx: JobContext, record: InquiryRecord, inquiry: Inquiry | None, now: float
-) -> str:
-    """Act on one inquiry's checked status; what happened, for the tick's counts."""
+) -> _Next:
+    """What one inquiry's checked status (None: missing from the answer) means."""
     if inquiry is None or is_terminal(inquiry.status, ctx.settings.terminal_statuses):
         status = inquiry.status if inquiry is not None else record.status
-        await ctx.ledger.record_check(
-            record.inquiry_id,
-            status=status,
-            now=now,
-            next_due=now + FETCH_GRACE_S,
-            deadline=record.deadline,
-        )
-        await enqueue_fetch(ctx, record)
-        return "fetch"
+        check = Check(record.inquiry_id, status, now, now + FETCH_GRACE_S, record.deadline)
+        return _Next("fetch", check)
     attributes = inquiry.attributes
     deadline = ctx.policy.deadline(
         attributes.status,
@@ -90,59 +95,58 @@ async def _after_check(
         followed_since=datetime.fromtimestamp(record.followed_since, tz=UTC),
     ).timestamp()
     if now >= deadline:
-        await fail_followers(
-            ctx,
-            record,
-            POLL_INQUIRY,
-            PollingDeadlineError(
-                f"inquiry still {attributes.status!r} at the polling deadline; giving up"
-            ),
-        )
-        return "deadline"
+        message = f"inquiry still {attributes.status!r} at the polling deadline; giving up"
+        return _Next("deadline", error=PollingDeadlineError(message))
     delay = ctx.policy.next_delay(record.polls, attributes.status, ctx.rng)
-    await ctx.ledger.record_check(
-        record.inquiry_id,
-        status=attributes.status,
-        now=now,
-        next_due=now + delay,
-        deadline=deadline,
+    return _Next("waiting", Check(record.inquiry_id, attributes.status, now, now + delay, deadline))
+
+
+def _after_failure(
+    ctx: JobContext, record: InquiryRecord, error: TransientApiError, now: float
+) -> _Next:
+    """What follows a list call that failed for a while: the next try, or, past the deadline,
+    the end of the inquiry's requests with that failure."""
+    if record.deadline is not None and now >= record.deadline:
+        return _Next("failed", error=error)
+    delay = ctx.policy.next_delay(record.polls, record.status, ctx.rng, error=error)
+    check = Check(
+        record.inquiry_id, record.status, now, now + delay, record.deadline, type(error).__name__
     )
-    return "waiting"
+    return _Next("failed", check)
 
 
 async def _check_chunk(
     ctx: JobContext, records: Sequence[InquiryRecord], counts: dict[str, int]
 ) -> None:
-    """One list call for up to 100 inquiries, and what follows for each."""
+    """One list call for up to 100 inquiries, then: their next checks stored in one round
+    trip, the fetches enqueued, the requests past their deadline answered."""
     ids = [record.inquiry_id for record in records]
+    found: dict[str, Inquiry] = {}
+    failure: TransientApiError | None = None
     try:
         page = await ctx.persona.list_inquiries(inquiry_ids=ids, page_size=len(ids))
+        found = {inquiry.id: inquiry for inquiry in page.data}
+        counts["calls"] += 1
     except TransientApiError as exc:
-        now = ctx.clock()
-        for record in records:
-            if record.deadline is not None and now >= record.deadline:
-                await fail_followers(ctx, record, POLL_INQUIRY, exc)
-                continue
-            delay = ctx.policy.next_delay(record.polls, record.status, ctx.rng, error=exc)
-            await ctx.ledger.record_check(
-                record.inquiry_id,
-                status=record.status,
-                now=now,
-                next_due=now + delay,
-                deadline=record.deadline,
-                error=type(exc).__name__,
-            )
-        counts["failed"] += len(records)
-        return
+        failure = exc
     except PermanentApiError as exc:
+        # Each inquiry is then missing from the answer: its fetch reads it alone.
         logger.warning("a status list call was refused (%s); reading one by one", exc.message)
-        page = None
-    counts["calls"] += 1
-    found = {inquiry.id: inquiry for inquiry in page.data} if page is not None else {}
+        counts["calls"] += 1
     now = ctx.clock()
-    for record in records:
-        outcome = await _after_check(ctx, record, found.get(record.inquiry_id), now)
-        counts[outcome] += 1
+    nexts = [
+        _after_failure(ctx, record, failure, now)
+        if failure is not None
+        else _after_check(ctx, record, found.get(record.inquiry_id), now)
+        for record in records
+    ]
+    await ctx.ledger.record_checks([step.check for step in nexts if step.check is not None])
+    for record, step in zip(records, nexts, strict=True):
+        counts[step.outcome] += 1
+        if step.outcome == "fetch":
+            await enqueue_fetch(ctx, record)
+        elif step.error is not None:
+            await fail_followers(ctx, record, POLL_INQUIRY, step.error)
 
 
 async def poll_tick(ctx: dict[str, Any]) -> TickResult:

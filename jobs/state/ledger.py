@@ -41,6 +41,7 @@ __all__ = [
     "OPEN_AUDIT_S",
     "Answer",
     "AuditOutcome",
+    "Check",
     "FollowOutcome",
     "InquiryRecord",
     "Ledger",
@@ -383,6 +384,11 @@ class InquiryRecord:
             },
         )
 
+    @classmethod
+    def stored(cls, inquiry_id: str, raw: Mapping[str, str]) -> InquiryRecord | None:
+        """The record a Redis hash holds; None for no hash (or one never followed)."""
+        return cls.from_hash(inquiry_id, raw) if raw and "since" in raw else None
+
     @property
     def reference_id(self) -> str | None:
         """A reference id of its followers (the creator's when it has one), for logs."""
@@ -400,6 +406,18 @@ class Answer:
     request was left open (it follows an inquiry, or its job is alive)."""
     new: bool
     """Whether this call wrote the answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One status check's outcome, to store (`Ledger.record_checks`); times are unix seconds."""
+
+    inquiry_id: str
+    status: str
+    now: float
+    next_due: float
+    deadline: float | None
+    error: str | None = None
 
 
 class AuditOutcome(IntEnum):
@@ -601,9 +619,7 @@ class Ledger:
     async def inquiry(self, inquiry_id: str) -> InquiryRecord | None:
         """An inquiry's record, if we follow it or did recently."""
         raw = await resolved(self.redis.hgetall(self.keys.inquiry(inquiry_id)))
-        if not raw or "since" not in raw:
-            return None
-        return InquiryRecord.from_hash(inquiry_id, raw)
+        return InquiryRecord.stored(inquiry_id, raw)
 
     async def answer_followers(
         self,
@@ -656,7 +672,7 @@ class Ledger:
                 pipe.hgetall(self.keys.inquiry(inquiry_id))
             raws = await pipe.execute()
         return {
-            inquiry_id: InquiryRecord.from_hash(inquiry_id, raw) if raw and "since" in raw else None
+            inquiry_id: InquiryRecord.stored(inquiry_id, raw)
             for inquiry_id, raw in zip(inquiry_ids, raws, strict=True)
         }
 
@@ -671,18 +687,30 @@ class Ledger:
         error: str | None = None,
     ) -> bool:
         """Store one check's outcome and the next check's time; False if no longer followed."""
-        done = await self._record_check(
-            keys=[self.keys.inquiry(inquiry_id), self.keys.due],
-            args=[
-                inquiry_id,
-                status,
-                _stamp(now),
-                int(next_due * 1000),
-                "" if deadline is None else _stamp(deadline),
-                error or "",
-            ],
-        )
-        return bool(int(done))
+        check = Check(inquiry_id, status, now, next_due, deadline, error)
+        [recorded] = await self.record_checks([check])
+        return recorded
+
+    async def record_checks(self, checks: Sequence[Check]) -> list[bool]:
+        """Store many checks' outcomes in one round trip (a tick's); which were still followed."""
+        if not checks:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for check in checks:
+                await self._record_check(
+                    keys=[self.keys.inquiry(check.inquiry_id), self.keys.due],
+                    args=[
+                        check.inquiry_id,
+                        check.status,
+                        _stamp(check.now),
+                        int(check.next_due * 1000),
+                        "" if check.deadline is None else _stamp(check.deadline),
+                        check.error or "",
+                    ],
+                    client=pipe,
+                )
+            recorded = await pipe.execute()
+        return [bool(int(done)) for done in recorded]
 
     async def note_status(self, inquiry_id: str, status: str, now: float) -> bool:
         """Record a status a webhook announced, on an inquiry still followed."""

@@ -8,7 +8,7 @@ import pytest
 
 from jobs.context import JobContext
 from jobs.state.keys import KeySpace
-from jobs.state.ledger import FOLLOWING_AUDIT_S, Ledger
+from jobs.state.ledger import FOLLOWING_AUDIT_S, Check, Ledger
 from jobs.state.redis_typing import resolved
 
 pytestmark = pytest.mark.redis
@@ -310,3 +310,24 @@ async def test_the_same_request_id_under_two_prefixes_is_two_requests(
     assert not mine.answered
     assert await context.ledger.open_count() == 1
     assert await context.redis.xlen(context.settings.results_stream) == 0
+
+
+async def test_many_checks_are_stored_together_and_only_where_followed(
+    context: JobContext,
+) -> None:
+    ledger = context.ledger
+    await _follower(ledger, "inq_1", "req-a")
+
+    recorded = await ledger.record_checks(
+        [
+            Check("inq_1", "pending", NOW, NOW + 5, NOW + 900),
+            Check("inq_gone", "pending", NOW, NOW + 5, None),
+        ]
+    )
+
+    assert recorded == [True, False]
+    record = await ledger.inquiry("inq_1")
+    assert record is not None
+    assert (record.status, record.polls, record.deadline) == ("pending", 1, NOW + 900)
+    assert await context.redis.zscore(context.keys.due, "inq_1") == (NOW + 5) * 1000
+    assert not await context.redis.exists(context.keys.inquiry("inq_gone"))
