@@ -10,7 +10,7 @@ checks it again soon. A read Persona refuses (a 404: an id unknown to this envir
 the followers' requests with `job.failed`.
 
 Transient failures are retried with backoff; after `FETCH_MAX_FAILURES` of them, or an hour after
-the fetch first ran, it leaves the inquiry to the tick, which enqueues a new fetch when it next
+its first failure, it leaves the inquiry to the tick, which enqueues a new fetch when it next
 finds it terminal. Rate-limit waits are no failures (`jobs.state.attempts`).
 
 A producer may enqueue `fetch_verification` itself under a job id of its own: that is a request
@@ -53,19 +53,24 @@ _requested_fetch = request_job(
 )
 
 
-async def _fetch(context: JobContext, job_id: str, inquiry_id: str) -> FetchResult:
+async def _fetch(context: JobContext, job_id: str, job_try: int, inquiry_id: str) -> FetchResult:
+    """One fetch. Its failed attempts are counted from its first failure on, so a fetch that
+    reads at once (nearly all of them) costs no round trip for them (`jobs.state.attempts`)."""
     record = await context.ledger.inquiry(inquiry_id)
     if record is None or not record.followers:
         return {"inquiry_id": inquiry_id, "skipped": "no request waits for it"}
     now = context.clock()
-    attempts = await context.attempts.begin(job_id, now)
+    # Only a run after another (a retry) can find a count to drop.
+    counted = job_try > 1
     try:
         document = await context.persona.retrieve_inquiry(inquiry_id, include=("verifications",))
     except PermanentApiError as exc:
-        await context.attempts.clear(job_id)
+        if counted:
+            await context.attempts.clear(job_id)
         answered = await fail_followers(context, record, FETCH_VERIFICATION, exc)
         return {"inquiry_id": inquiry_id, "failed": exc.to_dict(), "answered": answered}
     except TransientApiError as exc:
+        attempts = await context.attempts.begin(job_id, now)
         delay = await context.attempts.next_try(
             job_id, attempts, exc, FETCH_RETRY, now=context.clock(), rng=context.rng
         )
@@ -75,7 +80,8 @@ async def _fetch(context: JobContext, job_id: str, inquiry_id: str) -> FetchResu
         await context.attempts.clear(job_id)
         await context.ledger.pull_forward(inquiry_id, now + context.settings.poll_min_interval_s)
         return {"inquiry_id": inquiry_id, "deferred_to_polling": type(exc).__name__}
-    await context.attempts.clear(job_id)
+    if counted:
+        await context.attempts.clear(job_id)
 
     attributes = document.data.attributes
     if is_terminal(attributes.status, context.settings.terminal_statuses):
@@ -107,4 +113,4 @@ async def fetch_verification(ctx: dict[str, Any], /, *args: Any, **kwargs: Any) 
     # Our own job: its arguments are ours, but checked all the same.
     inquiry_id = parse_args(InquiryArgs, args, kwargs).inquiry_id
     async with within_deadline(context.settings, FETCH_VERIFICATION, job_id):
-        return await _fetch(context, job_id, inquiry_id)
+        return await _fetch(context, job_id, int(ctx.get("job_try") or 1), inquiry_id)

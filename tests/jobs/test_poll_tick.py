@@ -17,11 +17,13 @@ from typing import Any
 
 import httpx
 import pytest
+from arq import Retry
 from arq.jobs import Job
 
 from jobs.context import CTX_KEY, JobContext, persona_client, persona_http
 from jobs.contract import CREATE_INQUIRY, FETCH_VERIFICATION, POLL_INQUIRY, json_deserializer
 from jobs.documents import TickReport
+from jobs.pipeline.fetch_verification import fetch_verification
 from jobs.pipeline.poll_tick import FETCH_GRACE_S, poll_tick
 from jobs.policy.status import NOT_CHECKED
 from jobs.state.ledger import InquiryRecord
@@ -368,3 +370,45 @@ async def test_a_vanished_record_is_dropped_from_the_due_set(
     assert persona.checked() == [["inq_kept"]]
     assert await _due(context, "inq_gone") is None
     assert await _due(context, "inq_kept") is not None
+
+
+# --- the fetch the tick enqueues ------------------------------------------------------------
+
+
+async def _fetch(context: JobContext, inquiry_id: str, job_try: int) -> Any:
+    ctx = {
+        CTX_KEY: context,
+        "job_id": context.keys.fetch_job_id(inquiry_id, 0),
+        "job_try": job_try,
+    }
+    return await fetch_verification(ctx, inquiry_id=inquiry_id)
+
+
+async def test_a_fetch_that_reads_at_once_keeps_no_count_of_failures(
+    context: JobContext, persona: Persona
+) -> None:
+    await _follow(context, persona, "inq_done", "approved")
+
+    result = await _fetch(context, "inq_done", job_try=1)
+
+    assert (result["event"], result["answered"]) == ("inquiry.approved", 1)
+    job_id = context.keys.fetch_job_id("inq_done", 0)
+    assert not await context.redis.exists(context.keys.attempts(job_id))
+
+
+async def test_a_fetch_counts_failures_from_its_first_and_drops_them_once_it_reads(
+    context: JobContext, persona: Persona
+) -> None:
+    await _follow(context, persona, "inq_done", "approved")
+    persona.script(error_response(503, "Service Unavailable"))
+    job_id = context.keys.fetch_job_id("inq_done", 0)
+
+    with pytest.raises(Retry):
+        await _fetch(context, "inq_done", job_try=1)
+    counted = await context.redis.hgetall(context.keys.attempts(job_id))
+    result = await _fetch(context, "inq_done", job_try=2)
+
+    assert counted["failures"] == "1"
+    assert float(counted["first_run_at"]) == NOW
+    assert result["answered"] == 1
+    assert not await context.redis.exists(context.keys.attempts(job_id))
