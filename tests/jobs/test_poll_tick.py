@@ -27,6 +27,7 @@ from jobs.pipeline.fetch_verification import fetch_verification
 from jobs.pipeline.poll_tick import FETCH_GRACE_S, poll_tick
 from jobs.policy.status import NOT_CHECKED
 from jobs.state.ledger import InquiryRecord
+from jobs.state.redis_typing import resolved
 from tests.client.fakes import FakePersona, error_response, inquiry_resource
 
 pytestmark = pytest.mark.redis
@@ -405,7 +406,7 @@ async def test_a_fetch_counts_failures_from_its_first_and_drops_them_once_it_rea
 
     with pytest.raises(Retry):
         await _fetch(context, "inq_done", job_try=1)
-    counted = await context.redis.hgetall(context.keys.attempts(job_id))
+    counted = await resolved(context.redis.hgetall(context.keys.attempts(job_id)))
     result = await _fetch(context, "inq_done", job_try=2)
 
     assert counted["failures"] == "1"
