@@ -36,6 +36,9 @@ _KEY_ENV = "PERSONA_SANDBOX_API_KEY"
 _SECRETS_ENV = "PERSONA_SANDBOX_WEBHOOK_SECRETS"
 
 
+_INCLUDE_HELP = "inquiry relationships in each payload's included (verifications; *: all)"
+
+
 def _csv(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
@@ -110,6 +113,7 @@ _FLAGS: Final[Mapping[str, tuple[type[SettingsModel], tuple[_Flag, ...]]]] = {
             _Flag("--webhook-retry-compression", "retry_compression", _RETRY_HELP),
             _Flag("--webhook-timeout", "timeout_s", "seconds per attempt"),
             _Flag("--webhook-seed", "seed", "seed of the duplicate/reorder draws", int),
+            _Flag("--webhook-include", "included_relationships", _INCLUDE_HELP, _csv),
         ),
     ),
 }

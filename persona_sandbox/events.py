@@ -43,21 +43,29 @@ class Event:
         payload: dict[str, Any] = json.loads(self.payload_json)
         return payload
 
-    def to_resource(self) -> dict[str, Any]:
-        """The `event` resource object, as in a webhook body's `data`."""
+    def to_resource(self, included: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The `event` resource object, as in a webhook body's `data`.
+
+        Args:
+            included: the related objects a subscription's `included-allowlist` adds to the
+                payload (none: the recorded payload's empty `included`).
+        """
+        payload = self.payload
+        if included:
+            payload["included"] = included
         return {
             "type": "event",
             "id": self.id,
             "attributes": {
                 "name": self.name,
-                "payload": self.payload,
+                "payload": payload,
                 "created-at": iso(self.created_at),
             },
         }
 
-    def to_webhook_body(self) -> dict[str, Any]:
+    def to_webhook_body(self, included: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """The full webhook request body Persona would POST for this event."""
-        return {"data": self.to_resource()}
+        return {"data": self.to_resource(included)}
 
 
 Subscriber = Callable[[Event], None]

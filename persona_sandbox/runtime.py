@@ -53,7 +53,11 @@ class Sandbox:
         self.faults = FaultInjector(self.config.faults)
         self.counters = Counters(self.clock.real)
         self.webhooks = WebhookDeliverer(
-            self.state.events, self.counters, self.config.webhooks, transport=webhook_transport
+            self.state.events,
+            self.counters,
+            self.config.webhooks,
+            transport=webhook_transport,
+            included_for=self.state.webhook_included,
         )
         self.background = BackgroundAdvance(self.state.advance_all, self.advance_interval_s)
 

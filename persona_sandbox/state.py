@@ -18,7 +18,7 @@ from persona_sandbox.clock import Clock
 from persona_sandbox.config import SandboxConfig
 from persona_sandbox.directory import Directory
 from persona_sandbox.errors import not_found, stored, unprocessable
-from persona_sandbox.events import EventLog
+from persona_sandbox.events import Event, EventLog
 from persona_sandbox.ids import derived_id, new_id
 from persona_sandbox.lifecycle import Machine
 from persona_sandbox.records import (
@@ -32,6 +32,8 @@ from persona_sandbox.timeline import Outcome, Scenario, choose_scenario, plan_st
 
 __all__ = ["DEFAULT_FIELDS", "NewInquiry", "SandboxState"]
 
+#: The inquiry relationships whose objects the sandbox stores (what `*` includes).
+WEBHOOK_INCLUDABLE: Final = ("verifications", "account")
 #: The inquiry fields every sandbox template has (Persona's default fields), shown even if null.
 DEFAULT_FIELDS: Final = (
     "name-first",
@@ -145,6 +147,14 @@ class SandboxState:
         if "account" in names and inquiry.account_id in self.accounts:
             objects.append(account_resource(self.accounts[inquiry.account_id]))
         return objects
+
+    def webhook_included(self, event: Event, names: tuple[str, ...]) -> list[dict[str, Any]]:
+        """The related objects a webhook subscription includes with an inquiry event, as they
+        are now (called as the event is recorded); verification events include none."""
+        inquiry = self.inquiries.get(event.inquiry_id or "")
+        if inquiry is None or not event.name.startswith("inquiry."):
+            return []
+        return self.included(inquiry, WEBHOOK_INCLUDABLE if "*" in names else names)
 
     # --- lookups (each brings the inquiry up to now) -----------------------------------
 

@@ -12,6 +12,9 @@ Why it is shaped this way:
 - Retries follow Persona's documented schedule (`webhook_sender.RETRY_INTERVALS_S`: 7 retries
   over about 51 hours) divided by `retry_compression`; each attempt uses the settings in force
   when it is sent.
+- The payload's `included` holds the related objects `included_relationships` names, as they
+  were when the event was recorded: the subscriber runs inline, right after the change, so it
+  asks for them there (`included_for`); the body itself is built off the request path.
 - Disabling delivery, a reset and shutdown abandon whatever is queued, held back or waiting to
   be retried (Persona: disabling a webhook cancels its pending retries).
 """
@@ -23,7 +26,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 import httpx
 
@@ -33,12 +36,20 @@ from persona_sandbox.serialize import dumps
 from persona_sandbox.webhook_sender import MAX_ATTEMPTS, RETRY_INTERVALS_S, Delivery, WebhookSender
 from persona_sandbox.webhook_settings import WebhookSettings
 
-__all__ = ["QUEUE_SIZE", "WebhookDeliverer"]
+__all__ = ["QUEUE_SIZE", "IncludedFor", "WebhookDeliverer"]
 
 log = logging.getLogger(__name__)
 
 #: Events waiting for their first attempt; more are dropped (and counted).
 QUEUE_SIZE: Final = 10_000
+
+#: The related objects of an event's subject that a subscription includes, by relationship
+#: names (`*`: all), as they are now.
+IncludedFor = Callable[[Event, tuple[str, ...]], list[dict[str, Any]]]
+
+
+def _nothing_included(event: Event, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    return []
 
 
 class WebhookDeliverer:
@@ -51,6 +62,7 @@ class WebhookDeliverer:
         transport: an httpx transport for the delivery client (tests inject a mock).
         wall: the wall clock in unix seconds, for `t` and `First-Attempted-At`.
         queue_size: how many events may wait for their first attempt.
+        included_for: the related objects of an event's subject (`SandboxState.webhook_included`).
     """
 
     def __init__(
@@ -62,8 +74,10 @@ class WebhookDeliverer:
         transport: httpx.AsyncBaseTransport | None = None,
         wall: Callable[[], float] = time.time,
         queue_size: int = QUEUE_SIZE,
+        included_for: IncludedFor = _nothing_included,
     ) -> None:
         self._events = events
+        self._included_for = included_for
         self._counters = counters
         self._sender = WebhookSender(counters, transport=transport, wall=wall)
         self._queue_size = queue_size
@@ -154,8 +168,10 @@ class WebhookDeliverer:
     def _on_event(self, event: Event) -> None:
         if self._queue is None or not self._settings.delivers(event.name):
             return
+        names = self._settings.included_relationships
+        included = self._included_for(event, names) if names else []
         try:
-            self._queue.put_nowait(Delivery(event, self._generation))
+            self._queue.put_nowait(Delivery(event, self._generation, included=included))
         except asyncio.QueueFull:
             self._counters.webhook("dropped")
             log.warning("webhook queue full, dropped %s (%s)", event.id, event.name)
@@ -216,7 +232,7 @@ class WebhookDeliverer:
         if delivery.generation != self._generation:
             return
         if not delivery.body:
-            delivery.body = dumps(delivery.event.to_webhook_body())
+            delivery.body = dumps(delivery.event.to_webhook_body(delivery.included))
         self._in_flight += 1
         try:
             if await self._sender.attempt(delivery, self._settings):

@@ -17,8 +17,8 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, field
+from typing import Any, Final
 
 import httpx
 
@@ -66,10 +66,12 @@ class Delivery:
     """The exact bytes sent and signed; filled in off the request path."""
     attempts: int = 0
     first_attempted_at: int | None = None
+    included: list[dict[str, Any]] = field(default_factory=list)
+    """The related objects of the payload's `included`, taken when the event was recorded."""
 
     def again(self) -> Delivery:
         """A second, independent delivery of the same event and body."""
-        return Delivery(self.event, self.generation, body=self.body)
+        return Delivery(self.event, self.generation, body=self.body, included=self.included)
 
 
 class WebhookSender:

@@ -67,13 +67,16 @@ def _document(request: httpx.Request) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def delivering(make_settings: Any) -> AsyncIterator[Callable[[Capture], Rig]]:
+async def delivering(make_settings: Any) -> AsyncIterator[Callable[..., Rig]]:
     """Build a rig whose sandbox delivers webhooks to a `Capture`, background tasks running."""
     started: list[Rig] = []
 
-    def build(capture: Capture) -> Rig:
+    def build(capture: Capture, included: tuple[str, ...] = ()) -> Rig:
         hooks = WebhookSettings(
-            url=RECEIVER_URL, secrets=(TEST_WEBHOOK_SECRET,), retry_compression=1_000_000.0
+            url=RECEIVER_URL,
+            secrets=(TEST_WEBHOOK_SECRET,),
+            retry_compression=1_000_000.0,
+            included_relationships=included,
         )
         config = SandboxConfig(api_key=TEST_API_KEY, rate_limit_per_minute=0, webhooks=hooks)
         clock = ManualClock()
@@ -130,6 +133,30 @@ async def test_delivered_webhooks_keep_the_contract(
     _check(capture)
     delivered = [_document(request)["data"]["id"] for request in capture.requests]
     assert delivered == [event.id for event in rig.sandbox.events]
+
+
+@pytest.mark.parametrize("included", [("verifications",), ("*",)])
+async def test_webhooks_with_included_objects_keep_the_contract(
+    delivering: Callable[..., Rig], included: tuple[str, ...]
+) -> None:
+    capture = Capture()
+    rig = delivering(capture, included)
+    await create_with_outcome(rig, "approved", fields={"name-first": "Jane"})
+    rig.advance(_EVERY_STEP_S)
+
+    await capture.wait_for_name("inquiry.approved")
+    await _settle(rig)
+
+    _check(capture)
+    [approved] = [
+        _document(request)["data"]["attributes"]["payload"]
+        for request in capture.requests
+        if _document(request)["data"]["attributes"]["name"] == "inquiry.approved"
+    ]
+    linked = [item["id"] for item in approved["data"]["relationships"]["verifications"]["data"]]
+    carried = [item["id"] for item in approved["included"] if item["type"].startswith("verif")]
+    assert linked
+    assert carried == linked
 
 
 async def test_retried_webhooks_keep_the_contract(delivering: Callable[[Capture], Rig]) -> None:

@@ -62,6 +62,8 @@ def test_default_events_are_every_inquiry_and_verification_event() -> None:
         {"reorder_hold_s": -1.0},
         {"retry_compression": 0.0},
         {"timeout_s": 0.0},
+        {"included_relationships": ("*", "verifications")},
+        {"included_relationships": ("",)},
     ],
 )
 def test_invalid_webhook_settings_are_refused(changes: dict[str, Any]) -> None:
@@ -87,6 +89,13 @@ def test_updates_read_json_values() -> None:
     assert updated.signing_secrets == (OLD_SECRET, SECRET)
     assert updated.events == ("inquiry.*",)
     assert updated.seed == 3
+
+
+def test_included_relationships_are_set_like_the_other_knobs() -> None:
+    updated = on().updated({"included_relationships": ["verifications"]})
+
+    assert updated.included_relationships == ("verifications",)
+    assert updated.to_json()["included_relationships"] == ["verifications"]
 
 
 @pytest.mark.parametrize(
@@ -191,7 +200,7 @@ def test_cli_arguments_build_the_webhook_settings() -> None:
             "--webhook-rotation", "--webhook-events", "inquiry.approved,inquiry.declined",
             "--webhook-duplicate-rate", "0.1", "--webhook-reorder-rate", "0.2",
             "--webhook-reorder-hold", "0.5", "--webhook-retry-compression", "3600",
-            "--webhook-timeout", "2", "--webhook-seed", "9",
+            "--webhook-timeout", "2", "--webhook-seed", "9", "--webhook-include", "verifications",
         ]
     )  # fmt: skip
 
@@ -208,6 +217,7 @@ def test_cli_arguments_build_the_webhook_settings() -> None:
         retry_compression=3600.0,
         timeout_s=2.0,
         seed=9,
+        included_relationships=("verifications",),
     )
 
 
