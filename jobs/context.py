@@ -21,6 +21,7 @@ from jobs.policy.backoff import PollPolicy
 from jobs.state.attempts import AttemptLedger
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import Ledger
+from jobs.state.payloads import PayloadStore
 from settings import Settings
 
 __all__ = ["CTX_KEY", "JobContext", "persona_client", "persona_http"]
@@ -70,6 +71,8 @@ class JobContext:
     """The one writer of request and follow state."""
     attempts: AttemptLedger
     """Failed attempts of the jobs that retry (waits for a rate limit do not count)."""
+    payloads: PayloadStore
+    """Result payloads webhooks brought, for the fetch to publish without a read."""
     policy: PollPolicy
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
@@ -102,6 +105,7 @@ class JobContext:
                 answered_ttl_s=settings.record_ttl_s,
             ),
             attempts=AttemptLedger(redis, keys),
+            payloads=PayloadStore(redis, keys),
             policy=PollPolicy(
                 min_interval_s=settings.poll_min_interval_s,
                 max_interval_s=settings.poll_max_interval_s,

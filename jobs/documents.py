@@ -288,6 +288,8 @@ class AnsweredResult(TypedDict):
     status: str
     event: str
     answered: int
+    source: Literal["read", "payload"]
+    """Where the result came from: an API read, or a webhook's payload (no read)."""
 
 
 class FailedResult(TypedDict):

@@ -80,6 +80,8 @@ STATUS_LABELS: Final = frozenset(
 WEBHOOK_OUTCOMES: Final = frozenset(
     {
         "fetch_enqueued",
+        "payload_kept",
+        "stale_payload",
         "status_noted",
         "already_published",
         "not_followed",

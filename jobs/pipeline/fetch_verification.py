@@ -4,7 +4,11 @@ Status checks (the polling tick), webhooks, decisions and the sweep all enqueue 
 inquiry's deterministic fetch id (`KeySpace.fetch_job_id`: one per answer round, so duplicates
 enqueue nothing). One `GET /inquiries/{id}?include=verifications` gives the whole result, and
 every request following the inquiry is answered with it, each exactly once
-(`jobs.pipeline.answers`). If the inquiry turns out not to be terminal (a webhook for an
+(`jobs.pipeline.answers`). When a signed terminal event brought the inquiry with all its
+verifications (`jobs.state.payloads`) and the record's status is still that payload's, the
+result is published from the payload instead, without a read: the same document, built by the
+same code. Either way the time of the published result is remembered, so an older payload
+arriving later changes nothing. If the inquiry turns out not to be terminal (a webhook for an
 intermediate status, a setting that waits for a decision), its status is recorded and the tick
 checks it again soon. A read Persona refuses (a 404: an id unknown to this environment) ends
 the followers' requests with `job.failed`.
@@ -20,19 +24,22 @@ like `poll_inquiry`, which follows the inquiry (checked at once) and is answered
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from arq import Retry
+from pydantic import ValidationError
 
 from jobs.context import JobContext
 from jobs.contract import FETCH_VERIFICATION, InquiryArgs, parse_args
 from jobs.documents import FetchResult
 from jobs.errors import PermanentApiError, TransientApiError
+from jobs.persona.models import InquiryDocument
 from jobs.pipeline.answers import fail_followers, publish_result
 from jobs.pipeline.poll_inquiry import follow_inquiry
 from jobs.pipeline.requests import request_job, within_deadline
 from jobs.policy.backoff import RetryBudget
 from jobs.policy.status import is_terminal
+from jobs.state.ledger import InquiryRecord
 
 __all__ = ["FETCH_MAX_FAILURES", "FETCH_RETRY", "fetch_verification"]
 
@@ -53,12 +60,50 @@ _requested_fetch = request_job(
 )
 
 
+async def _from_payload(context: JobContext, record: InquiryRecord) -> InquiryDocument | None:
+    """The inquiry as a webhook's payload brought it, when that is still the news: a payload
+    whose status the record no longer shows (a status check saw another) is left unused."""
+    stored = await context.payloads.take(record.inquiry_id)
+    if stored is None or stored.status != record.status:
+        return None
+    if not is_terminal(stored.status, context.settings.terminal_statuses):
+        return None
+    try:
+        return InquiryDocument.model_validate(stored.document)
+    except ValidationError:
+        logger.warning("stored payload of %s is unreadable; reading it", record.inquiry_id)
+        return None
+
+
+async def _publish(
+    context: JobContext,
+    record: InquiryRecord,
+    document: InquiryDocument,
+    source: Literal["read", "payload"],
+) -> FetchResult:
+    """Answer the followers with a terminal inquiry; remember the result's time."""
+    attributes = document.data.attributes
+    event, answered = await publish_result(context, record, document)
+    if attributes.updated_at is not None:
+        await context.payloads.published(record.inquiry_id, attributes.updated_at.timestamp())
+    return {
+        "inquiry_id": record.inquiry_id,
+        "status": attributes.status,
+        "event": event,
+        "answered": answered,
+        "source": source,
+    }
+
+
 async def _fetch(context: JobContext, job_id: str, job_try: int, inquiry_id: str) -> FetchResult:
     """One fetch. Its failed attempts are counted from its first failure on, so a fetch that
     reads at once (nearly all of them) costs no round trip for them (`jobs.state.attempts`)."""
     record = await context.ledger.inquiry(inquiry_id)
     if record is None or not record.followers:
         return {"inquiry_id": inquiry_id, "skipped": "no request waits for it"}
+    carried = await _from_payload(context, record)
+    if carried is not None:
+        return await _publish(context, record, carried, "payload")
     now = context.clock()
     # Only a run after another (a retry) can find a count to drop.
     counted = job_try > 1
@@ -85,13 +130,7 @@ async def _fetch(context: JobContext, job_id: str, job_try: int, inquiry_id: str
 
     attributes = document.data.attributes
     if is_terminal(attributes.status, context.settings.terminal_statuses):
-        event, answered = await publish_result(context, record, document)
-        return {
-            "inquiry_id": inquiry_id,
-            "status": attributes.status,
-            "event": event,
-            "answered": answered,
-        }
+        return await _publish(context, record, document, "read")
     # Not terminal yet: the tick checks it again soon rather than at its backoff.
     now = context.clock()
     await context.ledger.record_check(

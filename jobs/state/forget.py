@@ -13,6 +13,8 @@ On redaction each is dropped:
 - `arq:result:{job}` of every action job whose answer was a link for the inquiry
   (`refresh_link`): the jobs are listed in `{KEY_PREFIX}personal-results:{id}` when they
   publish, and each result is deleted, then the list;
+- a result payload a webhook brought and no fetch has published yet (`jobs.state.payloads`):
+  it holds the `PUBLISH_FIELDS` values, and is dropped (the time of the last result stays);
 - the results stream: result events carry inquiry `fields` values when `PUBLISH_FIELDS`
   allows some, and `inquiry.link-refreshed` events carry a link; those events are deleted
   (`XDEL`).
@@ -93,6 +95,7 @@ async def forget_inquiry(ctx: JobContext, inquiry_id: str) -> DroppedCopies:
     """Drop every copy of personal data we keep for one inquiry; counts of what was dropped."""
     record = await ctx.ledger.inquiry(inquiry_id)
     records, requests = await ctx.ledger.forget_references(inquiry_id)
+    await ctx.payloads.forget(inquiry_id)
     results = await _forget_results(ctx, inquiry_id, record.creator if record else None)
     return {
         "inquiry_records": records,

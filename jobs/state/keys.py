@@ -98,6 +98,10 @@ class KeySpace:
         """The hash counting one retrying job's failed attempts (`jobs.state.attempts`)."""
         return f"{self.prefix}attempts:{job_id}"
 
+    def payload(self, inquiry_id: str) -> str:
+        """The result payload a webhook brought for an inquiry (`jobs.state.payloads`)."""
+        return f"{self.prefix}payload:{inquiry_id}"
+
     def webhook_event(self, event_id: str) -> str:
         """The marker of a webhook event already handled."""
         return f"{self.prefix}webhook-event:{event_id}"

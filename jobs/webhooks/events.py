@@ -1,25 +1,29 @@
 """What a verified Persona webhook event does to the pipeline.
 
-The webhook is only a trigger: its payload may carry an empty `included`, and its order and
-uniqueness are not guaranteed, so the result always comes from a fresh API read. An event of
-an inquiry that requests follow, whose status is terminal, enqueues `fetch_verification`
-under the inquiry's deterministic fetch id (a duplicate or a late copy enqueues nothing new,
-and the ledger answers each request once); any other event of a followed inquiry only updates
-its record (an earlier check would cost an API call, and the terminal event is on its way).
-Events of inquiries nobody follows change nothing: they answer no request of ours. Events are
+An event of an inquiry that requests follow, whose status is terminal, enqueues
+`fetch_verification` under the inquiry's deterministic fetch id (a duplicate or a late copy
+enqueues nothing new, and the ledger answers each request once). When its payload holds every
+verification of the inquiry (`jobs.webhooks.payload`), the payload, reduced to what the result
+needs, is kept for that fetch (`jobs.state.payloads`) unless something newer is known, and the
+status is noted on the record: the fetch then publishes without an API read. Otherwise the
+fetch reads the inquiry. Any other event of a followed inquiry only updates its record (an
+earlier check would cost an API call, and the terminal event is on its way). Events of
+inquiries nobody follows change nothing: they answer no request of ours. Events are
 remembered by id so a redelivery does nothing.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from jobs.context import JobContext
 from jobs.errors import PayloadError
 from jobs.pipeline.poll_tick import enqueue_fetch
 from jobs.policy.status import is_terminal, status_of_event
+from jobs.webhooks.payload import check_included, result_payload
 
 __all__ = ["EventOutcome", "WebhookEvent", "handle_event", "parse_event"]
 
@@ -36,6 +40,9 @@ class WebhookEvent:
     object_type: str | None
     object_id: str | None
     status: str | None
+    payload: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    """The event's `payload` (`data` and `included`); it holds personal data, so it is never
+    shown and only its reduction (`jobs.webhooks.payload`) is stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +86,7 @@ def parse_event(body: bytes) -> WebhookEvent:
         raise PayloadError("not a Persona event: data.attributes.name is missing")
     payload = _mapping(attributes.get("payload"), "data.attributes.payload")
     subject = _mapping(payload.get("data"), "data.attributes.payload.data")
+    check_included(payload)
     subject_attributes = subject.get("attributes")
     status = subject_attributes.get("status") if isinstance(subject_attributes, dict) else None
     created_at = attributes.get("created-at")
@@ -89,6 +97,7 @@ def parse_event(body: bytes) -> WebhookEvent:
         object_type=subject.get("type") if isinstance(subject.get("type"), str) else None,
         object_id=_identifier(subject.get("id")),
         status=status if isinstance(status, str) else None,
+        payload=payload,
     )
 
 
@@ -101,13 +110,15 @@ async def handle_event(ctx: JobContext, event: WebhookEvent) -> EventOutcome:
     if announced is None or event.object_type != "inquiry" or event.object_id is None:
         outcome = EventOutcome("ignored")
     else:
-        outcome = await _inquiry_event(ctx, event.object_id, announced)
+        outcome = await _inquiry_event(ctx, event, event.object_id, announced)
     # Remembered only after acting: a crash in between makes Persona redeliver, which is safe.
     await ctx.redis.set(marker, event.name, ex=ctx.settings.webhook_dedupe_ttl_s)
     return outcome
 
 
-async def _inquiry_event(ctx: JobContext, inquiry_id: str, status: str) -> EventOutcome:
+async def _inquiry_event(
+    ctx: JobContext, event: WebhookEvent, inquiry_id: str, status: str
+) -> EventOutcome:
     record = await ctx.ledger.inquiry(inquiry_id)
     if record is None:
         # Not followed: an inquiry created elsewhere in the environment, or one whose create
@@ -122,9 +133,31 @@ async def _inquiry_event(ctx: JobContext, inquiry_id: str, status: str) -> Event
     if is_terminal(status, ctx.settings.terminal_statuses):
         # One fetch per answer round: copies of the event, the tick and a decision enqueue
         # nothing new; a request that follows after this round's answer gets the next one.
+        action = await _keep_payload(ctx, event, inquiry_id, status)
         await enqueue_fetch(ctx, record)
-        return EventOutcome("fetch enqueued", inquiry_id)
+        return EventOutcome(action, inquiry_id)
     # Not terminal: note the status for operators. The check is not pulled forward: the
     # terminal status arrives as its own event, and polling stays the net under a lost one.
     await ctx.ledger.note_status(inquiry_id, status, ctx.clock())
     return EventOutcome("status noted", inquiry_id)
+
+
+async def _keep_payload(ctx: JobContext, event: WebhookEvent, inquiry_id: str, status: str) -> str:
+    """Keep a complete payload for the fetch; the action to report."""
+    payload = result_payload(
+        event.payload,
+        event_created_at=event.created_at,
+        publish_fields=ctx.settings.publish_fields,
+    )
+    if payload is None or payload.status != status:
+        return "fetch enqueued"
+    kept = await ctx.payloads.offer(
+        inquiry_id, status=payload.status, at=payload.at, document=payload.document
+    )
+    if not kept:
+        # Older than a payload or a result we have: the fetch uses that, or reads.
+        return "stale payload"
+    # The fetch publishes the payload only while the record's status is the payload's: a
+    # status check or a later event that saw something else makes it read instead.
+    await ctx.ledger.note_status(inquiry_id, payload.status, ctx.clock())
+    return "payload kept"

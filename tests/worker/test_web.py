@@ -267,6 +267,38 @@ async def test_bad_requests_are_refused_and_change_nothing(
         await _nothing_happened(redis, web_settings)
 
 
+def _with_included(included: Any) -> bytes:
+    document = json.loads(event_body())
+    document["data"]["attributes"]["payload"]["included"] = included
+    return json.dumps(document).encode()
+
+
+@pytest.mark.parametrize(
+    "included",
+    [
+        pytest.param("verifications", id="a-string"),
+        pytest.param([1, 2], id="not-objects"),
+        pytest.param([{"type": "verification/selfie"}], id="no-id"),
+        pytest.param(
+            [{"type": "verification/selfie", "id": "ver_1", "attributes": {"checks": 3}}],
+            id="unreadable-verification",
+        ),
+    ],
+)
+async def test_an_included_of_the_wrong_shape_is_refused_and_the_inquiry_stays_followed(
+    web: httpx.AsyncClient, redis: Redis, web_settings: Settings, followed: str, included: Any
+) -> None:
+    due = await redis.zscore(KEYS.due, followed)
+
+    response = await deliver(web, _with_included(included))
+
+    assert response.status_code == 400
+    assert "included" in response.json()["error"]
+    await _nothing_happened(redis, web_settings)
+    assert await redis.zscore(KEYS.due, followed) == due, "the polling tick still checks it"
+    assert await redis.keys(KEYS.payload("*")) == []
+
+
 async def test_declared_oversize_is_refused_before_reading(
     web: httpx.AsyncClient, redis: Redis, web_settings: Settings
 ) -> None:
