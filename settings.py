@@ -175,6 +175,8 @@ class Settings(BaseSettings):
     """Statuses that end polling, comma-separated."""
     poll_wait_for_decision: bool = False
     """When true, follow inquiries until `approved`/`declined` (overrides the terminal set)."""
+    poll_safety_net_s: PositiveFloat = 600.0
+    """Wait between status checks while signed webhooks flow."""
     poll_batch_size: Annotated[int, Field(ge=1, le=100)] = 100
     """Inquiry ids per list call of a tick's status checks (Persona allows 100)."""
     poll_tick_s: Annotated[float, Field(ge=0.01, le=60)] = 10.0

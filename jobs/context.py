@@ -19,9 +19,11 @@ from redis.asyncio import Redis
 from jobs.persona.client import PersonaClient, RequestGate
 from jobs.policy.backoff import PollPolicy
 from jobs.state.attempts import AttemptLedger
+from jobs.state.due_shift import DueShift
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import Ledger
 from jobs.state.payloads import PayloadStore
+from jobs.state.webhook_flow import WebhookFlow
 from settings import Settings
 
 __all__ = ["CTX_KEY", "JobContext", "persona_client", "persona_http"]
@@ -73,6 +75,10 @@ class JobContext:
     """Failed attempts of the jobs that retry (waits for a rate limit do not count)."""
     payloads: PayloadStore
     """Result payloads webhooks brought, for the fetch to publish without a read."""
+    flow: WebhookFlow
+    """Whether signed webhooks flow, and the polling mode all workers share."""
+    due_shift: DueShift
+    """Moves followed inquiries' checks for the webhook cadence."""
     policy: PollPolicy
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
@@ -106,6 +112,8 @@ class JobContext:
             ),
             attempts=AttemptLedger(redis, keys),
             payloads=PayloadStore(redis, keys),
+            flow=WebhookFlow(redis, keys),
+            due_shift=DueShift(redis, keys),
             policy=PollPolicy(
                 min_interval_s=settings.poll_min_interval_s,
                 max_interval_s=settings.poll_max_interval_s,

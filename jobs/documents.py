@@ -327,7 +327,8 @@ FetchResult = AnsweredResult | FailedResult | SkippedResult | DeferredResult | O
 
 class TickReport(TypedDict):
     """A polling tick that ran: how many inquiries it checked, in how many calls, and what
-    it found (`waiting`, `fetch` enqueued, past the `deadline`, list call `failed`)."""
+    it found (`waiting`, `fetch` enqueued, past the `deadline`, list call `failed`); how many
+    due checks waited for the safety net (`deferred`), and its `mode`."""
 
     checked: int
     calls: int
@@ -335,6 +336,8 @@ class TickReport(TypedDict):
     fetch: int
     deadline: int
     failed: int
+    deferred: int
+    mode: str
 
 
 class Skipped(TypedDict):

@@ -11,10 +11,13 @@
 | `persona_worker_inflight_inquiries` | gauge | `status` |
 | `persona_worker_publish_lag_seconds` | histogram | `status` |
 | `persona_worker_webhooks_total` | counter | `outcome` |
+| `persona_worker_polling_mode` | gauge | `mode` |
+| `persona_worker_polling_mode_changes_total` | counter | `mode` |
 
 `outcome` of a job is `success`, `retry`, `failed` or `cancelled`; `status_class` is `2xx` to
 `5xx`, or `none` when no response arrived; `reason` is `limiter` (our shared limiter made a
-request wait) or `429` (Persona refused one).
+request wait) or `429` (Persona refused one); `mode` is `polling` or `webhooks`
+(`jobs.policy.cadence`): the gauge is 1 for the mode in force, read from Redis at scrape time.
 
 Label values come from fixed sets (our job names, Persona operation ids named in
 `jobs.persona.client`, the documented inquiry statuses plus `other`), never from ids,
@@ -51,6 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "JOB_OUTCOMES",
+    "POLLING_MODES",
     "STATUS_LABELS",
     "WEBHOOK_OUTCOMES",
     "JobOutcome",
@@ -59,11 +63,13 @@ __all__ = [
     "metrics",
     "observe_api_call",
     "observe_job",
+    "observe_mode_change",
     "observe_publish_lag",
     "observe_webhook",
     "record_rate_limit_wait",
     "reset_metrics",
     "set_inflight",
+    "set_polling_mode",
     "status_label",
 ]
 
@@ -92,6 +98,9 @@ WEBHOOK_OUTCOMES: Final = frozenset(
         "other",
     }
 )
+
+#: The polling modes (`jobs.policy.cadence.Mode`) as label values.
+POLLING_MODES: Final = ("polling", "webhooks")
 
 _JOB_BUCKETS: Final = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _API_BUCKETS: Final = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -168,6 +177,20 @@ class Metrics:
             "persona_worker_webhooks",
             "Webhook deliveries received, by what the receiver did with them.",
             ["outcome"],
+            registry=registry,
+        )
+        self.polling_mode = Gauge(
+            "persona_worker_polling_mode",
+            "1 for the cadence status checks keep now: `webhooks` (the safety net) while "
+            "signed webhooks announce the changes, else `polling` (read from Redis at scrape "
+            "time, so every process reports the same).",
+            ["mode"],
+            registry=registry,
+        )
+        self.polling_mode_changes = Counter(
+            "persona_worker_polling_mode_changes",
+            "Changes of the polling mode made by this process's ticks, by the new mode.",
+            ["mode"],
             registry=registry,
         )
 
@@ -267,6 +290,21 @@ def observe_publish_lag(attributes: InquiryAttributes, published_at: float) -> N
         return
     lag = published_at - decided.timestamp()
     metrics().publish_lag.labels(status_label(attributes.status)).observe(max(lag, 0.0))
+
+
+def set_polling_mode(mode: str | None) -> None:
+    """Show the mode in force (None: unknown, no series)."""
+    gauge = metrics().polling_mode
+    gauge.clear()
+    if mode is not None:
+        for known in POLLING_MODES:
+            gauge.labels(known).set(1 if known == mode else 0)
+
+
+def observe_mode_change(mode: str) -> None:
+    """Count one change of the polling mode."""
+    if mode in POLLING_MODES:
+        metrics().polling_mode_changes.labels(mode).inc()
 
 
 def observe_webhook(outcome: str) -> None:

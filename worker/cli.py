@@ -149,6 +149,13 @@ def _when(at: float | None) -> str:
     return f"{moment} ({_age(at, now)} ago)"
 
 
+def _mode_line(view: Overview) -> str:
+    polling = view.polling
+    since = f" for {_age(polling.since)}" if polling.since is not None else ""
+    reason = f" ({polling.reason})" if polling.reason else ""
+    return f"{'polling':<16}{polling.mode.value:>8}{since}{reason}"
+
+
 def _overview_table(view: Overview) -> str:
     oldest = (
         f"   oldest {_age(view.oldest_followed_since)} ({view.oldest_inquiry_id})"
@@ -161,6 +168,7 @@ def _overview_table(view: Overview) -> str:
         f"{'open requests':<16}{view.open_requests:>8}   waiting for their answer",
         f"{'queue':<16}{view.queued_jobs:>8}   ({view.queued_ready} ready, {scheduled} scheduled)",
         f"{'results':<16}{view.results:>8}   events on the stream",
+        _mode_line(view),
         "",
         f"{'status':<16}{'count':>8}",
     ]

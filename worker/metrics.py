@@ -1,6 +1,7 @@
 """Serving the metrics: `/metrics` for the web app and a small endpoint in the worker.
 
-Both processes answer a scrape the same way (`scrape`): refresh the in-flight gauge from Redis,
+Both processes answer a scrape the same way (`scrape`): refresh the in-flight and polling-mode
+gauges from Redis,
 then encode the process's registry (`jobs.metrics`) in the format the scraper asked for
 (Prometheus text, or OpenMetrics when its `Accept` header says so). Counting in-flight
 inquiries at scrape time keeps the gauge exact with no background task, and Prometheus decides
@@ -33,11 +34,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
-from jobs.metrics import metrics, set_inflight
+from jobs.metrics import metrics, set_inflight, set_polling_mode
 from jobs.state.keys import KeySpace
+from jobs.state.webhook_flow import WebhookFlow
 from worker.state_views import inflight_rows
 
-__all__ = ["MetricsServer", "metrics_app", "refresh_inflight", "render", "scrape"]
+__all__ = ["MetricsServer", "metrics_app", "refresh_inflight", "refresh_mode", "render", "scrape"]
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +66,20 @@ async def refresh_inflight(redis: Redis, keys: KeySpace) -> None:
     set_inflight(counts)
 
 
+async def refresh_mode(redis: Redis, keys: KeySpace) -> None:
+    """Show the shared polling mode; on a Redis error, drop the gauge's series."""
+    try:
+        state = await WebhookFlow(redis, keys).state()
+    except (RedisError, OSError):
+        set_polling_mode(None)
+        return
+    set_polling_mode(state.mode.value)
+
+
 async def render(redis: Redis, keys: KeySpace, accept: str | None) -> tuple[bytes, str]:
-    """The scrape's body and content type, after refreshing the in-flight gauge."""
+    """The scrape's body and content type, after refreshing the shared gauges."""
     await refresh_inflight(redis, keys)
+    await refresh_mode(redis, keys)
     encoder, content_type = choose_encoder(accept or "")
     return encoder(metrics().registry), content_type
 

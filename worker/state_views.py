@@ -22,6 +22,7 @@ from jobs.state.keys import KeySpace
 from jobs.state.ledger import InquiryRecord
 from jobs.state.redis_typing import resolved
 from jobs.state.results import ResultEvent, events_about
+from jobs.state.webhook_flow import FlowState, WebhookFlow
 
 __all__ = [
     "ErrorRow",
@@ -78,10 +79,16 @@ class Overview:
     results: int
     open_requests: int
     last_errors: tuple[ErrorRow, ...]
+    polling: FlowState
+    """The polling mode all workers share, and the webhooks' flow it was decided from."""
 
     def to_json(self) -> dict[str, Any]:
         """The overview as one JSON object."""
-        return {**asdict(self), "last_errors": [row.to_json() for row in self.last_errors]}
+        return {
+            **asdict(self),
+            "last_errors": [row.to_json() for row in self.last_errors],
+            "polling": self.polling.to_json(),
+        }
 
 
 def _number(value: str | None) -> float | None:
@@ -164,6 +171,7 @@ async def overview(
             ErrorRow(row.inquiry_id, row.status, row.last_error or "", row.updated_at)
             for row in errors
         ),
+        polling=await WebhookFlow(redis, keys).state(),
     )
 
 

@@ -20,6 +20,11 @@ For each inquiry checked:
 A list call that fails transiently leaves its inquiries due after a backoff (a 429's window);
 one Persona refuses sends each of them to `fetch_verification`, which reads them one by one.
 No arq job waits for an inquiry between checks.
+
+While signed webhooks announce the changes, the tick works in `webhooks` mode
+(`jobs.pipeline.cadence`): the due inquiries whose status we know wait for the safety net
+(`POLL_SAFETY_NET_S`) without a call. A check that sees a change no webhook announced is noted,
+and puts the next tick back in `polling` mode.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ from jobs.documents import TickResult
 from jobs.errors import KnownError, PermanentApiError, TransientApiError, WorkerError
 from jobs.persona.models import Inquiry
 from jobs.pipeline.answers import fail_followers
+from jobs.pipeline.cadence import known_to_us, tick_mode, waiting_checks
+from jobs.policy.cadence import Mode, uncovered_change
 from jobs.policy.status import is_terminal
 from jobs.state.ledger import Check, InquiryRecord
 
@@ -141,6 +148,18 @@ async def _check_chunk(
         for record in records
     ]
     await ctx.ledger.record_checks([step.check for step in nexts if step.check is not None])
+    if any(
+        known_to_us(record)
+        and uncovered_change(
+            now,
+            known_status=record.status,
+            seen_status=inquiry.status,
+            changed_at=inquiry.attributes.updated_at,
+        )
+        for record in records
+        if (inquiry := found.get(record.inquiry_id)) is not None
+    ):
+        await ctx.flow.change_uncovered(now)
     for record, step in zip(records, nexts, strict=True):
         counts[step.outcome] += 1
         if step.outcome == "fetch":
@@ -159,6 +178,7 @@ async def poll_tick(ctx: dict[str, Any]) -> TickResult:
     ):
         return {"skipped": "another worker has this tick"}
     now = context.clock()
+    mode = await tick_mode(context, now)
     taken = await context.ledger.claim_due(
         now, limit=settings.poll_tick_max_checks, hold_s=settings.job_timeout_s + 10
     )
@@ -170,6 +190,10 @@ async def poll_tick(ctx: dict[str, Any]) -> TickResult:
     await context.ledger.drop_due(
         [inquiry_id for inquiry_id in records if inquiry_id not in checked]
     )
+    deferred: set[str] = set()
+    if mode is Mode.WEBHOOKS:
+        deferred = await waiting_checks(context, live, now)
+        live = [record for record in live if record.inquiry_id not in deferred]
     counts = {"calls": 0, "waiting": 0, "fetch": 0, "deadline": 0, "failed": 0}
     await asyncio.gather(
         *(
@@ -186,6 +210,8 @@ async def poll_tick(ctx: dict[str, Any]) -> TickResult:
         "fetch": counts["fetch"],
         "deadline": counts["deadline"],
         "failed": counts["failed"],
+        "deferred": len(deferred),
+        "mode": mode.value,
     }
 
 

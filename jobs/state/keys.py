@@ -85,6 +85,11 @@ class KeySpace:
         return f"{self.prefix}tick-lease"
 
     @property
+    def webhook_flow(self) -> str:
+        """Whether signed webhooks flow, and the polling mode (`jobs.state.webhook_flow`)."""
+        return f"{self.prefix}webhook-flow"
+
+    @property
     def sweep_lock(self) -> str:
         """Held by the worker running the sweep."""
         return f"{self.prefix}sweep-lock"

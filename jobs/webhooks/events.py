@@ -102,7 +102,12 @@ def parse_event(body: bytes) -> WebhookEvent:
 
 
 async def handle_event(ctx: JobContext, event: WebhookEvent) -> EventOutcome:
-    """Act on a verified event once; a redelivered event id does nothing."""
+    """Act on a verified event once; a redelivered event id does nothing.
+
+    Every verified event, a redelivery too, tells the polling tick that webhooks flow
+    (`jobs.state.webhook_flow`).
+    """
+    await ctx.flow.webhook_accepted(ctx.clock())
     marker = ctx.keys.webhook_event(event.event_id)
     if await ctx.redis.exists(marker):
         return EventOutcome("duplicate")
@@ -150,6 +155,8 @@ async def _keep_payload(ctx: JobContext, event: WebhookEvent, inquiry_id: str, s
         publish_fields=ctx.settings.publish_fields,
     )
     if payload is None or payload.status != status:
+        # The status is noted all the same: the polling tick sees the change was announced.
+        await ctx.ledger.note_status(inquiry_id, status, ctx.clock())
         return "fetch enqueued"
     kept = await ctx.payloads.offer(
         inquiry_id, status=payload.status, at=payload.at, document=payload.document

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -25,6 +26,7 @@ from jobs.contract import CREATE_INQUIRY, FETCH_VERIFICATION, POLL_INQUIRY, json
 from jobs.documents import TickReport
 from jobs.pipeline.fetch_verification import fetch_verification
 from jobs.pipeline.poll_tick import FETCH_GRACE_S, poll_tick
+from jobs.policy.cadence import WEBHOOK_SILENCE_S, Mode
 from jobs.policy.status import NOT_CHECKED
 from jobs.state.ledger import InquiryRecord
 from jobs.state.redis_typing import resolved
@@ -90,8 +92,20 @@ def _ctx(context: JobContext, at: float) -> dict[str, Any]:
     return {CTX_KEY: dataclasses.replace(context, clock=lambda: at), "job_id": "persona:tick:1"}
 
 
-def _report(**counts: int) -> dict[str, int]:
-    return {"checked": 0, "calls": 0, "waiting": 0, "fetch": 0, "deadline": 0, "failed": 0} | counts
+def _report(mode: str = "polling", **counts: int) -> TickReport:
+    report: TickReport = {
+        "checked": 0,
+        "calls": 0,
+        "waiting": 0,
+        "fetch": 0,
+        "deadline": 0,
+        "failed": 0,
+        "deferred": 0,
+        "mode": mode,
+    }
+    for name, count in counts.items():
+        report[name] = count  # type: ignore[literal-required]
+    return report
 
 
 async def _follow(
@@ -413,3 +427,107 @@ async def test_a_fetch_counts_failures_from_its_first_and_drops_them_once_it_rea
     assert float(counted["first_run_at"]) == NOW
     assert result["answered"] == 1
     assert not await context.redis.exists(context.keys.attempts(job_id))
+
+
+# --- the cadence while signed webhooks flow --------------------------------------------------
+
+
+async def _created_by_us(
+    context: JobContext, persona: Persona, inquiry_id: str, *, changed: datetime | None = None
+) -> None:
+    """A create request following the `pending` inquiry it made, due now; Persona's copy is
+    `pending` too, or `completed` at `changed`."""
+    request_id = f"create-{inquiry_id}"
+    await context.ledger.open(request_id, CREATE_INQUIRY, NOW - 60)
+    outcome = await context.ledger.follow(
+        inquiry_id,
+        request_id,
+        reference_id=None,
+        status="pending",
+        now=NOW - 60,
+        first_due=NOW,
+        creator=True,
+    )
+    assert outcome.following
+    resource = inquiry_resource(inquiry_id, "pending" if changed is None else "completed")
+    if changed is not None:
+        resource["attributes"]["updated-at"] = changed.isoformat()
+    persona.add_inquiry(resource)
+
+
+async def test_while_signed_webhooks_arrive_known_checks_wait_for_the_safety_net(
+    context: JobContext, persona: Persona
+) -> None:
+    await _created_by_us(context, persona, "inq_1")
+    await context.flow.webhook_accepted(NOW - 5)
+
+    result = await _tick(context)
+
+    assert result == _report(deferred=1, mode="webhooks")
+    assert persona.checked() == []
+    assert await _due(context, "inq_1") == NOW - 60 + context.settings.poll_safety_net_s
+
+
+async def test_an_inquiry_nobody_has_seen_is_checked_at_once_while_webhooks_flow(
+    context: JobContext, persona: Persona
+) -> None:
+    await _follow(context, persona, "inq_1")
+    await context.flow.webhook_accepted(NOW - 5)
+
+    result = await _tick(context)
+
+    assert result == _report(checked=1, calls=1, waiting=1, mode="webhooks")
+
+
+async def test_polling_returns_to_its_cadence_in_the_tick_that_notices_the_gap(
+    context: JobContext, persona: Persona, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _created_by_us(context, persona, "inq_1")
+    await context.flow.webhook_accepted(NOW - 5)
+    await _tick(context)
+    gap_noticed = NOW - 5 + WEBHOOK_SILENCE_S + 1
+
+    with caplog.at_level(logging.INFO, logger="jobs.pipeline.cadence"):
+        result = await _tick(context, gap_noticed)
+
+    assert result == _report(checked=1, calls=1, waiting=1, mode="polling")
+    state = await context.flow.state()
+    assert (state.mode, state.since) == (Mode.POLLING, gap_noticed)
+    assert "no signed webhook" in state.reason
+    assert [record.message for record in caplog.records if "cadence" in record.message] == [
+        "status checks back to the normal cadence (no signed webhook for 121 s); "
+        "1 followed inquiries due now"
+    ]
+
+
+async def test_webhooks_that_come_back_put_known_checks_back_on_the_safety_net(
+    context: JobContext, persona: Persona
+) -> None:
+    await _created_by_us(context, persona, "inq_1")
+    polled = await _tick(context)
+    next_check = await _due(context, "inq_1")
+    assert next_check is not None
+    await context.flow.webhook_accepted(next_check - 1)
+
+    result = await _tick(context, next_check)
+
+    assert polled == _report(checked=1, calls=1, waiting=1)
+    assert result == _report(deferred=1, mode="webhooks")
+    assert await _due(context, "inq_1") == NOW + context.settings.poll_safety_net_s
+
+
+async def test_a_change_no_webhook_announced_puts_the_next_tick_back_to_polling(
+    context: JobContext, persona: Persona
+) -> None:
+    safety_net = context.settings.poll_safety_net_s
+    changed = datetime.fromtimestamp(NOW, tz=UTC)
+    await _created_by_us(context, persona, "inq_1", changed=changed)
+    await context.flow.webhook_accepted(NOW + safety_net - 10)
+    checked = await _tick(context, NOW + safety_net)
+
+    result = await _tick(context, NOW + safety_net + 1)
+
+    assert checked == _report(checked=1, calls=1, fetch=1, mode="webhooks")
+    assert result["mode"] == "polling"
+    state = await context.flow.state()
+    assert state.reason == "a status check saw a change no webhook announced"

@@ -200,6 +200,24 @@ def test_status_json_has_the_same_facts(
     assert view["queued_ready"] == 0
 
 
+def test_status_shows_the_polling_mode_all_workers_share(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reason = "signed webhooks announce the changes"
+    env.hset(
+        KEYS.webhook_flow,
+        mapping={"mode": "webhooks", "since": time.time() - 90, "reason": reason},
+    )
+
+    assert main(["status"]) == 0
+    table = capsys.readouterr().out
+    assert main(["status", "--json"]) == 0
+    view = json.loads(capsys.readouterr().out)
+
+    assert f"polling         webhooks for 1m30s ({reason})" in table
+    assert (view["polling"]["mode"], view["polling"]["reason"]) == ("webhooks", reason)
+
+
 def test_status_of_an_empty_pipeline_says_so(
     env: redis.Redis, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -207,6 +225,7 @@ def test_status_of_an_empty_pipeline_says_so(
     out = capsys.readouterr().out
     assert "last errors     none" in out
     assert "(none)" in out
+    assert "polling          polling" in out
 
 
 def test_inquiry_show_prints_the_record_and_only_its_events(

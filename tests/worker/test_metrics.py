@@ -29,7 +29,7 @@ from jobs.state.keys import KeySpace
 from jobs.state.redis_typing import resolved
 from worker import metrics as worker_metrics
 from worker.instrument import instrument
-from worker.metrics import MetricsServer, refresh_inflight
+from worker.metrics import MetricsServer, refresh_inflight, refresh_mode
 
 
 @pytest.fixture(autouse=True)
@@ -201,6 +201,21 @@ async def test_inflight_is_counted_from_redis_at_scrape_time(
     assert sample(fresh, "persona_worker_inflight_inquiries", status="pending") == 2
     assert sample(fresh, "persona_worker_inflight_inquiries", status="needs_review") == 1
     assert sample(fresh, "persona_worker_inflight_inquiries", status="unknown") == 1
+
+
+@pytest.mark.redis
+async def test_the_polling_mode_is_read_from_redis_at_scrape_time(
+    fresh: Metrics, decoded_redis: Redis
+) -> None:
+    await refresh_mode(decoded_redis, KEYS)
+    before = sample(fresh, "persona_worker_polling_mode", mode="polling")
+    await resolved(decoded_redis.hset(KEYS.webhook_flow, mapping={"mode": "webhooks"}))
+
+    await refresh_mode(decoded_redis, KEYS)
+
+    assert before == 1
+    assert sample(fresh, "persona_worker_polling_mode", mode="webhooks") == 1
+    assert sample(fresh, "persona_worker_polling_mode", mode="polling") == 0
 
 
 @pytest.mark.redis

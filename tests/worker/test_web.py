@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from jobs.errors import ConfigError
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import Ledger
+from jobs.state.redis_typing import resolved
 from jobs.webhooks.signature import signature_header
 from settings import Settings
 from tests.conftest import TEST_WEBHOOK_SECRET
@@ -101,6 +102,19 @@ async def test_signed_terminal_event_enqueues_one_fetch(
     assert response.status_code == 202
     assert response.json() == {"event_id": "evt_1", "action": "fetch enqueued"}
     assert await redis.zrange(web_settings.queue_name, 0, -1) == [b"persona:fetch:inq_1:0"]
+
+
+async def test_every_signed_event_tells_the_polling_tick_that_webhooks_flow(
+    web: httpx.AsyncClient, redis: Redis
+) -> None:
+    before = time.time()
+
+    response = await deliver(web, event_body("case.approved"))
+
+    assert response.status_code == 202
+    last = await resolved(redis.hget(KEYS.webhook_flow, "last"))
+    assert last is not None
+    assert float(last) >= before - 1
 
 
 async def test_a_status_event_of_a_followed_inquiry_is_noted_and_enqueues_nothing(
