@@ -14,6 +14,8 @@ Scenarios (`--only` takes the names or the letters):
     c throughput  pipeline jobs per second as a share of bare arq no-op jobs per second
     d latency     sandbox decision -> published event, p50 and p99 (measured by the a runs)
     e memory      Redis bytes per in-flight inquiry and worker RSS up to 10,000 in flight
+    f gap         webhooks stopped for 5 minutes mid-run: answers, the polling mode's switches
+                  (about ten minutes; only with `--only gap`)
 
 Everything runs on this machine: private `redis-server`s on free loopback ports (never the
 Redis at REDIS_URL), `persona-sandbox` processes, `arq worker.WorkerSettings` and
@@ -43,12 +45,15 @@ from bench.scenarios.calls import CallsOptions, run_calls
 from bench.scenarios.memory import MemoryOptions, run_memory
 from bench.scenarios.sustained import SustainedOptions, run_sustained
 from bench.scenarios.throughput import ThroughputOptions, run_throughput
+from bench.scenarios.webhook_gap import GapOptions, run_gap
 from settings import Settings
 from worker import event_loop
 from worker.event_loop import EventLoopChoice
 
-SCENARIOS: Final = ("calls", "sustained", "throughput", "latency", "memory")
-LETTERS: Final = dict(zip("abcde", SCENARIOS, strict=True))
+SCENARIOS: Final = ("calls", "sustained", "throughput", "latency", "memory", "gap")
+LETTERS: Final = dict(zip("abcdef", SCENARIOS, strict=True))
+#: What runs without `--only`: every scenario but f, which takes ten minutes of its own.
+DEFAULT: Final = SCENARIOS[:5]
 RESULTS_DIR: Final = Path(__file__).resolve().parent / "results"
 
 
@@ -86,12 +91,13 @@ _NUMBERS: Final[tuple[tuple[str, float, float, type[int] | type[float], float, s
     ("--inquiries", 10, 20_000, int, 1_000, "a/d"),
     ("--calls-workers", 1, 16, int, 1, "a/d polling run's worker processes"),
     ("--time-scale", 1, 60, float, 1.0, "a/d sandbox clock"),
-    ("--safety-net", 1, 3_600, float, 60.0, "a/b webhook path's POLL_MIN_INTERVAL_S"),
+    ("--safety-net", 1, 3_600, float, 600.0, "a/b webhook path's POLL_SAFETY_NET_S"),
     ("--sustained-seconds", 60, 900, float, 180.0, "b"),
     ("--workers", 1, 16, int, 4, "b worker processes"),
     ("--rate-limit", 1, 300, int, 288, "b RATE_LIMIT_PER_MINUTE"),
     ("--throughput-inquiries", 100, 20_000, int, 2_000, "c"),
     ("--memory-inquiries", 100, 50_000, int, 10_000, "e"),
+    ("--gap-seconds", 150, 1_800, float, 300.0, "f webhooks stopped"),
 )
 
 
@@ -104,7 +110,7 @@ def parser() -> argparse.ArgumentParser:
         epilog="\n".join((__doc__ or "").split("\n")[1:]),
     )
     add = cli.add_argument
-    add("--only", type=_scenarios, default=list(SCENARIOS), help="scenarios, e.g. calls,memory")
+    add("--only", type=_scenarios, default=list(DEFAULT), help="scenarios, e.g. calls,memory")
     for flag, low, high, kind, default, help_text in _NUMBERS:
         help_text = f"{help_text} ({default:g})"
         add(flag, type=_bounded(low, high, kind), default=default, help=help_text)
@@ -133,7 +139,7 @@ def calls_options_of(args: argparse.Namespace) -> CallsOptions:
         time_scale=args.time_scale,
         naive=not args.no_naive,
         overrides=dict(args.set),
-        safety_net_min_interval_s=args.safety_net,
+        safety_net_s=args.safety_net,
         workers=args.calls_workers,
         busy_core=args.calls_load,
     )
@@ -151,7 +157,7 @@ async def _run(args: argparse.Namespace, failures: list[str]) -> list[ScenarioRe
                 duration_s=args.sustained_seconds,
                 workers=args.workers,
                 rate_limit_per_minute=args.rate_limit,
-                safety_net_min_interval_s=args.safety_net,
+                safety_net_s=args.safety_net,
                 overrides=overrides,
             )
             work = _scenario("b", run_sustained(stack, sustained_options), failures)
@@ -170,6 +176,9 @@ async def _run(args: argparse.Namespace, failures: list[str]) -> list[ScenarioRe
         if "memory" in chosen:
             memory = MemoryOptions(inquiries=args.memory_inquiries, overrides=overrides)
             found += await _scenario("e", run_memory(stack, memory), failures)
+        if "gap" in chosen:
+            gap = GapOptions(gap_s=args.gap_seconds, overrides=overrides)
+            found += await _scenario("f", run_gap(stack, gap), failures)
         stack.keep_logs = bool(failures)
     wanted = chosen | ({"calls"} if "latency" in chosen else set())
     by_key = {result.key: result for result in found if result.key in wanted}
