@@ -37,7 +37,7 @@ from settings import Settings
 
 __all__ = ["MemoryOptions", "run_memory"]
 
-BYTES_PER_INQUIRY_TARGET: Final = 2048
+BYTES_PER_INQUIRY_TARGET: Final = 1024
 RSS_GROWTH_LIMIT: Final = 0.10
 #: Ten hours: far beyond the run, so every inquiry stays in flight.
 PERSON_TAKES_S: Final = 36_000
