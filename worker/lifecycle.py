@@ -30,7 +30,14 @@ from worker.logs import configure_logging, redact_arq_records
 from worker.metrics import MetricsServer
 from worker.resources import close_on_exit, open_persona_http, open_redis
 
-__all__ = ["CONFIGURE_LOGS_KEY", "RESOURCES_KEY", "SETTINGS_KEY", "shutdown", "startup"]
+__all__ = [
+    "CONFIGURE_LOGS_KEY",
+    "RESOURCES_KEY",
+    "SETTINGS_KEY",
+    "prepare_redis",
+    "shutdown",
+    "startup",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +86,14 @@ async def _serve_metrics(stack: AsyncExitStack, redis: Redis, keys: KeySpace, po
     logger.info("metrics served on port %d at /metrics", server.port)
 
 
+async def prepare_redis(context: JobContext) -> None:
+    """Start-up's own Redis commands: refuse an evicting Redis, then count the followed
+    inquiries afresh (the ledger's scripts keep the counts; counting at start takes in records
+    written by an older version, or touched by hand, while no worker ran)."""
+    await check_eviction_policy(context.redis, allow_eviction=context.settings.redis_allow_eviction)
+    await context.ledger.recount()
+
+
 async def startup(ctx: dict[str, Any]) -> None:
     """arq's on_startup: create the process singletons and store the context in `ctx`."""
     settings: Settings = ctx[SETTINGS_KEY]
@@ -87,7 +102,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     redact_arq_records()
     async with AsyncExitStack() as stack:
         context = _open_context(stack, settings, queue=ctx["redis"])
-        await check_eviction_policy(context.redis, allow_eviction=settings.redis_allow_eviction)
+        await prepare_redis(context)
         if settings.metrics_port:
             await _serve_metrics(stack, context.redis, context.keys, settings.metrics_port)
         # Everything started: from here on `shutdown` closes it.
