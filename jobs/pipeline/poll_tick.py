@@ -48,12 +48,24 @@ from jobs.policy.cadence import Mode, uncovered_change
 from jobs.policy.status import is_terminal
 from jobs.state.ledger import Check, InquiryRecord
 
-__all__ = ["FETCH_GRACE_S", "PollingDeadlineError", "enqueue_fetch", "poll_tick"]
+__all__ = [
+    "FETCH_GRACE_S",
+    "FETCH_HEAD_START_S",
+    "PollingDeadlineError",
+    "enqueue_fetch",
+    "poll_tick",
+]
 
 logger = logging.getLogger(__name__)
 
 #: After a terminal check, when the inquiry is checked again if its fetch has not answered.
 FETCH_GRACE_S: Final = 60.0
+#: A fetch is queued as if enqueued this long ago. arq reads its queue in score order and
+#: keeps running jobs there, looking at each again on every poll (a few round trips each):
+#: while creates wait inside their jobs for the rate limit, a fetch queued behind them waited
+#: for those looks on every worker. It finishes work a person waits on, so it goes first, as
+#: the limiter lets it go first.
+FETCH_HEAD_START_S: Final = 600.0
 
 
 class PollingDeadlineError(WorkerError):
@@ -71,6 +83,7 @@ async def enqueue_fetch(ctx: JobContext, record: InquiryRecord) -> bool:
         inquiry_id=record.inquiry_id,
         _job_id=ctx.keys.fetch_job_id(record.inquiry_id, record.round),
         _queue_name=ctx.settings.queue_name,
+        _defer_by=-FETCH_HEAD_START_S,
     )
     return job is not None
 

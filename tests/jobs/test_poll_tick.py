@@ -25,7 +25,7 @@ from jobs.context import CTX_KEY, JobContext, persona_client, persona_http
 from jobs.contract import CREATE_INQUIRY, FETCH_VERIFICATION, POLL_INQUIRY, json_deserializer
 from jobs.documents import TickReport
 from jobs.pipeline.fetch_verification import fetch_verification
-from jobs.pipeline.poll_tick import FETCH_GRACE_S, poll_tick
+from jobs.pipeline.poll_tick import FETCH_GRACE_S, enqueue_fetch, poll_tick
 from jobs.policy.cadence import WEBHOOK_SILENCE_S, Mode
 from jobs.policy.status import NOT_CHECKED
 from jobs.state.ledger import InquiryRecord
@@ -427,6 +427,24 @@ async def test_a_fetch_counts_failures_from_its_first_and_drops_them_once_it_rea
     assert float(counted["first_run_at"]) == NOW
     assert result["answered"] == 1
     assert not await context.redis.exists(context.keys.attempts(job_id))
+
+
+async def test_a_fetch_is_queued_ahead_of_the_jobs_already_waiting(
+    context: JobContext, persona: Persona
+) -> None:
+    await context.queue.enqueue_job(
+        CREATE_INQUIRY,
+        reference_id="person-1",
+        _job_id="create-early",
+        _queue_name=context.settings.queue_name,
+    )
+    await _follow(context, persona, "inq_1")
+    record = await _record(context, "inq_1")
+
+    assert await enqueue_fetch(context, record)
+
+    queued = await context.redis.zrange(context.settings.queue_name, 0, -1)
+    assert queued == [context.keys.fetch_job_id("inq_1", 0), "create-early"]
 
 
 # --- the cadence while signed webhooks flow --------------------------------------------------
