@@ -13,10 +13,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import pytest
 from arq.connections import ArqRedis
 from redis.asyncio import Redis
 
+from jobs.context import JobContext, persona_client
 from jobs.producer import connect, enqueue_create
 from persona_sandbox import SandboxConfig
 from settings import Settings
@@ -88,3 +90,40 @@ async def pipeline(
             yield Pipeline(settings, sandbox, decoded_redis, pool=pool, wait_s=RUN_TIMEOUT_S)
         finally:
             await pool.aclose()
+
+
+@pytest.fixture
+async def receiver(pipeline: Pipeline) -> AsyncIterator[JobContext]:
+    """A job context as the webhook receiver builds one, on the test's Redis and queue."""
+    async with httpx.AsyncClient(base_url=pipeline.sandbox.url) as http:
+        yield JobContext.build(
+            pipeline.settings,
+            persona=persona_client(pipeline.settings, http),
+            redis=pipeline.redis,
+            queue=pipeline.pool,
+        )
+
+
+async def follow_one(context: JobContext, request_id: str, *, status: str) -> float:
+    """Make a request follow `inq_1` (last known in `status`), next checked in ten minutes;
+    when that check is due."""
+    now = context.clock()
+    await context.ledger.open(request_id, "poll_inquiry", now)
+    await context.ledger.follow(
+        "inq_1", request_id, reference_id=None, status=status, now=now, first_due=now + 600
+    )
+    due = await context.redis.zscore(context.keys.due, "inq_1")
+    assert due is not None
+    return float(due)
+
+
+async def answered_then_followed(context: JobContext, *, answer: str, status: str) -> None:
+    """`poll-1` followed `inq_1` and has its answer, `answer`; `poll-2` follows it now (the
+    inquiry's next answer round), with the status last known as `status`."""
+    await follow_one(context, "poll-1", status=status)
+    record = await context.ledger.inquiry("inq_1")
+    assert record is not None
+    await context.ledger.answer_followers(
+        record, event=f"inquiry.{answer}", status=answer, data_for={"poll-1": {}}, now=1.0
+    )
+    await follow_one(context, "poll-2", status=status)

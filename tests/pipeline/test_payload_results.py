@@ -24,7 +24,7 @@ from jobs.webhooks.events import WebhookEvent, handle_event
 from persona_sandbox.webhook_settings import WebhookSettings
 from tests.conftest import TEST_WEBHOOK_SECRET
 from tests.harness import serve
-from tests.pipeline.conftest import Pipeline
+from tests.pipeline.conftest import Pipeline, answered_then_followed, follow_one
 from worker.web import create_app
 
 pytestmark = [
@@ -61,6 +61,13 @@ async def deliver_with(pipeline: Pipeline) -> AsyncIterator[Any]:
         yield configure
 
 
+async def _decide_with(pipeline: Pipeline, deliver_with: Any, names: tuple[str, ...]) -> None:
+    """Deliver webhooks including `names`; decide every person; wait until all is handled."""
+    deliver_with(names)
+    async with pipeline.running() as worker:
+        await _decide(pipeline, worker)
+
+
 async def _decide(pipeline: Pipeline, worker: Worker) -> None:
     for index in range(PEOPLE):
         await pipeline.create(
@@ -76,9 +83,7 @@ async def _decide(pipeline: Pipeline, worker: Worker) -> None:
 async def test_a_result_from_an_included_payload_is_the_result_a_read_gives(
     pipeline: Pipeline, deliver_with: Any
 ) -> None:
-    deliver_with(("verifications",))
-    async with pipeline.running() as worker:
-        await _decide(pipeline, worker)
+    await _decide_with(pipeline, deliver_with, ("verifications",))
 
     assert pipeline.calls("retrieve-an-inquiry") == 0, "every result came from its payload"
     assert pipeline.calls("list-all-inquiries") == 0
@@ -101,9 +106,7 @@ async def test_a_result_from_an_included_payload_is_the_result_a_read_gives(
 async def test_a_payload_without_the_verifications_falls_back_to_a_read(
     pipeline: Pipeline, deliver_with: Any
 ) -> None:
-    deliver_with(("account",))
-    async with pipeline.running() as worker:
-        await _decide(pipeline, worker)
+    await _decide_with(pipeline, deliver_with, ("account",))
 
     assert len(await pipeline.events()) == PEOPLE
     assert pipeline.calls("retrieve-an-inquiry") == PEOPLE
@@ -113,15 +116,9 @@ async def test_a_payload_without_the_verifications_falls_back_to_a_read(
 
 
 @pytest.fixture
-async def context(pipeline: Pipeline) -> AsyncIterator[JobContext]:
+def context(receiver: JobContext) -> JobContext:
     """A job context as the receiver builds one, on the test's Redis and queue."""
-    async with httpx.AsyncClient(base_url=pipeline.sandbox.url) as http:
-        yield JobContext.build(
-            pipeline.settings,
-            persona=persona_client(pipeline.settings, http),
-            redis=pipeline.redis,
-            queue=pipeline.pool,
-        )
+    return receiver
 
 
 def _payload(
@@ -167,11 +164,7 @@ def _event(payload: dict[str, Any], event_id: str = "evt_1") -> WebhookEvent:
 
 
 async def _follow(context: JobContext, request_id: str = "poll-1") -> None:
-    now = context.clock()
-    await context.ledger.open(request_id, "poll_inquiry", now)
-    await context.ledger.follow(
-        "inq_1", request_id, reference_id=None, status="pending", now=now, first_due=now + 600
-    )
+    await follow_one(context, request_id, status="pending")
 
 
 async def test_a_complete_payload_is_kept_reduced_to_what_the_result_needs(
@@ -207,15 +200,8 @@ async def test_an_incomplete_included_keeps_nothing_and_the_fetch_reads(
 async def test_a_payload_older_than_a_published_result_changes_nothing(
     context: JobContext,
 ) -> None:
-    await _follow(context)
-    record = await context.ledger.inquiry("inq_1")
-    assert record is not None
-    await context.ledger.answer_followers(
-        record, event="inquiry.approved", status="approved", data_for={"poll-1": {}}, now=1.0
-    )
-    newer = _payload(carried=("ver_1", "ver_2"))["data"]["attributes"]["updated-at"]
-    await context.payloads.published("inq_1", _seconds(newer))
-    await _follow(context, "poll-2")
+    await answered_then_followed(context, answer="approved", status="pending")
+    await context.payloads.published("inq_1", _seconds(UPDATED))
 
     late = _payload("completed", updated=EARLIER, carried=("ver_1", "ver_2"))
     outcome = await handle_event(context, _event(late))

@@ -13,17 +13,16 @@ import json
 import time
 from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from arq.worker import Worker
 
-from jobs.context import JobContext, persona_client
+from jobs.context import JobContext
 from jobs.state.keys import ARQ_JOB_PREFIX
 from jobs.webhooks.events import WebhookEvent, handle_event
 from persona_sandbox.webhook_settings import WebhookSettings
 from tests.conftest import TEST_WEBHOOK_SECRET
 from tests.harness import serve
-from tests.pipeline.conftest import Pipeline
+from tests.pipeline.conftest import Pipeline, answered_then_followed, follow_one
 from worker.web import create_app
 
 pytestmark = [
@@ -38,15 +37,9 @@ PEOPLE = 5
 
 
 @pytest.fixture
-async def context(pipeline: Pipeline) -> AsyncIterator[JobContext]:
+def context(receiver: JobContext) -> JobContext:
     """A job context as the receiver builds one, on the test's Redis and queue."""
-    async with httpx.AsyncClient(base_url=pipeline.sandbox.url) as http:
-        yield JobContext.build(
-            pipeline.settings,
-            persona=persona_client(pipeline.settings, http),
-            redis=pipeline.redis,
-            queue=pipeline.pool,
-        )
+    return receiver
 
 
 def _event(name: str, event_id: str = "evt_1", inquiry_id: str = "inq_1") -> WebhookEvent:
@@ -62,14 +55,7 @@ def _event(name: str, event_id: str = "evt_1", inquiry_id: str = "inq_1") -> Web
 
 async def _follow(context: JobContext, request_id: str = "poll-1") -> float:
     """Make a request follow `inq_1`, next checked in ten minutes; when that check is due."""
-    now = context.clock()
-    await context.ledger.open(request_id, "poll_inquiry", now)
-    await context.ledger.follow(
-        "inq_1", request_id, reference_id=None, status="created", now=now, first_due=now + 600
-    )
-    due = await context.redis.zscore(context.keys.due, "inq_1")
-    assert due is not None
-    return float(due)
+    return await follow_one(context, request_id, status="created")
 
 
 async def _queued(context: JobContext) -> list[str]:
@@ -94,13 +80,7 @@ async def test_a_terminal_event_of_a_followed_inquiry_enqueues_its_one_fetch(
 async def test_a_request_following_after_an_answer_gets_a_fetch_of_its_own(
     context: JobContext,
 ) -> None:
-    await _follow(context)
-    record = await context.ledger.inquiry("inq_1")
-    assert record is not None
-    await context.ledger.answer_followers(
-        record, event="inquiry.expired", status="expired", data_for={"poll-1": {}}, now=1.0
-    )
-    await _follow(context, "poll-2")
+    await answered_then_followed(context, answer="expired", status="created")
 
     outcome = await handle_event(context, _event("inquiry.completed"))
 
