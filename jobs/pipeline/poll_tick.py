@@ -142,6 +142,10 @@ async def _check_chunk(
     ]
     await ctx.ledger.record_checks([step.check for step in nexts if step.check is not None])
     for record, step in zip(records, nexts, strict=True):
+        if step.check is not None:
+            detail = step.check.status if step.check.error is None else step.check.error
+            ctx.history.step("check", detail, inquiry_id=record.inquiry_id)
+    for record, step in zip(records, nexts, strict=True):
         counts[step.outcome] += 1
         if step.outcome == "fetch":
             await enqueue_fetch(ctx, record)
