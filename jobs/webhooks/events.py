@@ -96,9 +96,7 @@ async def handle_event(ctx: JobContext, event: WebhookEvent) -> EventOutcome:
     """Act on a verified event once; a redelivered event id does nothing."""
     outcome = await _handle(ctx, event)
     ctx.history.count(f"wh:{outcome.action.replace(' ', '_')}")
-    ctx.history.step(
-        "webhook", f"{event.name}: {outcome.action}", inquiry_id=outcome.inquiry_id
-    )
+    ctx.history.step("webhook", f"{event.name}: {outcome.action}", inquiry_id=outcome.inquiry_id)
     return outcome
 
 
