@@ -38,7 +38,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from jobs import log_context
-from jobs.state.keys import KeySpace
+from jobs.state.keys import KeySpace, is_cron_job_id
 
 if TYPE_CHECKING:
     from jobs.persona.client import ApiCall
@@ -182,6 +182,8 @@ class History:
             self.count("api:429")
         scope = log_context.current()
         job_id = scope.get("job_id")
+        if job_id and is_cron_job_id(str(job_id)):
+            return  # the tick's list calls: each inquiry's check is its own step
         inquiry_id = scope.get("inquiry_id")
         self.step(
             "api",

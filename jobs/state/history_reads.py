@@ -29,6 +29,8 @@ __all__ = [
 
 #: Story steps read per round trip.
 _PAGE: Final = 2_000
+#: How far a story follows ids: reference, request, inquiry, the inquiry's other requests.
+_HOPS: Final = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,17 +151,21 @@ def story_of(
     *,
     ids: Sequence[str],
 ) -> list[Step]:
-    """The steps about any of `ids` (job, inquiry or reference ids), and then every step about
-    the inquiries and requests those steps name, oldest first."""
-    wanted = set(ids)
+    """The steps about any of `ids` (job, inquiry or reference ids), and every step about the
+    requests and inquiries those steps name (a reference leads to its request, the request to
+    its inquiry, the inquiry to the other requests following it), oldest first."""
     listed = list(steps)
-    inquiries = {s.inquiry_id for s in listed if wanted & {s.inquiry_id, s.request_id}}
-    inquiries |= {s.inquiry_id for s in listed if s.reference_id in wanted}
-    inquiries |= wanted
-    requests = {s.request_id for s in listed if s.inquiry_id in inquiries} | wanted
-    inquiries.discard("")
-    requests.discard("")
-    return [s for s in listed if s.inquiry_id in inquiries or s.request_id in requests]
+    wanted = set(ids) - {""}
+    for _ in range(_HOPS):
+        grown = set(wanted)
+        for step in listed:
+            if wanted & {step.inquiry_id, step.request_id, step.reference_id}:
+                grown |= {step.inquiry_id, step.request_id}
+        grown.discard("")
+        if grown == wanted:
+            break
+        wanted = grown
+    return [s for s in listed if wanted & {s.inquiry_id, s.request_id, s.reference_id}]
 
 
 async def workers_alive(redis: Redis, keys: KeySpace, *, now: float) -> int:
