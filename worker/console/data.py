@@ -65,6 +65,8 @@ class Now:
     workers: int
     webhooks_hour: dict[str, int]
     webhooks_day: dict[str, int]
+    results_hour: int
+    """Requests answered in the last 60 minutes (whatever the event)."""
     at: float
 
 
@@ -75,6 +77,7 @@ async def now(ctx: JobContext) -> Now:
         ctx.redis, ctx.keys, queue_name=ctx.settings.queue_name, stream=ctx.settings.results_stream
     )
     day = await read_bins(ctx.redis, ctx.keys, now=at, minutes=1_440, per_bin=60)
+    hour = day[-1] if day else None
     return Now(
         by_status=view.by_status,
         in_flight=view.in_flight,
@@ -84,8 +87,9 @@ async def now(ctx: JobContext) -> Now:
         oldest_since=view.oldest_followed_since,
         oldest_inquiry_id=view.oldest_inquiry_id,
         workers=await workers_alive(ctx.redis, ctx.keys, now=at),
-        webhooks_hour=day[-1].kind("wh") if day else {},
+        webhooks_hour=hour.kind("wh") if hour else {},
         webhooks_day=_summed(bin_.kind("wh") for bin_ in day),
+        results_hour=sum(hour.kind("ev").values()) if hour else 0,
         at=at,
     )
 
@@ -170,6 +174,13 @@ class Story:
     steps: list[Step] = field(default_factory=list)
 
     @property
+    def reference_id(self) -> str:
+        """The request's reference id (the ledger drops it once answered; the steps keep it)."""
+        if self.request is not None and self.request.reference_id:
+            return self.request.reference_id
+        return next((step.reference_id for step in self.steps if step.reference_id), "")
+
+    @property
     def found(self) -> bool:
         """Whether anything at all is known about the id."""
         return bool(self.request or self.inquiry or self.steps)
@@ -181,6 +192,10 @@ async def story(ctx: JobContext, query: str) -> Story:
     inquiry_id = request.inquiry_id if request and request.inquiry_id else query
     inquiry = await ctx.ledger.inquiry(inquiry_id)
     steps = story_of(await read_steps(ctx.redis, ctx.keys), ids=[query, inquiry_id])
+    if request is None:
+        # A reference or inquiry id: the request that ran for it (a producer's, not a fetch).
+        ran = next((s.request_id for s in steps if s.kind == "run" and s.request_id), None)
+        request = await ctx.ledger.request(ran) if ran else None
     if inquiry is None:
         bound = next((step.inquiry_id for step in reversed(steps) if step.inquiry_id), None)
         inquiry = await ctx.ledger.inquiry(bound) if bound else None
