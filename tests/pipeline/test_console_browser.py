@@ -112,7 +112,8 @@ async def test_the_console_in_a_browser(
             line = page.locator(f"#chart-{chart} polyline.series").first
             await expect(line).to_have_attribute("points", re.compile(r"\d"))
             assert int(await line.get_attribute("data-count") or "0") >= 1, chart
-        await expect(page.locator("#chart-results polyline[data-series='job.failed']")).to_have_count(1)
+        failures = page.locator("#chart-results polyline[data-series='job.failed']")
+        await expect(failures).to_have_count(1)
         await expect(page.locator("#chart-persona line.limit")).to_have_count(1)
         await _shot(page, tmp_path, "now-and-charts")
 
@@ -133,7 +134,7 @@ async def test_the_console_in_a_browser(
         await expect(steps.locator("tr.step-api").first).to_contain_text("create-an-inquiry")
         await expect(steps.locator("tr.step-api").first).to_contain_text("201")
         await _shot(page, tmp_path, "story")
-    assert sorted(path.name for path in tmp_path.glob("*.png")) == [
+    assert sorted(path.name for path in tmp_path.glob("*.png")) == [  # noqa: ASYNC240
         "login-refused.png",
         "now-and-charts.png",
         "now-in-flight.png",
