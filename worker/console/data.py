@@ -22,7 +22,8 @@ from jobs.context import JobContext
 from jobs.state.history_reads import Bin, Step, read_bins, read_steps, story_of, workers_alive
 from jobs.state.ledger import InquiryRecord, RequestRecord
 from jobs.state.results import ResultEvent, decode_entry, read_range
-from worker.state_views import next_check, overview
+from worker.console.oldest import OldestWaiting
+from worker.state_views import next_check
 
 __all__ = [
     "RANGES",
@@ -70,22 +71,28 @@ class Now:
     at: float
 
 
-async def now(ctx: JobContext) -> Now:
+async def now(ctx: JobContext, oldest: OldestWaiting) -> Now:
     """Counts by status, the queue, the oldest waiting, workers alive, webhook deliveries."""
     at = time.time()
-    view = await overview(
-        ctx.redis, ctx.keys, queue_name=ctx.settings.queue_name, stream=ctx.settings.results_stream
-    )
+    by_status = dict(sorted((await ctx.ledger.status_counts()).items(), key=lambda item: -item[1]))
+    in_flight = sum(by_status.values())
+    queue = ctx.settings.queue_name
+    async with ctx.redis.pipeline(transaction=False) as pipe:
+        pipe.zcard(ctx.keys.open_requests)
+        pipe.zcard(queue)
+        pipe.zcount(queue, "-inf", int(at * 1000))
+        open_requests, queued_jobs, queued_ready = await pipe.execute()
+    found = await oldest.get(ctx, in_flight)
     day = await read_bins(ctx.redis, ctx.keys, now=at, minutes=1_440, per_bin=60)
     hour = day[-1] if day else None
     return Now(
-        by_status=view.by_status,
-        in_flight=view.in_flight,
-        open_requests=view.open_requests,
-        queued_jobs=view.queued_jobs,
-        queued_ready=view.queued_ready,
-        oldest_since=view.oldest_followed_since,
-        oldest_inquiry_id=view.oldest_inquiry_id,
+        by_status=by_status,
+        in_flight=in_flight,
+        open_requests=int(open_requests),
+        queued_jobs=int(queued_jobs),
+        queued_ready=int(queued_ready),
+        oldest_since=found.since if found else None,
+        oldest_inquiry_id=found.inquiry_id if found else None,
         workers=await workers_alive(ctx.redis, ctx.keys, now=at),
         webhooks_hour=hour.kind("wh") if hour else {},
         webhooks_day=_summed(bin_.kind("wh") for bin_ in day),

@@ -21,6 +21,7 @@ from starlette.templating import Jinja2Templates
 from jobs.context import JobContext
 from worker.console import auth, data
 from worker.console.charts import HEIGHT, WIDTH, build_charts
+from worker.console.oldest import OldestWaiting
 
 __all__ = [
     "Endpoint",
@@ -98,7 +99,10 @@ def _window(request: Request) -> str:
 
 
 async def _now_values(request: Request) -> dict[str, Any]:
-    return {"now": await data.now(_context(request))}
+    state = request.app.state
+    if not isinstance(getattr(state, "console_oldest", None), OldestWaiting):
+        state.console_oldest = OldestWaiting()  # one per app: its cache is its deployment's
+    return {"now": await data.now(_context(request), state.console_oldest)}
 
 
 async def _chart_values(request: Request) -> dict[str, Any]:
