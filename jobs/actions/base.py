@@ -199,7 +199,7 @@ async def run_action(
             outcome.event,
             1,
             inquiry_id=outcome.inquiry_id,
-            request_ids={run.request_id: None},
+            request_ids=[run.request_id],
         )
     return {**data, "entry_id": answer.entry_id, "published": answer.new}
 

@@ -101,13 +101,7 @@ async def _follow(ctx: JobContext, request_id: str, inquiry: Inquiry, reference_
         creator=True,
     )
     if outcome.following:
-        ctx.history.step(
-            "following",
-            inquiry.status,
-            inquiry_id=inquiry.id,
-            request_id=request_id,
-            reference_id=reference_id,
-        )
+        ctx.history.step("following", inquiry.status, inquiry_id=inquiry.id, request_id=request_id)
     return outcome.following
 
 

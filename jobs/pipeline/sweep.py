@@ -76,6 +76,6 @@ async def sweep(ctx: dict[str, Any]) -> SweepResult:
                 1,
                 error_type=type(error).__name__,
                 inquiry_id=request.inquiry_id,
-                request_ids={request_id: request.reference_id},
+                request_ids=[request_id],
             )
     return {"looked_at": len(due), "closed": closed}

@@ -18,7 +18,7 @@ counter, or one small dict) and a flush, scheduled at most `flush_after_s` later
 whole buffer in one pipelined round trip. A crash loses at most that last second; a Redis
 error drops the batch with a warning (the console is best-effort, the ledger is not).
 
-Only values an event would show are stored: ids (job, inquiry, reference), job names,
+Only values an event would show are stored: job and inquiry ids, job names,
 inquiry statuses, Persona operation ids, HTTP status codes, event names and error type names;
 never an error's message, a field of the inquiry, a link or a header.
 """
@@ -31,7 +31,7 @@ import logging
 import re
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final
 
 from redis.asyncio import Redis
@@ -60,9 +60,10 @@ logger = logging.getLogger(__name__)
 BUCKET_TTL_S: Final = 25 * 3_600
 #: Upper bounds (seconds) of the decision-to-event latency buckets; one more catches the rest.
 LAG_BOUNDS_S: Final = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1_800, 3_600, 14_400)
-#: A story step's fields: time (unix ms), kind, inquiry, request (job id), reference, detail,
-#: HTTP status code.
-STORY_FIELDS: Final = ("t", "k", "i", "r", "f", "d", "c")
+#: A story step's fields: time (unix ms), kind, inquiry, request (job id), detail, HTTP status
+#: code. No reference id: those are the caller's ids for a person, which redacting an inquiry
+#: must be able to erase (`jobs.state.forget`); the results stream and the ledger lead to them.
+STORY_FIELDS: Final = ("t", "k", "i", "r", "d", "c")
 #: Story steps kept in memory while Redis is away (the oldest go first).
 _MAX_PENDING: Final = 10_000
 #: How often a worker process records that it is alive, and how long a beat counts.
@@ -126,7 +127,6 @@ class History:
         *,
         inquiry_id: str | None = None,
         request_id: str | None = None,
-        reference_id: str | None = None,
         code: int | None = None,
     ) -> None:
         """Add one step to the stories of a request and its inquiry."""
@@ -137,7 +137,6 @@ class History:
             "k": kind,
             "i": inquiry_id or "",
             "r": request_id or "",
-            "f": reference_id or "",
             "d": detail,
             "c": "" if code is None else str(code),
         }
@@ -152,9 +151,9 @@ class History:
         error_type: str | None = None,
         lag_s: float | None = None,
         inquiry_id: str | None = None,
-        request_ids: Mapping[str, str | None] | None = None,
+        request_ids: Iterable[str] = (),
     ) -> None:
-        """Requests answered with `event` (`request_ids`: each with its reference id)."""
+        """Requests answered with `event` (`request_ids`: those answered, for their stories)."""
         if answered <= 0:
             return
         self.count(f"ev:{event}", answered)
@@ -162,15 +161,9 @@ class History:
             self.count(f"err:{error_type}", answered)
         if lag_s is not None:
             self.count(f"lag:{lag_bucket(max(lag_s, 0.0))}")
-        for request_id, reference_id in (request_ids or {}).items():
-            detail = event if error_type is None else f"{event} ({error_type})"
-            self.step(
-                "event",
-                detail,
-                inquiry_id=inquiry_id,
-                request_id=request_id,
-                reference_id=reference_id,
-            )
+        detail = event if error_type is None else f"{event} ({error_type})"
+        for request_id in request_ids:
+            self.step("event", detail, inquiry_id=inquiry_id, request_id=request_id)
 
     def api_call(self, call: ApiCall) -> None:
         """A `PersonaClient` observer: count the call, and add it to the story it belongs to
@@ -190,7 +183,6 @@ class History:
             call.operation,
             inquiry_id=str(inquiry_id) if inquiry_id else None,
             request_id=str(job_id) if job_id else None,
-            reference_id=str(scope.get("reference_id") or "") or None,
             code=call.status_code,
         )
 

@@ -29,7 +29,7 @@ __all__ = [
 
 #: Story steps read per round trip.
 _PAGE: Final = 2_000
-#: How far a story follows ids: reference, request, inquiry, the inquiry's other requests.
+#: How far a story follows ids: request, inquiry, the inquiry's other requests, theirs.
 _HOPS: Final = 3
 
 
@@ -106,7 +106,6 @@ class Step:
     kind: str
     inquiry_id: str
     request_id: str
-    reference_id: str
     detail: str
     code: int | None
 
@@ -125,7 +124,6 @@ class Step:
             kind=text.get("k", ""),
             inquiry_id=text.get("i", ""),
             request_id=text.get("r", ""),
-            reference_id=text.get("f", ""),
             detail=text.get("d", ""),
             code=int(code) if code.isdigit() else None,
         )
@@ -151,21 +149,21 @@ def story_of(
     *,
     ids: Sequence[str],
 ) -> list[Step]:
-    """The steps about any of `ids` (job, inquiry or reference ids), and every step about the
-    requests and inquiries those steps name (a reference leads to its request, the request to
-    its inquiry, the inquiry to the other requests following it), oldest first."""
+    """The steps about any of `ids` (job or inquiry ids), and every step about the requests and
+    inquiries those steps name (a request leads to its inquiry, the inquiry to the other
+    requests following it, and so on), oldest first."""
     listed = list(steps)
     wanted = set(ids) - {""}
     for _ in range(_HOPS):
         grown = set(wanted)
         for step in listed:
-            if wanted & {step.inquiry_id, step.request_id, step.reference_id}:
+            if wanted & {step.inquiry_id, step.request_id}:
                 grown |= {step.inquiry_id, step.request_id}
         grown.discard("")
         if grown == wanted:
             break
         wanted = grown
-    return [s for s in listed if wanted & {s.inquiry_id, s.request_id, s.reference_id}]
+    return [s for s in listed if wanted & {s.inquiry_id, s.request_id}]
 
 
 async def workers_alive(redis: Redis, keys: KeySpace, *, now: float) -> int:

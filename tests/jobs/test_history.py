@@ -93,8 +93,8 @@ async def test_a_step_about_nobody_is_not_kept(decoded_redis: Redis) -> None:
 async def test_a_result_counts_outcome_error_type_and_latency(decoded_redis: Redis) -> None:
     at = time.time()
     history = _history(decoded_redis, at=at)
-    history.result("inquiry.approved", 2, lag_s=3.0, inquiry_id="inq_1", request_ids={"a": "r1"})
-    history.result("job.failed", 1, error_type="ApiTimeoutError", request_ids={"b": None})
+    history.result("inquiry.approved", 2, lag_s=3.0, inquiry_id="inq_1", request_ids=["a", "c"])
+    history.result("job.failed", 1, error_type="ApiTimeoutError", request_ids=["b"])
     await history.flush()
     [bin_] = await read_bins(decoded_redis, KEYS, now=at, minutes=1)
     assert bin_.kind("ev") == {"inquiry.approved": 2, "job.failed": 1}
@@ -122,16 +122,16 @@ def test_quantiles_read_the_bucket_bounds() -> None:
     assert Bin(start=0, minutes=1).lag(0.5) is None
 
 
-async def test_a_story_joins_a_request_to_its_inquiry_and_reference(decoded_redis: Redis) -> None:
+async def test_a_story_joins_a_request_to_its_inquiry(decoded_redis: Redis) -> None:
     history = _history(decoded_redis)
-    history.step("run", "create_inquiry", request_id="create-1", reference_id="ref-1")
+    history.step("run", "create_inquiry", request_id="create-1")
     history.step("api", "create-an-inquiry", request_id="create-1", code=201)
     history.step("following", "created", inquiry_id="inq_1", request_id="create-1")
     history.step("check", "completed", inquiry_id="inq_1")
     history.step("check", "pending", inquiry_id="inq_2")
     await history.flush()
     steps = await read_steps(decoded_redis, KEYS)
-    for query in ("create-1", "inq_1", "ref-1"):
+    for query in ("create-1", "inq_1"):
         found = story_of(steps, ids=[query])
         assert [s.kind for s in found] == ["run", "api", "following", "check"], query
     assert found[1].code == 201

@@ -182,10 +182,10 @@ class Story:
 
     @property
     def reference_id(self) -> str:
-        """The request's reference id (the ledger drops it once answered; the steps keep it)."""
+        """The request's reference id (the ledger drops it once answered; its event keeps it)."""
         if self.request is not None and self.request.reference_id:
             return self.request.reference_id
-        return next((step.reference_id for step in self.steps if step.reference_id), "")
+        return self.ended_with.reference_id if self.ended_with else ""
 
     @property
     def found(self) -> bool:
@@ -196,11 +196,18 @@ class Story:
 async def story(ctx: JobContext, query: str) -> Story:
     """What the ledger and the history know about a job, inquiry or reference id."""
     request = await ctx.ledger.request(query)
+    if request is None:
+        # A reference id: the newest results that name it lead to its request.
+        raw = await ctx.redis.xrevrange(ctx.settings.results_stream, count=RECENT_SCAN)
+        rows = (ResultRow.of(decode_entry(entry_id, fields)) for entry_id, fields in raw)
+        named = next((row.request_id for row in rows if row.reference_id == query), None)
+        request = await ctx.ledger.request(named) if named else None
     inquiry_id = request.inquiry_id if request and request.inquiry_id else query
     inquiry = await ctx.ledger.inquiry(inquiry_id)
-    steps = story_of(await read_steps(ctx.redis, ctx.keys), ids=[query, inquiry_id])
+    anchors = [query, inquiry_id] + ([request.request_id] if request else [])
+    steps = story_of(await read_steps(ctx.redis, ctx.keys), ids=anchors)
     if request is None:
-        # A reference or inquiry id: the request that ran for it (a producer's, not a fetch).
+        # An inquiry id: the request that ran for it (a producer's, not a fetch).
         ran = next((s.request_id for s in steps if s.kind == "run" and s.request_id), None)
         request = await ctx.ledger.request(ran) if ran else None
     if inquiry is None:
