@@ -213,8 +213,6 @@ class Settings(BaseSettings):
     console_token: SecretStr | None = None
     """Token of the operator console at `/console` (at least 16 characters); unset: no console
     (404)."""
-    console_story_entries: Annotated[int, Field(ge=1_000, le=1_000_000)] = 20_000
-    """Story steps the history keeps (about 100 bytes each); older steps are trimmed."""
 
     @field_validator(
         "persona_webhook_secrets", "publish_fields", "poll_terminal_statuses", mode="before"

@@ -5,7 +5,7 @@ memory and write cost.
 
 On a private redis-server (loopback, its own port, stopped at the end): `--inquiries` requests
 follow one inquiry each through the real ledger (so `Ledger.status_counts` is what the worker
-keeps), a full day of per-minute counters and a full story stream (`CONSOLE_STORY_ENTRIES`)
+keeps), a full day of per-minute counters and a full story stream (`STORY_ENTRIES` steps)
 are written through `jobs.state.history.History`, and the console's pages are fetched from the
 web app in this process. Figures printed: the history's Redis bytes (a day of counters, the
 story stream, per story step), the worker CPU per recorded result, and each page's time (its
@@ -22,7 +22,7 @@ from typing import Any, Final
 import httpx
 from redis.asyncio import Redis
 
-from jobs.state.history import History
+from jobs.state.history import STORY_ENTRIES, History
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import Ledger
 from settings import load_settings
@@ -127,7 +127,7 @@ async def run(inquiries: int) -> dict[str, Any]:
         )
         await _in_flight(ledger, inquiries)
         figures: dict[str, Any] = {"in_flight": await ledger.due_count()}
-        figures |= await _history(redis, keys, settings.console_story_entries)
+        figures |= await _history(redis, keys, STORY_ENTRIES)
         app = create_app(settings)
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)

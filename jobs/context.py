@@ -105,7 +105,7 @@ class JobContext:
                 answered_ttl_s=settings.record_ttl_s,
             ),
             attempts=AttemptLedger(redis, keys),
-            history=History(redis, keys, stories=settings.console_story_entries),
+            history=History(redis, keys),
             policy=PollPolicy(
                 min_interval_s=settings.poll_min_interval_s,
                 max_interval_s=settings.poll_max_interval_s,

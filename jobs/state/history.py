@@ -11,7 +11,7 @@ Two shapes, both with a fixed ceiling whatever the number in flight:
   its minute: at most 1,500 hashes, each with a few dozen fields from fixed sets (event names,
   error type names, webhook outcomes, status classes, lag buckets);
 - one stream of story steps (`KeySpace.history_stories`), trimmed to about `stories` entries
-  (`CONSOLE_STORY_ENTRIES`): a request's or inquiry's story is what this window still holds.
+  (`STORY_ENTRIES`): a request's or inquiry's story is what this window still holds.
 
 Writes cost the pipeline next to nothing: each `History` call adds to an in-process buffer (a
 counter, or one small dict) and a flush, scheduled at most `flush_after_s` later, sends the
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BUCKET_TTL_S",
     "LAG_BOUNDS_S",
+    "STORY_ENTRIES",
     "STORY_FIELDS",
     "WORKER_BEAT_S",
     "History",
@@ -64,6 +65,8 @@ LAG_BOUNDS_S: Final = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1_800, 3_600, 14
 #: code. No reference id: those are the caller's ids for a person, which redacting an inquiry
 #: must be able to erase (`jobs.state.forget`); the results stream and the ledger lead to them.
 STORY_FIELDS: Final = ("t", "k", "i", "r", "d", "c")
+#: Story steps the stream keeps (about 40 bytes each in Redis); older ones are trimmed.
+STORY_ENTRIES: Final = 20_000
 #: Story steps kept in memory while Redis is away (the oldest go first).
 _MAX_PENDING: Final = 10_000
 #: How often a worker process records that it is alive, and how long a beat counts.
@@ -99,7 +102,7 @@ class History:
         redis: Redis,
         keys: KeySpace,
         *,
-        stories: int,
+        stories: int = STORY_ENTRIES,
         clock: Callable[[], float] = time.time,
         flush_after_s: float = 1.0,
     ) -> None:

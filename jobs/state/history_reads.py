@@ -2,7 +2,7 @@
 
 Every read here is bounded by the history's own ceilings, never by the number in flight: a
 series reads one small hash per minute of its window (60 for an hour, 1,440 for a day) in one
-pipelined round trip, a story scans the capped stream of steps (`CONSOLE_STORY_ENTRIES`) in
+pipelined round trip, a story scans the capped stream of steps (`STORY_ENTRIES`) in
 pages, and the worker count reads a sorted set of a few members.
 """
 
