@@ -22,7 +22,7 @@ from typing import Any, Final
 import httpx
 from redis.asyncio import Redis
 
-from jobs.state.history import STORY_ENTRIES, History
+from jobs.state.history import STORY_ENTRIES, History, minute_of
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import Ledger
 from settings import load_settings
@@ -54,13 +54,17 @@ async def _in_flight(ledger: Ledger, count: int) -> None:
         )
 
 
-async def _used(redis: Redis) -> int:
-    return int((await redis.info("memory"))["used_memory"])
+async def _usage(redis: Redis, keys: list[str]) -> int:
+    """Bytes the keys take (`MEMORY USAGE ... SAMPLES 0`: every element counted)."""
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.memory_usage(key, samples=0)
+        sizes = await pipe.execute()
+    return sum(int(size or 0) for size in sizes)
 
 
 async def _history(redis: Redis, keys: KeySpace, stories: int) -> dict[str, float]:
     history = History(redis, keys, stories=stories, flush_after_s=3_600)
-    before = await _used(redis)
     now = time.time()
     for minute in range(1_440):  # a busy day: every counter kind in every minute
         at = now - minute * 60
@@ -73,7 +77,8 @@ async def _history(redis: Redis, keys: KeySpace, stories: int) -> dict[str, floa
         for bucket in range(8):
             history.count(f"lag:{bucket}", 5, at=at)
     await history.flush()
-    counters = await _used(redis) - before
+    minutes = [keys.history_minute(minute_of(now) - n) for n in range(1_440)]
+    counters = await _usage(redis, minutes)
     cpu = time.process_time()
     for n in range(stories):
         history.result(
@@ -87,12 +92,19 @@ async def _history(redis: Redis, keys: KeySpace, stories: int) -> dict[str, floa
             await history.flush()
     await history.flush()
     cpu_per_result = (time.process_time() - cpu) / stories
-    stream = await _used(redis) - before - counters
+    cpu = time.process_time()
+    for n in range(stories):
+        history.step("check", "pending", inquiry_id=f"inq_bench{n % 10_000:08d}")
+        if n % 5_000 == 4_999:
+            await history.flush()
+    cpu_per_step = (time.process_time() - cpu) / stories
+    stream = await _usage(redis, [keys.history_stories])
     return {
         "counters_day_bytes": counters,
         "stories_bytes": stream,
         "bytes_per_story_step": stream / max(await redis.xlen(keys.history_stories), 1),
         "cpu_us_per_result": cpu_per_result * 1e6,
+        "cpu_us_per_step": cpu_per_step * 1e6,
     }
 
 
@@ -135,6 +147,8 @@ async def run(inquiries: int) -> dict[str, Any]:
                 for label, path in (
                     ("first_render_s", "/console/"),
                     ("warm_render_s", "/console/"),
+                    ("now_partial_s", "/console/partial/now"),
+                    ("charts_partial_s", "/console/partial/charts"),
                     ("day_render_s", "/console/?range=day"),
                     ("results_s", "/console/results"),
                     ("story_s", "/console/story?q=req-42"),

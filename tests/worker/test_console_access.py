@@ -53,6 +53,7 @@ async def test_the_bearer_token_opens_the_console(console: httpx.AsyncClient) ->
     assert answer.status_code == 200
     assert "In flight" in answer.text
     assert answer.headers["cache-control"] == "no-store"
+    assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
 
 
 async def test_a_page_without_a_token_redirects_to_the_login_form(

@@ -63,9 +63,12 @@ class Now:
     queued_ready: int
     oldest_since: float | None
     oldest_inquiry_id: str | None
+    oldest_looked_at: float | None
+    """When the oldest was looked for (`worker.console.oldest`: at most every 30 s)."""
     workers: int
+    webhooks_recent: dict[str, int]
+    """Deliveries of the last 15 minutes by outcome."""
     webhooks_hour: dict[str, int]
-    webhooks_day: dict[str, int]
     results_hour: int
     """Requests answered in the last 60 minutes (whatever the event)."""
     at: float
@@ -83,8 +86,7 @@ async def now(ctx: JobContext, oldest: OldestWaiting) -> Now:
         pipe.zcount(queue, "-inf", int(at * 1000))
         open_requests, queued_jobs, queued_ready = await pipe.execute()
     found = await oldest.get(ctx, in_flight)
-    day = await read_bins(ctx.redis, ctx.keys, now=at, minutes=1_440, per_bin=60)
-    hour = day[-1] if day else None
+    last = await read_bins(ctx.redis, ctx.keys, now=at, minutes=60, per_bin=15)
     return Now(
         by_status=by_status,
         in_flight=in_flight,
@@ -93,10 +95,11 @@ async def now(ctx: JobContext, oldest: OldestWaiting) -> Now:
         queued_ready=int(queued_ready),
         oldest_since=found.since if found else None,
         oldest_inquiry_id=found.inquiry_id if found else None,
+        oldest_looked_at=found.looked_at if found else None,
         workers=await workers_alive(ctx.redis, ctx.keys, now=at),
-        webhooks_hour=hour.kind("wh") if hour else {},
-        webhooks_day=_summed(bin_.kind("wh") for bin_ in day),
-        results_hour=sum(hour.kind("ev").values()) if hour else 0,
+        webhooks_recent=last[-1].kind("wh"),
+        webhooks_hour=_summed(bin_.kind("wh") for bin_ in last),
+        results_hour=sum(sum(bin_.kind("ev").values()) for bin_ in last),
         at=at,
     )
 

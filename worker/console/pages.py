@@ -78,17 +78,32 @@ def _token(request: Request) -> SecretStr:
     return token
 
 
+#: Every console answer: only our own script and styles, never in a frame, never cached.
+_HEADERS: Final = {
+    "content-security-policy": (
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cache-control": "no-store",
+}
+
+
+def _hardened(response: Response) -> Response:
+    response.headers.update(_HEADERS)
+    return response
+
+
 def guarded(endpoint: Endpoint, *, page: bool) -> Endpoint:
     """`endpoint` for holders of the token only: others get the login form (pages) or 401."""
 
     async def checked(request: Request) -> Response:
         if auth.allowed(request, _token(request)):
-            response = await endpoint(request)
-            response.headers["cache-control"] = "no-store"
-            return response
+            return _hardened(await endpoint(request))
         if page:
-            return RedirectResponse("/console/login", status_code=303)
-        return PlainTextResponse("unauthorized", status_code=401)
+            return _hardened(RedirectResponse("/console/login", status_code=303))
+        return _hardened(PlainTextResponse("unauthorized", status_code=401))
 
     return checked
 
@@ -152,7 +167,7 @@ async def story(request: Request) -> Response:
 
 async def login_form(request: Request) -> Response:
     """The login form."""
-    return templates.TemplateResponse(request, "login.html", {"error": ""})
+    return _hardened(templates.TemplateResponse(request, "login.html", {"error": ""}))
 
 
 async def login(request: Request) -> Response:
@@ -163,9 +178,9 @@ async def login(request: Request) -> Response:
         body = await request.body()
     token = _token(request)
     if auth.matches(token, auth.form_token(body)):
-        return auth.set_session(request, token, "/console/")
+        return _hardened(auth.set_session(request, token, "/console/"))
     values = {"error": "That is not the console's token."}
-    return templates.TemplateResponse(request, "login.html", values, status_code=401)
+    return _hardened(templates.TemplateResponse(request, "login.html", values, status_code=401))
 
 
 async def logout(request: Request) -> Response:

@@ -1,6 +1,7 @@
-"""The console shows no PII and no secret: after a run with recognisable personal data (one
-field allowed into events by `PUBLISH_FIELDS`), no console page holds any of it, nor the API
-key, the webhook secret or the console's own token."""
+"""The console's pages over a real run: no PII and no secret on any of them (after a run with
+recognisable personal data, one field allowed into events by `PUBLISH_FIELDS`, no page holds
+any of it, nor the API key, the webhook secret or the console's own token), and the results
+list's filters."""
 
 from __future__ import annotations
 
@@ -53,3 +54,21 @@ async def test_no_console_page_shows_pii_or_secrets(pipeline: Pipeline) -> None:
     for path, text in texts.items():
         for value in (*PII.values(), TEST_API_KEY, TEST_WEBHOOK_SECRET, TOKEN):
             assert value not in text, f"{value!r} on {path}"
+
+
+async def test_the_results_list_filters_by_error_type(pipeline: Pipeline) -> None:
+    await pipeline.create("person-1", note="sandbox-outcome=approved")
+    await pipeline.create("person-2", note="sandbox-outcome=nonsense", job_id="bad-2")
+    await pipeline.run()
+    [failed] = [event for event in await pipeline.events() if event.event == "job.failed"]
+    error_type = failed.data["error"]["type"]
+    async with (
+        serve(create_app(pipeline.settings)) as root,
+        httpx.AsyncClient(headers={"authorization": f"Bearer {TOKEN}"}) as http,
+    ):
+        everything = (await http.get(f"{root}/console/results")).text
+        filtered = (await http.get(f"{root}/console/results?error_type={error_type}")).text
+    assert "create-person-1" in everything
+    assert "bad-2" in everything
+    assert "bad-2" in filtered
+    assert "create-person-1" not in filtered
