@@ -3,35 +3,14 @@ with it (bearer header or the login form's cookie), everyone else a redirect or 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 from pydantic import SecretStr
-from starlette.applications import Starlette
 
-from settings import Settings
+from tests.worker.conftest import CONSOLE_TOKEN as TOKEN
 from worker.console.auth import COOKIE, SESSION_S, session_cookie
-from worker.embedded_redis import RedisServer
-from worker.web import create_app
-
-TOKEN = "console-token-for-tests-0123456789"
-
-
-@pytest.fixture
-def console_settings(make_settings: Any, redis_server: RedisServer) -> Settings:
-    settings: Settings = make_settings(redis_url=redis_server.url, console_token=TOKEN)
-    return settings
-
-
-@pytest.fixture
-async def console(console_settings: Settings, redis: Any) -> AsyncIterator[httpx.AsyncClient]:
-    app: Starlette = create_app(console_settings)
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://web.test") as client:
-            yield client
 
 
 def _bearer(token: str = TOKEN) -> dict[str, str]:
