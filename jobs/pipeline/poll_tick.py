@@ -143,9 +143,8 @@ async def _check_chunk(
     await ctx.ledger.record_checks([step.check for step in nexts if step.check is not None])
     for record, step in zip(records, nexts, strict=True):
         if step.check is not None:
-            detail = step.check.status if step.check.error is None else step.check.error
+            detail = step.check.error or step.check.status
             ctx.history.step("check", detail, inquiry_id=record.inquiry_id)
-    for record, step in zip(records, nexts, strict=True):
         counts[step.outcome] += 1
         if step.outcome == "fetch":
             await enqueue_fetch(ctx, record)

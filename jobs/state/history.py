@@ -228,6 +228,11 @@ class History:
                         approximate=True,
                     )
                 await pipe.execute()
+        except asyncio.CancelledError:
+            # Stopped mid-send (shutdown): keep the batch for `close` to send.
+            self._counts.update(counts)
+            self._steps.extendleft(reversed(steps))
+            raise
         except (RedisError, OSError) as exc:
             logger.warning("history not written (%s); the console misses a second", exc)
 
