@@ -77,10 +77,10 @@ class Sandbox:
         return WEBHOOK_ADVANCE_INTERVAL_S if self.webhooks.settings.enabled else 0.0
 
     def advance_all(self) -> None:
-        """One background pass: advance every live inquiry, end finished secret rotations."""
+        """One background pass: end finished secret rotations, advance every live inquiry."""
         now = self.clock.now()
-        self.state.advance_all(now)
         self.apply_webhook_subscriptions(now)
+        self.state.advance_all(now)
 
     def apply_webhook_subscriptions(self, now: datetime) -> None:
         """Let the newest enabled API subscription drive delivery, its expired secrets dropped.
