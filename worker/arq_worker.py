@@ -27,7 +27,8 @@ from redis.exceptions import RedisError
 from jobs.state.history import WORKER_BEAT_S, beat
 from jobs.state.keys import KeySpace
 from settings import Settings
-from worker.lifecycle import SETTINGS_KEY
+from worker.lifecycle import BUDGET_KEY, SETTINGS_KEY
+from worker.rate_budget import RateBudget
 from worker.redis_retry import is_passing
 
 __all__ = ["PersonaWorker", "create_worker"]
@@ -60,7 +61,10 @@ class PersonaWorker(Worker):
         if not self._console_name:
             self._console_name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._console_beat_at = now
-        await beat(self.pool, KeySpace(settings.key_prefix), self._console_name, now)
+        budget = self.ctx.get(BUDGET_KEY)
+        per_minute = budget.per_minute if isinstance(budget, RateBudget) else None
+        keys = KeySpace(settings.key_prefix)
+        await beat(self.pool, keys, self._console_name, now, per_minute=per_minute)
 
 
 def create_worker(settings_cls: Any, **overrides: Any) -> PersonaWorker:

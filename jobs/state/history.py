@@ -246,9 +246,14 @@ class History:
         await self.flush()
 
 
-async def beat(redis: Redis, keys: KeySpace, worker: str, now: float) -> None:
-    """Record that a worker process is alive (a sorted set of a few members, pruned here)."""
+async def beat(
+    redis: Redis, keys: KeySpace, worker: str, now: float, *, per_minute: int | None = None
+) -> None:
+    """Record that a worker process is alive (a sorted set of a few members, pruned here), and
+    the limiter's budget it runs with (`RATE_LIMIT_PER_MINUTE=auto` is only known there)."""
     async with redis.pipeline(transaction=False) as pipe:
         pipe.zadd(keys.history_workers, {worker: int(now * 1000)})
         pipe.zremrangebyscore(keys.history_workers, "-inf", int((now - _WORKER_FORGET_S) * 1000))
+        if per_minute is not None:
+            pipe.set(keys.history_limit, per_minute, ex=_WORKER_FORGET_S)
         await pipe.execute()

@@ -20,6 +20,7 @@ from jobs.state.keys import KeySpace
 __all__ = [
     "Bin",
     "Step",
+    "known_limit",
     "quantile",
     "read_bins",
     "read_steps",
@@ -164,6 +165,13 @@ def story_of(
             break
         wanted = grown
     return [s for s in listed if wanted & {s.inquiry_id, s.request_id}]
+
+
+async def known_limit(redis: Redis, keys: KeySpace) -> int | None:
+    """The limiter's requests per minute as the workers last reported it (None: no worker)."""
+    value = await redis.get(keys.history_limit)
+    text = value.decode() if isinstance(value, bytes) else value
+    return int(text) if isinstance(text, str) and text.isdigit() else None
 
 
 async def workers_alive(redis: Redis, keys: KeySpace, *, now: float) -> int:

@@ -124,6 +124,11 @@ class KeySpace:
         """Sorted set of the worker processes, scored by their last heartbeat (unix ms)."""
         return f"{self.prefix}history:workers"
 
+    @property
+    def history_limit(self) -> str:
+        """The limiter's requests per minute, as the last worker to beat knew it."""
+        return f"{self.prefix}history:limit"
+
     # --- job ids we choose -----------------------------------------------------------------
 
     def fetch_job_id(self, inquiry_id: str, round_: int) -> str:

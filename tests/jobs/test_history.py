@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from jobs.state.history import BUCKET_TTL_S, LAG_BOUNDS_S, History, beat, lag_bucket, minute_of
 from jobs.state.history_reads import (
     Bin,
+    known_limit,
     quantile,
     read_bins,
     read_steps,
@@ -144,3 +145,9 @@ async def test_workers_that_stopped_beating_are_not_counted(decoded_redis: Redis
     await beat(decoded_redis, KEYS, "host:1", now)
     assert await workers_alive(decoded_redis, KEYS, now=now) == 1
     assert await decoded_redis.zcard(KEYS.history_workers) == 2  # the oldest was pruned
+
+
+async def test_the_limit_the_workers_run_with_is_known_after_a_beat(decoded_redis: Redis) -> None:
+    assert await known_limit(decoded_redis, KEYS) is None
+    await beat(decoded_redis, KEYS, "host:1", time.time(), per_minute=240)
+    assert await known_limit(decoded_redis, KEYS) == 240

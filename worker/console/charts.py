@@ -106,8 +106,8 @@ def _names(bins: Sequence[Bin], kind: str) -> list[str]:
     return sorted({name for bin_ in bins for name in bin_.kind(kind)})
 
 
-def build_charts(bins: Sequence[Bin], *, rate_limit: int) -> list[Chart]:
-    """The console's five charts over one window's bins."""
+def build_charts(bins: Sequence[Bin], *, rate_limit: int | None) -> list[Chart]:
+    """The console's five charts over one window's bins (`rate_limit`: None when unknown)."""
 
     def rate(name: str) -> Callable[[Bin], float | None]:
         return lambda bin_: bin_.per_minute(name)
@@ -136,7 +136,7 @@ def build_charts(bins: Sequence[Bin], *, rate_limit: int) -> list[Chart]:
             "per minute",
             bins,
             {"requests": rate("api:all")},
-            limit=float(rate_limit),
+            limit=None if rate_limit is None else float(rate_limit),
         ),
         _chart("throttled", "429 answers per minute", "per minute", bins, {"429": rate("api:429")}),
         _chart(

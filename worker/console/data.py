@@ -19,7 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from jobs.context import JobContext
-from jobs.state.history_reads import Bin, Step, read_bins, read_steps, story_of, workers_alive
+from jobs.state.history_reads import (
+    Bin,
+    Step,
+    known_limit,
+    read_bins,
+    read_steps,
+    story_of,
+    workers_alive,
+)
 from jobs.state.ledger import InquiryRecord, RequestRecord
 from jobs.state.results import ResultEvent, decode_entry, read_range
 from worker.console.oldest import OldestWaiting
@@ -34,6 +42,7 @@ __all__ = [
     "bad_id",
     "charts",
     "now",
+    "rate_limit",
     "recent",
     "story",
 ]
@@ -116,6 +125,13 @@ async def charts(ctx: JobContext, window: str) -> list[Bin]:
     """The history of one window (`RANGES`), oldest point first."""
     minutes, per_bin = RANGES[window]
     return await read_bins(ctx.redis, ctx.keys, now=time.time(), minutes=minutes, per_bin=per_bin)
+
+
+async def rate_limit(ctx: JobContext) -> int | None:
+    """The shared limiter's requests per minute: the setting, or with `auto` what the workers
+    read from Persona (None until a worker has started)."""
+    setting = ctx.settings.rate_limit_per_minute
+    return setting if isinstance(setting, int) else await known_limit(ctx.redis, ctx.keys)
 
 
 @dataclass(frozen=True, slots=True)

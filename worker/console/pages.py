@@ -124,7 +124,7 @@ async def _chart_values(request: Request) -> dict[str, Any]:
     context = _context(request)
     window = _window(request)
     bins = await data.charts(context, window)
-    charts = build_charts(bins, rate_limit=context.settings.rate_limit_per_minute)
+    charts = build_charts(bins, rate_limit=await data.rate_limit(context))
     return {"charts": charts, "window": window}
 
 
