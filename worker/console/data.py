@@ -1,7 +1,7 @@
 """What the console shows, read from Redis: each read bounded whatever the number in flight.
 
 - `now`: requests in flight by status (the ledger), the oldest waiting, the queue, the workers
-  that beat recently, webhook deliveries of the last hour and day (`jobs.state.history`);
+  that beat recently, webhook deliveries and results of the last hour (`jobs.state.history`);
 - `charts`: the per-minute history of the last hour or day;
 - `recent`: the newest entries of the results stream, filtered by event and error type;
 - `story`: one request's or inquiry's record and the steps the history still holds.
@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final
 
 from jobs.context import JobContext
 from jobs.state.history_reads import (
@@ -113,7 +114,7 @@ async def now(ctx: JobContext, oldest: OldestWaiting) -> Now:
     )
 
 
-def _summed(parts: Any) -> dict[str, int]:
+def _summed(parts: Iterable[Mapping[str, int]]) -> dict[str, int]:
     total: dict[str, int] = {}
     for part in parts:
         for name, value in part.items():
