@@ -61,12 +61,13 @@ logger = logging.getLogger(__name__)
 BUCKET_TTL_S: Final = 25 * 3_600
 #: Upper bounds (seconds) of the decision-to-event latency buckets; one more catches the rest.
 LAG_BOUNDS_S: Final = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1_800, 3_600, 14_400)
-#: A story step's fields: time (unix ms), kind, inquiry, request (job id), detail, HTTP status
-#: code. No reference id: those are the caller's ids for a person, which redacting an inquiry
-#: must be able to erase (`jobs.state.forget`); the results stream and the ledger lead to them.
-STORY_FIELDS: Final = ("t", "k", "i", "r", "d", "c")
-#: Story steps the stream keeps (about 40 bytes each in Redis); older ones are trimmed.
-STORY_ENTRIES: Final = 20_000
+#: A story step's fields: kind, inquiry, request (job id), detail, HTTP status code; its time is
+#: the stream entry's id (when it was flushed, at most `flush_after_s` late). No reference id:
+#: those are the caller's ids for a person, which redacting an inquiry must be able to erase
+#: (`jobs.state.forget`); the results stream and the ledger lead to them.
+STORY_FIELDS: Final = ("k", "i", "r", "d", "c")
+#: Story steps the stream keeps (about 50 bytes each in Redis); older ones are trimmed.
+STORY_ENTRIES: Final = 10_000
 #: Story steps kept in memory while Redis is away (the oldest go first).
 _MAX_PENDING: Final = 10_000
 #: How often a worker process records that it is alive, and how long a beat counts.
@@ -136,7 +137,6 @@ class History:
         if not (inquiry_id or request_id):
             return
         values = {
-            "t": str(int(self.clock() * 1000)),
             "k": kind,
             "i": inquiry_id or "",
             "r": request_id or "",

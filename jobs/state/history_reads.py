@@ -93,10 +93,14 @@ async def read_bins(
         summed: dict[str, int] = {}
         for raw in raws[offset : offset + per_bin]:
             for name, value in raw.items():
-                text = name.decode() if isinstance(name, bytes) else str(name)
+                text = _text(name)
                 summed[text] = summed.get(text, 0) + int(value)
         bins.append(Bin(start=(first + offset) * 60, minutes=per_bin, counts=summed))
     return bins
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,17 +115,12 @@ class Step:
     code: int | None
 
     @classmethod
-    def decode(cls, fields: Mapping[Any, Any]) -> Step:
-        """A stream entry's fields (decoded or not) as a step."""
-        text = {
-            (k.decode() if isinstance(k, bytes) else str(k)): (
-                v.decode() if isinstance(v, bytes) else str(v)
-            )
-            for k, v in fields.items()
-        }
+    def decode(cls, entry_id: Any, fields: Mapping[Any, Any]) -> Step:
+        """A stream entry (decoded or not) as a step; its id's first part is its time."""
+        text = {_text(name): _text(value) for name, value in fields.items()}
         code = text.get("c", "")
         return cls(
-            at_ms=int(text.get("t", "0") or 0),
+            at_ms=int(_text(entry_id).split("-", 1)[0]),
             kind=text.get("k", ""),
             inquiry_id=text.get("i", ""),
             request_id=text.get("r", ""),
@@ -138,11 +137,11 @@ async def read_steps(redis: Redis, keys: KeySpace) -> list[Step]:
     while True:
         page = await redis.xrange(keys.history_stories, min=lower, max="+", count=_PAGE)
         for entry_id, fields in page:
-            steps.append(Step.decode(fields))
+            steps.append(Step.decode(entry_id, fields))
             last = entry_id
         if len(page) < _PAGE:
             return steps
-        lower = "(" + (last.decode() if isinstance(last, bytes) else str(last))
+        lower = "(" + _text(last)
 
 
 def story_of(
