@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from persona_sandbox import routes_actions as actions
 from persona_sandbox import routes_inquiries as inquiries
+from persona_sandbox import routes_reports as reports
 from persona_sandbox import routes_resources as resources
 from persona_sandbox.admin import admin_routes
 from persona_sandbox.clock import Clock
@@ -97,6 +98,8 @@ OPERATIONS: Final[tuple[tuple[str, str, str, Handler], ...]] = (
         "accounts-list-all-relations",
         resources.accounts_list_all_relations,
     ),
+    ("/reports", "POST", "create-a-report", reports.create_a_report),
+    ("/reports/{report_id}", "GET", "retrieve-a-report", reports.retrieve_a_report),
 )
 
 

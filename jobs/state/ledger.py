@@ -462,12 +462,13 @@ class Ledger:
         self._answer = redis.register_script(_ANSWER)
         self._answer_followers = redis.register_script(_ANSWER_FOLLOWERS)
         self._follow = redis.register_script(_FOLLOW)
-        self._audit = redis.register_script(_AUDIT)
+        self._audit = redis.register_script(_AUDIT_WITH_REPORTS)
         self._claim_due = redis.register_script(_CLAIM_DUE)
         self._record_check = redis.register_script(_RECORD_CHECK)
         self._note_status = redis.register_script(_NOTE_STATUS)
         self._create_failed = redis.register_script(_CREATE_FAILED)
         self._forget = redis.register_script(_FORGET)
+        self._release = redis.register_script(_RELEASE)
 
     # --- requests --------------------------------------------------------------------------
 
@@ -751,3 +752,44 @@ class Ledger:
             pipe.sadd(key, job_id)
             pipe.expire(key, self.answered_ttl_s)
             await pipe.execute()
+
+    # --- requests waiting for reports (`jobs.reports`) -------------------------------------
+
+    async def release_follower(self, inquiry_id: str, request_id: str) -> bool:
+        """Stop a request following an inquiry without answering it: its reports answer it.
+
+        The request stays open (the report tick follows it, `jobs.state.report_waits`); the
+        inquiry is settled when nobody else follows it. False when it did not follow it.
+        """
+        released = await self._release(
+            keys=[self.keys.inquiry(inquiry_id), self.keys.due],
+            args=[request_id, inquiry_id, self.answered_ttl_s],
+        )
+        return bool(int(released))
+
+
+# A request waiting for its reports is in the report due set (`KeySpace.report_due`), where the
+# report tick follows it: the sweep's look at it counts it as followed, like a request that
+# follows an inquiry. The rest is `_AUDIT` as it stands, so the two stay in step.
+_AUDIT_WITH_REPORTS: Final = (
+    _SETTLE
+    + """
+if not redis.call('HGET', KEYS[1], 'entry')
+    and redis.call('ZSCORE', ARGV[2] .. 'report-due', ARGV[1]) then
+  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
+  return 1
+end
+"""
+    + _AUDIT.removeprefix(_SETTLE)
+)
+
+# Hand a follower over to its reports: drop its follow field, settle the inquiry if nobody else
+# follows it. KEYS: inquiry hash, due set. ARGV: request id, inquiry id, ttl.
+_RELEASE: Final = (
+    _SETTLE
+    + """
+if redis.call('HDEL', KEYS[1], 'f:' .. ARGV[1]) == 0 then return 0 end
+settle(KEYS[1], KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+)
