@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, TypedDict
 
 from jobs.contract import Decision
 from jobs.persona.errors import DescribedError, ErrorDescription
@@ -60,6 +60,7 @@ __all__ = [
     "ResultEvent",
     "ResultTimestamps",
     "ResultVerification",
+    "ScreenedResultEvent",
     "Skipped",
     "SkippedResult",
     "SweepReport",
@@ -133,9 +134,13 @@ class ResultEvent(TypedDict):
     fields: dict[str, Any]
     """Only the keys `PUBLISH_FIELDS` allows; the values are Persona's, any JSON."""
     published_at: str
-    reports: NotRequired[list[ReportOutcome]]
-    """The outcomes of the reports a create request asked for (`jobs.reports`); empty when
-    the inquiry ended otherwise than approved or completed."""
+
+
+class ScreenedResultEvent(ResultEvent, total=False):
+    """The result answering a create request that asked for reports (`jobs.reports`)."""
+
+    reports: list[ReportOutcome]
+    """One outcome per report; empty when the inquiry ended other than approved or completed."""
 
 
 # --- reports -----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from jobs.context import JobContext
-from jobs.documents import ResultEvent
+from jobs.documents import ResultEvent, ScreenedResultEvent
 from jobs.errors import WorkerError
 from jobs.persona.models import InquiryDocument
 from jobs.reports.follow import REPORT_DEADLINE_S
@@ -81,7 +81,8 @@ async def hand_over(
         return events
     inquiry = document.data
     if inquiry.status not in SCREENED_STATUSES:
-        return {**events, creator: {**events[creator], "reports": []}}
+        screened: ScreenedResultEvent = {**events[creator], "reports": []}
+        return {**events, creator: screened}
     fields = {key: field.value for key, field in inquiry.attributes.fields.items()}
     now = ctx.clock()
     wait = ReportWait(
