@@ -118,6 +118,14 @@ def error_response(
     return httpx.Response(status, json={"errors": [error]}, headers=headers)
 
 
+#: A ready watchlist report with one match.
+_READY: dict[str, Any] = {
+    "status": "ready",
+    "has-match": True,
+    "matched-lists": [{"name": "Fake List", "entities": [{"name": "Someone"}]}],
+}
+
+
 @dataclass
 class FakePersona:
     """In-memory Persona: inquiries, verifications, a request log and scripted answers."""
@@ -186,6 +194,14 @@ class FakePersona:
             case "POST", ["accounts", account_id, "add-relation"]:
                 account = {"type": "account", "id": account_id, "attributes": {}}
                 return httpx.Response(200, json={"data": account})
+            case "POST", ["reports"]:
+                report = {"type": body["data"]["type"], "id": "rep_fake0001"}
+                return httpx.Response(
+                    201, json={"data": {**report, "attributes": {"status": "pending"}}}
+                )
+            case "GET", ["reports", report_id]:
+                report = {"type": "report/watchlist", "id": report_id}
+                return httpx.Response(200, json={"data": {**report, "attributes": _READY}})
         return error_response(404, "Record not found")
 
     def _create(self, body: dict[str, Any]) -> httpx.Response:

@@ -120,6 +120,23 @@ OPERATIONS = [
             idempotency_key=key,
         ),
     ),
+    Operation(
+        "create-a-report",
+        "POST",
+        "/reports",
+        lambda c, key: c.create_report(
+            report_type="watchlist",
+            query={"name-last": "Doe"},
+            idempotency_key=key,
+            reference_id="user-1",
+        ),
+    ),
+    Operation(
+        "retrieve-a-report",
+        "GET",
+        "/reports/rep_seeded01",
+        lambda c, key: c.retrieve_report("rep_seeded01"),
+    ),
 ]
 
 #: Operations that change something at Persona: each sends the caller's Idempotency-Key.
