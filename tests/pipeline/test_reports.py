@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from jobs.contract import RUN_REPORT
+from persona_sandbox import FaultSettings
 from tests.pipeline.conftest import Pipeline
 
 PLAIN = {"name-first": "Ada", "name-last": "Lovelace", "birthdate": "1815-12-10"}
@@ -195,4 +196,64 @@ async def test_a_create_without_reports_has_no_reports_key(pipeline: Pipeline) -
 
     [event] = await pipeline.events()
     assert "reports" not in event.data
+    assert pipeline.calls("create-a-report") == 0
+
+
+def _failing(operation: str) -> FaultSettings:
+    return FaultSettings(error_rate=1.0, operations=frozenset({operation}))
+
+
+@pytest.mark.sandbox(report_after_s=0.0)
+async def test_a_report_read_that_keeps_failing_for_a_while_still_ends_in_one_answer(
+    pipeline: Pipeline,
+) -> None:
+    faults = pipeline.sandbox.sandbox.faults
+    async with pipeline.running():
+        faults.configure(_failing("create-a-report"))
+        await pipeline.create(
+            "person-6",
+            note="sandbox-outcome=completed sandbox-after=30",
+            fields=PERSON,
+            reports=["watchlist", "adverse-media"],
+        )
+        await pipeline.wait_until(
+            lambda: pipeline.calls("create-a-report") >= 3, "the tick to retry the creates"
+        )
+        faults.configure(FaultSettings())
+        await pipeline.wait_for_events(1)
+    await pipeline.run()
+
+    [event] = await pipeline.events()
+    assert [item["status"] for item in event.data["reports"]] == ["ready", "ready"]
+    assert len(pipeline.sandbox.state.reports) == 2
+
+
+async def test_a_pending_report_outlasts_failing_reads(pipeline: Pipeline) -> None:
+    faults = pipeline.sandbox.sandbox.faults
+    async with pipeline.running():
+        faults.configure(_failing("retrieve-a-report"))
+        await run_report(pipeline, "report-7", report_type="watchlist", query=QUERIES["watchlist"])
+        await pipeline.wait_until(
+            lambda: pipeline.calls("retrieve-a-report") >= 3, "the tick to retry the read"
+        )
+        faults.configure(FaultSettings())
+        await pipeline.wait_for_events(1)
+    await pipeline.run()
+
+    assert [event.event for event in await pipeline.events()] == ["report.ready"]
+
+
+async def test_a_screening_of_an_inquiry_without_a_name_fails_its_reports_not_its_answer(
+    pipeline: Pipeline,
+) -> None:
+    await pipeline.create(
+        "person-8", note="sandbox-outcome=completed sandbox-after=30", reports=["watchlist"]
+    )
+
+    await pipeline.run()
+
+    [event] = await pipeline.events()
+    assert event.event == "inquiry.completed"
+    [outcome] = event.data["reports"]
+    assert (outcome["status"], outcome["error"]["type"]) == ("failed", "NoQueryError")
     assert pipeline.calls("create-a-report") == 0
