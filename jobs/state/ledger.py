@@ -30,6 +30,7 @@ from enum import IntEnum
 from typing import Any, Final
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from jobs.idempotency import idempotency_key
 from jobs.state.keys import ARQ_IN_PROGRESS_PREFIX, ARQ_JOB_PREFIX, KeySpace
@@ -46,6 +47,7 @@ __all__ = [
     "InquiryRecord",
     "Ledger",
     "RequestRecord",
+    "claim_members",
 ]
 
 #: The hash field prefix of a request following an inquiry.
@@ -661,10 +663,7 @@ class Ledger:
 
     async def claim_due(self, now: float, *, limit: int, hold_s: float) -> list[str]:
         """Take up to `limit` inquiries due by `now`; each is held for `hold_s` seconds."""
-        ids = await self._claim_due(
-            keys=[self.keys.due], args=[int(now * 1000), limit, int((now + hold_s) * 1000)]
-        )
-        return [_text(inquiry_id) for inquiry_id in ids]
+        return await claim_members(self._claim_due, self.keys.due, now, limit=limit, hold_s=hold_s)
 
     async def inquiries(self, inquiry_ids: Sequence[str]) -> dict[str, InquiryRecord | None]:
         """Several records in one round trip."""
@@ -793,3 +792,15 @@ settle(KEYS[1], KEYS[2], ARGV[2], ARGV[3])
 return 1
 """
 )
+
+
+async def claim_members(
+    claim: AsyncScript, due: str, now: float, *, limit: int, hold_s: float
+) -> list[str]:
+    """Take up to `limit` members of a due set due by `now`, each held for `hold_s` seconds.
+
+    `claim` is `_CLAIM_DUE` registered on the caller's client: the inquiries' due set here,
+    the report due set in `jobs.state.report_waits`.
+    """
+    ids = await claim(keys=[due], args=[int(now * 1000), limit, int((now + hold_s) * 1000)])
+    return [_text(member) for member in ids]

@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 
 from jobs.documents import ReportOutcome
 from jobs.state.keys import KeySpace
-from jobs.state.ledger import _CLAIM_DUE, FOLLOWING_AUDIT_S
+from jobs.state.ledger import _CLAIM_DUE, FOLLOWING_AUDIT_S, claim_members
 
 __all__ = ["PENDING", "TO_CREATE", "ReportEntry", "ReportWait", "ReportWaits", "WaitKind"]
 
@@ -149,10 +149,9 @@ class ReportWaits:
 
     async def claim_due(self, now: float, *, limit: int, hold_s: float) -> list[str]:
         """Take up to `limit` waits due by `now`; each is held for `hold_s` seconds."""
-        ids = await self._claim(
-            keys=[self.keys.report_due], args=[int(now * 1000), limit, int((now + hold_s) * 1000)]
+        return await claim_members(
+            self._claim, self.keys.report_due, now, limit=limit, hold_s=hold_s
         )
-        return [str(request_id) for request_id in ids]
 
     async def load(self, request_ids: Sequence[str]) -> dict[str, ReportWait | None]:
         """Several waits in one round trip (None where one is gone)."""

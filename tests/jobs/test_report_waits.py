@@ -38,12 +38,17 @@ async def _sweep_at(context: JobContext, moment: float) -> dict[str, Any]:
     return dict(result)
 
 
+async def _waiting(context: JobContext, request_id: str, now: float) -> None:
+    """An open run_report request whose report the tick follows (its job is done)."""
+    await context.ledger.open(request_id, RUN_REPORT, now)
+    assert await context.report_waits.start(_wait(request_id, now), due=now, now=now) == 1
+
+
 async def test_the_sweep_leaves_a_request_waiting_for_its_reports_open(
     context: JobContext,
 ) -> None:
     now = time.time()
-    await context.ledger.open("report-1", RUN_REPORT, now)
-    assert await context.report_waits.start(_wait("report-1", now), due=now, now=now) == 1
+    await _waiting(context, "report-1", now)
 
     result = await _sweep_at(context, now + FOLLOWING_AUDIT_S + 1)
 
@@ -56,8 +61,7 @@ async def test_the_sweep_leaves_a_request_waiting_for_its_reports_open(
 
 async def test_the_sweep_closes_a_request_whose_wait_is_gone(context: JobContext) -> None:
     now = time.time()
-    await context.ledger.open("report-2", RUN_REPORT, now)
-    await context.report_waits.start(_wait("report-2", now), due=now, now=now)
+    await _waiting(context, "report-2", now)
     await context.report_waits.finish(["report-2"])
 
     result = await _sweep_at(context, now + FOLLOWING_AUDIT_S + 1)
@@ -69,8 +73,7 @@ async def test_a_wait_starts_once_and_never_for_an_answered_request(
     context: JobContext,
 ) -> None:
     now = time.time()
-    await context.ledger.open("report-3", RUN_REPORT, now)
-    assert await context.report_waits.start(_wait("report-3", now), due=now, now=now) == 1
+    await _waiting(context, "report-3", now)
     assert await context.report_waits.start(_wait("report-3", now), due=now, now=now) == 0
     await context.ledger.answer("report-3", event="report.ready", data={})
     await context.report_waits.finish(["report-3"])
