@@ -94,8 +94,7 @@ def build_worker_settings(
                     (SET_CASE_STATUS, set_case_status, ACTION_RESULT_TTL_S),
                     (ACCOUNT_RELATIONS, account_relations, ACTION_RESULT_TTL_S),
                     (UNREADABLE_JOB, unreadable_job, 0),
-                    # Its arguments hold the query (personal data): no result is kept.
-                    (RUN_REPORT, run_report, 0),
+                    (RUN_REPORT, run_report, ACTION_RESULT_TTL_S),
                 )
             ),
             # The one publisher; under our own deterministic ids, so no result is kept.
