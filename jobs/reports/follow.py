@@ -43,7 +43,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: A report still pending this long after its request began waiting ends as `failed`.
+#: A report still pending this long after its request began waiting for it ends as `failed`.
 REPORT_DEADLINE_S: Final = 3_600.0
 
 

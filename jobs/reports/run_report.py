@@ -58,8 +58,8 @@ async def _run(run: RequestRun, args: tuple[Any, ...], kwargs: dict[str, Any]) -
     wait = ReportWait(
         request_id=run.request_id,
         kind="run_report",
-        since=run.record.first_run_at,
-        deadline=run.record.first_run_at + REPORT_DEADLINE_S,
+        since=now,
+        deadline=now + REPORT_DEADLINE_S,
         reports=[entry],
         reference_id=parsed.reference_id,
         account_id=parsed.account_id,

@@ -8,6 +8,10 @@ wait. Persona has no list call for reports, so each pending report is one
 (`jobs.reports.follow.advance`). Checks follow the polling cadence (`POLL_MIN_INTERVAL_S`
 doubling up to `POLL_MAX_INTERVAL_S`, with jitter); a transient failure backs off the same way,
 a 429 waits its window. No arq job waits for a report between checks.
+
+Every report check is a call of its own under the shared rate limit, so one tick takes at most
+`MAX_WAITS_PER_TICK` waits and starts no new check after `_BUDGET_SHARE` of the job's own
+deadline: the waits it took but did not check are due again at once, for the next tick.
 """
 
 from __future__ import annotations
@@ -20,14 +24,19 @@ from typing import Any, Final
 
 from jobs.context import JobContext
 from jobs.documents import Skipped
+from jobs.pipeline.requests import job_deadline_s
 from jobs.reports.follow import advance
 
-__all__ = ["CONCURRENT_CHECKS", "report_tick"]
+__all__ = ["CONCURRENT_CHECKS", "MAX_WAITS_PER_TICK", "report_tick"]
 
 logger = logging.getLogger(__name__)
 
 #: Waits one tick checks at once (each is one or a few calls, all under the shared limiter).
 CONCURRENT_CHECKS: Final = 20
+#: Most waits one tick takes (fewer when `POLL_TICK_MAX_CHECKS` is lower).
+MAX_WAITS_PER_TICK: Final = 200
+#: Share of the job's own deadline after which a tick starts no new check.
+_BUDGET_SHARE: Final = 0.5
 
 
 async def report_tick(ctx: dict[str, Any]) -> dict[str, int] | Skipped:
@@ -40,23 +49,32 @@ async def report_tick(ctx: dict[str, Any]) -> dict[str, int] | Skipped:
     ):
         return {"skipped": "another worker has this tick"}
     waits = context.report_waits
+    started = context.clock()
+    stop_at = started + job_deadline_s(settings.job_timeout_s) * _BUDGET_SHARE
     taken = await waits.claim_due(
-        context.clock(), limit=settings.poll_tick_max_checks, hold_s=settings.job_timeout_s + 10
+        started,
+        limit=min(settings.poll_tick_max_checks, MAX_WAITS_PER_TICK),
+        hold_s=settings.job_timeout_s + 10,
     )
     loaded = await waits.load(taken)
     # A wait whose state is gone has nothing left to check; its request is the sweep's.
     await waits.finish([request_id for request_id, wait in loaded.items() if wait is None])
     counts: Counter[str] = Counter()
     gate = asyncio.Semaphore(CONCURRENT_CHECKS)
+    left: list[str] = []
 
     async def check(request_id: str) -> None:
         wait = loaded[request_id]
         if wait is None:
             return
         async with gate:
+            if context.clock() >= stop_at:
+                left.append(request_id)
+                return
             counts[await advance(context, wait)] += 1
 
     await asyncio.gather(*(check(request_id) for request_id in loaded))
+    await waits.due_again(left, context.clock())
     if loaded:
         logger.debug("report tick checked %d waits: %s", len(loaded), dict(counts))
     return {
@@ -64,4 +82,5 @@ async def report_tick(ctx: dict[str, Any]) -> dict[str, int] | Skipped:
         "answered": counts["answered"],
         "waiting": counts["waiting"],
         "deferred": counts["deferred"],
+        "left": len(left),
     }

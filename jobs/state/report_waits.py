@@ -171,6 +171,13 @@ class ReportWaits:
         )
         return bool(int(saved))
 
+    async def due_again(self, request_ids: Sequence[str], due: float) -> None:
+        """Put taken waits that were not checked back, due at `due` (still followed only)."""
+        if request_ids:
+            await self.redis.zadd(
+                self.keys.report_due, dict.fromkeys(request_ids, int(due * 1000)), xx=True
+            )
+
     async def finish(self, request_ids: Sequence[str]) -> None:
         """Forget answered waits (or waits whose state is gone)."""
         if not request_ids:

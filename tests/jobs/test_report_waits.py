@@ -13,6 +13,7 @@ import pytest
 from jobs.context import CTX_KEY, JobContext
 from jobs.contract import CREATE_INQUIRY, RUN_REPORT
 from jobs.pipeline.sweep import sweep
+from jobs.reports.tick import report_tick
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import FOLLOWING_AUDIT_S
 from jobs.state.report_waits import ReportEntry, ReportWait
@@ -107,3 +108,20 @@ def test_a_wait_reads_back_as_it_was_stored() -> None:
     wait = _wait("report-4", 1_000.0)
     assert ReportWait.from_json(wait.to_json()) == wait
     assert json.loads(wait.to_json())["reports"][0]["report_type"] == "watchlist"
+
+
+async def test_a_tick_past_its_time_budget_puts_the_waits_it_took_back_due(
+    context: JobContext,
+) -> None:
+    now = time.time()
+    await _waiting(context, "report-5", now)
+    await _waiting(context, "report-6", now)
+    readings = iter([now])
+    late = dataclasses.replace(context, clock=lambda: next(readings, now + 1_000))
+
+    result = await report_tick({CTX_KEY: late, "job_id": "persona:report-tick:1"})
+
+    assert result == {"checked": 0, "answered": 0, "waiting": 0, "deferred": 0, "left": 2}
+    due = await context.redis.zrange(context.keys.report_due, 0, -1, withscores=True)
+    assert {member for member, _ in due} == {"report-5", "report-6"}
+    assert all(score / 1000 > now + 999 for _, score in due), "due at the late clock"
