@@ -62,6 +62,12 @@ CLIENT_OPERATIONS: Final = (
     "accounts-add-relation",
     "create-a-report",
     "retrieve-a-report",
+    "create-a-webhook",
+    "retrieve-a-webhook",
+    "enable-a-webhook",
+    "rotate-a-webhook-secret",
+    "list-all-webhooks",
+    "list-all-rate-limits",
 )
 #: What the tests reach besides: cases are opened through the sandbox's `create-a-case`.
 SANDBOX_OPERATIONS: Final = (*CLIENT_OPERATIONS, "create-a-case")
