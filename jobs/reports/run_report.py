@@ -69,7 +69,7 @@ async def _run(run: RequestRun, args: tuple[Any, ...], kwargs: dict[str, Any]) -
         await answer_wait(context, wait, report=document.data)
     else:
         first_due = now + context.policy.next_delay(0, entry.status, context.rng)
-        following = await context.report_waits.start(wait, due=first_due, now=now) >= 0
+        following = await context.report_waits.start(wait, due=first_due) >= 0
     return {
         "report_id": document.data.id,
         "report_type": parsed.report_type,

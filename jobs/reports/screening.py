@@ -97,7 +97,7 @@ async def hand_over(
         event=events[creator]["event"],
         result=dict(events[creator]),
     )
-    if await waits.start(wait, due=now, now=now) < 0:
+    if await waits.start(wait, due=now) < 0:
         return events
     await ctx.ledger.release_follower(inquiry.id, creator)
     logger.info("request %s: screening %s after %s", creator, ", ".join(plan), inquiry.status)

@@ -224,9 +224,10 @@ return fresh
 )
 
 # The sweep's look at one request whose audit time came: answered (drop it from the open set),
-# following an inquiry that still lists it, or with a live arq job (look again later), else
-# lost: answered with the `job.failed` the caller built.
-# KEYS: request hash, open set, stream, arq job key, arq in-progress key.
+# following an inquiry that still lists it or waiting for its reports (the report due set), or
+# with a live arq job (look again later), else lost: answered with the `job.failed` the caller
+# built.
+# KEYS: request hash, open set, stream, arq job key, arq in-progress key, report due set.
 # ARGV: request id, prefix, next look (ms) when following, next look (ms) when alive, maxlen,
 # ttl, event data, due set. Returns 0 answered before, 1 following, 2 alive, 3 answered now.
 _AUDIT: Final = (
@@ -239,7 +240,8 @@ end
 local bound = redis.call('HGET', KEYS[1], 'inquiry')
 local ikey = ''
 if bound then ikey = ARGV[2] .. 'inquiry:' .. bound end
-if bound and redis.call('HEXISTS', ikey, 'f:' .. ARGV[1]) == 1 then
+if (bound and redis.call('HEXISTS', ikey, 'f:' .. ARGV[1]) == 1)
+    or redis.call('ZSCORE', KEYS[6], ARGV[1]) then
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
   return 1
 end
@@ -536,7 +538,7 @@ class Ledger:
         self._answer = redis.register_script(_ANSWER)
         self._answer_followers = redis.register_script(_ANSWER_FOLLOWERS)
         self._follow = redis.register_script(_FOLLOW)
-        self._audit = redis.register_script(_AUDIT_WITH_REPORTS)
+        self._audit = redis.register_script(_AUDIT)
         self._claim_due = redis.register_script(_CLAIM_DUE)
         self._record_check = redis.register_script(_RECORD_CHECK)
         self._note_status = redis.register_script(_NOTE_STATUS)
@@ -632,6 +634,7 @@ class Ledger:
                 self.stream,
                 ARQ_JOB_PREFIX + request.request_id,
                 ARQ_IN_PROGRESS_PREFIX + request.request_id,
+                self.keys.report_due,
             ],
             args=[
                 request.request_id,
@@ -855,21 +858,6 @@ class Ledger:
         )
         return bool(int(released))
 
-
-# A request waiting for its reports is in the report due set (`KeySpace.report_due`), where the
-# report tick follows it: the sweep's look at it counts it as followed, like a request that
-# follows an inquiry. The rest is `_AUDIT` as it stands, so the two stay in step.
-_AUDIT_WITH_REPORTS: Final = (
-    _SETTLE
-    + """
-if not redis.call('HGET', KEYS[1], 'entry')
-    and redis.call('ZSCORE', ARGV[2] .. 'report-due', ARGV[1]) then
-  redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-  return 1
-end
-"""
-    + _AUDIT.removeprefix(_SETTLE)
-)
 
 # Hand a follower over to its reports: drop its follow field, settle the inquiry if nobody else
 # follows it. KEYS: inquiry hash, due set. ARGV: request id, inquiry id, ttl.

@@ -26,7 +26,7 @@ from redis.asyncio import Redis
 
 from jobs.documents import ReportOutcome
 from jobs.state.keys import KeySpace
-from jobs.state.ledger import _CLAIM_DUE, FOLLOWING_AUDIT_S, claim_members
+from jobs.state.ledger import _CLAIM_DUE, claim_members
 
 __all__ = ["PENDING", "TO_CREATE", "ReportEntry", "ReportWait", "ReportWaits", "WaitKind"]
 
@@ -39,14 +39,15 @@ _DONE: Final = frozenset({"ready", "errored", "failed"})
 
 WaitKind = Literal["run_report", "screening"]
 
-# Start a wait unless the request has its answer or already waits; make the sweep look later.
-# KEYS: wait, report due set, request hash, open set. ARGV: wait JSON, due (ms), request id,
-# ttl, audit (ms). Returns 1 when started now, 0 when it existed, -1 when answered.
+# Start a wait unless the request has its answer or already waits (the request's own state is
+# the ledger's: this only reads it; the sweep finds the request in the report due set and looks
+# at it rarely from then on).
+# KEYS: wait, report due set, request hash. ARGV: wait JSON, due (ms), request id, ttl.
+# Returns 1 when started now, 0 when it existed, -1 when answered.
 _START: Final = """
 if redis.call('HGET', KEYS[3], 'entry') then return -1 end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[4]) == false then return 0 end
 redis.call('ZADD', KEYS[2], 'NX', ARGV[2], ARGV[3])
-redis.call('ZADD', KEYS[4], 'XX', ARGV[5], ARGV[3])
 return 1
 """
 
@@ -128,22 +129,15 @@ class ReportWaits:
         self._save = redis.register_script(_SAVE)
         self._claim = redis.register_script(_CLAIM_DUE)
 
-    async def start(self, wait: ReportWait, *, due: float, now: float) -> int:
+    async def start(self, wait: ReportWait, *, due: float) -> int:
         """Begin following a wait, first checked at `due`; 1 started, 0 existed, -1 answered."""
         code = await self._start(
             keys=[
                 self.keys.report_wait(wait.request_id),
                 self.keys.report_due,
                 self.keys.request(wait.request_id),
-                self.keys.open_requests,
             ],
-            args=[
-                wait.to_json(),
-                int(due * 1000),
-                wait.request_id,
-                self.ttl_s,
-                int((now + FOLLOWING_AUDIT_S) * 1000),
-            ],
+            args=[wait.to_json(), int(due * 1000), wait.request_id, self.ttl_s],
         )
         return int(code)
 

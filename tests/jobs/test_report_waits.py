@@ -42,7 +42,7 @@ async def _sweep_at(context: JobContext, moment: float) -> dict[str, Any]:
 async def _waiting(context: JobContext, request_id: str, now: float) -> None:
     """An open run_report request whose report the tick follows (its job is done)."""
     await context.ledger.open(request_id, RUN_REPORT, now)
-    assert await context.report_waits.start(_wait(request_id, now), due=now, now=now) == 1
+    assert await context.report_waits.start(_wait(request_id, now), due=now) == 1
 
 
 async def test_the_sweep_leaves_a_request_waiting_for_its_reports_open(
@@ -75,10 +75,10 @@ async def test_a_wait_starts_once_and_never_for_an_answered_request(
 ) -> None:
     now = time.time()
     await _waiting(context, "report-3", now)
-    assert await context.report_waits.start(_wait("report-3", now), due=now, now=now) == 0
+    assert await context.report_waits.start(_wait("report-3", now), due=now) == 0
     await context.ledger.answer("report-3", event="report.ready", data={})
     await context.report_waits.finish(["report-3"])
-    assert await context.report_waits.start(_wait("report-3", now), due=now, now=now) == -1
+    assert await context.report_waits.start(_wait("report-3", now), due=now) == -1
     assert await context.report_waits.due_count() == 0
 
 
