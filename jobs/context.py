@@ -22,6 +22,7 @@ from jobs.state.attempts import AttemptLedger
 from jobs.state.history import History
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import Ledger
+from jobs.state.report_waits import ReportWaits
 from settings import Settings
 
 __all__ = ["CTX_KEY", "JobContext", "persona_client", "persona_http"]
@@ -76,6 +77,11 @@ class JobContext:
     """What happened, for the operator console (buffered; `History.close` flushes it)."""
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
+
+    @property
+    def report_waits(self) -> ReportWaits:
+        """The requests waiting for reports (`jobs.reports`), on the same Redis and keys."""
+        return ReportWaits(self.redis, self.keys, ttl_s=self.settings.record_ttl_s)
 
     @classmethod
     def from_ctx(cls, ctx: Mapping[str, Any]) -> Self:
