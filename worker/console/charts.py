@@ -30,6 +30,8 @@ class Line:
     name: str
     colour: str
     points: str
+    dots: list[tuple[float, float]]
+    """Points with no value beside them, drawn as dots (a line through one point is invisible)."""
     count: int
     last: float
     peak: float
@@ -79,11 +81,19 @@ def _chart(
             f"{round(_PAD + i * step, 1)},{y(v)}" for i, v in enumerate(vals) if v is not None
         )
         present = [v for v in vals if v is not None]
+        dots = [
+            (round(_PAD + i * step, 1), y(v))
+            for i, v in enumerate(vals)
+            if v is not None
+            and (i == 0 or vals[i - 1] is None)
+            and (i == len(vals) - 1 or vals[i + 1] is None)
+        ]
         lines.append(
             Line(
                 name=name,
                 colour=_COLOURS[index % len(_COLOURS)],
                 points=points,
+                dots=dots,
                 count=len(present),
                 last=present[-1] if present else 0.0,
                 peak=max(present, default=0.0),
