@@ -5,7 +5,8 @@ enqueues the cron jobs that fall due (the polling tick, every `POLL_TICK_S`, and
 arq that is not guarded, so one refused write (`OOM`, `READONLY` during a failover, `MISCONF`
 while snapshots fail) or a dropped connection ends the worker's main loop. Here such a passing
 error (`worker.redis_retry.is_passing`) is logged and the loop goes on: the tick or sweep that
-could not be enqueued is simply the next one, and jobs keep running meanwhile.
+could not be enqueued is simply the next one, and jobs keep running meanwhile. The same goes
+for arq's bookkeeping around one job (`run_job`).
 
 The heartbeat also tells the operator console that this worker is alive, every
 `WORKER_BEAT_S` at most (`jobs.state.history.beat`): arq's own health key is one per queue,
@@ -51,6 +52,26 @@ class PersonaWorker(Worker):
             if not is_passing(exc):
                 raise
             logger.warning("heartbeat skipped: Redis refused it (%s)", type(exc).__name__)
+
+    async def run_job(self, job_id: str, score: int) -> None:
+        """arq's run of one job; a passing Redis error in arq's own bookkeeping (taking the
+        job, storing its result) leaves the job to come back when its claim expires.
+
+        arq lets such an error escape the job's task, where `close()` re-raises it when it
+        gathers the tasks: one refused write while a cron job started would end the worker.
+        Every job runs again safely (requests through the ledger, the crons under leases).
+        """
+        try:
+            await super().run_job(job_id, score)
+        except RedisError as exc:
+            if not is_passing(exc):
+                raise
+            logger.warning(
+                "job %s: Redis refused arq's bookkeeping (%s); it runs again when its claim "
+                "expires",
+                job_id,
+                type(exc).__name__,
+            )
 
     async def _console_beat(self) -> None:
         """Record that this worker is alive, at most every `WORKER_BEAT_S`."""
