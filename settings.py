@@ -185,8 +185,9 @@ class Settings(BaseSettings):
     """Most inquiries one tick checks; the rest stay due for the next tick."""
 
     # --- Rate limit ----------------------------------------------------------------------
-    rate_limit_per_minute: PositiveInt = 240
-    """Requests per minute shared by every worker; Persona allows 300 per environment."""
+    rate_limit_per_minute: PositiveInt | Literal["auto"] = 240
+    """Requests per minute shared by every worker; Persona allows 300 per environment. `auto`
+    reads the environment's limit at worker start and keeps 20 % of it free."""
 
     # --- Webhooks ------------------------------------------------------------------------
     webhook_tolerance_s: Annotated[int, Field(ge=0)] = 0
@@ -211,6 +212,11 @@ class Settings(BaseSettings):
     """Longest a single job attempt may run (each job stops itself a little earlier and runs
     again); a killed worker's jobs come back 10 s after it."""
 
+    # --- Console -------------------------------------------------------------------------
+    console_token: SecretStr | None = None
+    """Token of the operator console at `/console` (at least 16 characters); unset: no console
+    (404)."""
+
     @field_validator(
         "persona_webhook_secrets", "publish_fields", "poll_terminal_statuses", mode="before"
     )
@@ -218,11 +224,34 @@ class Settings(BaseSettings):
     def _split_lists(cls, value: Any) -> Any:
         return _split_csv(value)
 
+    @field_validator("rate_limit_per_minute", mode="before")
+    @classmethod
+    def _check_rate(cls, value: Any) -> Any:
+        # One message for both spellings, instead of pydantic's one per member of the union.
+        problem = "must be a whole number of requests per minute above 0, or auto"
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text == "auto":
+                return text
+            if not text.isdigit():
+                raise ValueError(problem)
+            value = int(text)
+        if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+            raise ValueError(problem)
+        return value
+
     @field_validator("persona_api_key")
     @classmethod
     def _check_key(cls, value: SecretStr) -> SecretStr:
         if not value.get_secret_value().startswith(_KEY_PREFIXES):
             raise ValueError("must start with persona_sandbox_ or persona_production_")
+        return value
+
+    @field_validator("console_token")
+    @classmethod
+    def _check_console_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
         return value
 
     @field_validator("persona_template_id")

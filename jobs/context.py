@@ -20,9 +20,11 @@ from jobs.persona.client import PersonaClient, RequestGate
 from jobs.policy.backoff import PollPolicy
 from jobs.state.attempts import AttemptLedger
 from jobs.state.due_shift import DueShift
+from jobs.state.history import History
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import Ledger
 from jobs.state.payloads import PayloadStore
+from jobs.state.report_waits import ReportWaits
 from jobs.state.webhook_flow import WebhookFlow
 from settings import Settings
 
@@ -80,8 +82,15 @@ class JobContext:
     due_shift: DueShift
     """Moves followed inquiries' checks for the webhook cadence."""
     policy: PollPolicy
+    history: History
+    """What happened, for the operator console (buffered; `History.close` flushes it)."""
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
+
+    @property
+    def report_waits(self) -> ReportWaits:
+        """The requests waiting for reports (`jobs.reports`), on the same Redis and keys."""
+        return ReportWaits(self.redis, self.keys, ttl_s=self.settings.record_ttl_s)
 
     @classmethod
     def from_ctx(cls, ctx: Mapping[str, Any]) -> Self:
@@ -114,6 +123,7 @@ class JobContext:
             payloads=PayloadStore(redis, keys),
             flow=WebhookFlow(redis, keys),
             due_shift=DueShift(redis, keys),
+            history=History(redis, keys),
             policy=PollPolicy(
                 min_interval_s=settings.poll_min_interval_s,
                 max_interval_s=settings.poll_max_interval_s,

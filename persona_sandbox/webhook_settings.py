@@ -18,11 +18,14 @@ behaviour otherwise. Each knob models one of them:
 - `retry_compression`: Persona's retry intervals (up to about 51 hours) are divided by it.
 - `timeout_s`: how long one attempt may take in total (Persona: 5 s).
 - `seed`: seeds the duplicate and reorder draws, for repeatable runs.
-- `included_relationships`: which of an inquiry event's related objects travel in the payload's
-  `included`, as a subscription's `included-allowlist` names them for the `inquiry` event type:
-  `("verifications",)`, or `("*",)` for `include_all`; empty (the default, `include_none`)
-  sends `included: []`. The objects are those of the moment of the event. The sandbox stores
-  verifications and accounts, so those are what it can include; verification events carry none.
+- `included_relationships`: the inquiry's relationships whose objects a delivery carries in
+  `included` (`("verifications",)`; `("*",)` for all), as a webhook's `included-allowlist`
+  asks; empty (Persona's default for new webhooks) sends an empty `included`. The objects are
+  those of the moment of the event; the sandbox stores verifications and accounts, so those are
+  what it can include, and verification events carry none.
+
+A webhook subscription created through the API (`persona_sandbox.webhook_subscriptions`) sets
+`url`, `secrets`, `rotation`, `events` and `included_relationships` from its own attributes.
 
 The settings are a frozen pydantic model (`persona_sandbox.settings_model`), validated when
 built; the admin route changes them through `updated`, which reads JSON-like values.
@@ -39,24 +42,23 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr, ValidationInfo, fi
 from persona_sandbox.settings_model import NonNegative, Positive, Rate, SettingsModel, predicate
 
 __all__ = [
-    "ALL_RELATIONSHIPS",
     "DEFAULT_EVENTS",
     "PERSONA_TIMEOUT_S",
     "SECRET_PREFIX",
     "WebhookSettings",
+    "valid_receiver_url",
 ]
 
 #: Every event the sandbox records: its inquiry and verification events.
 DEFAULT_EVENTS: Final = ("inquiry.*", "verification.*")
 #: Persona's webhook secrets look like `wbhsec_...` (a `whsec_` secret is someone else's).
 SECRET_PREFIX: Final = "wbhsec_"
-#: `included_relationships` naming every relationship (the `include_all` state).
-ALL_RELATIONSHIPS: Final = "*"
 #: Persona waits this long for an answer before it counts the attempt as failed.
 PERSONA_TIMEOUT_S: Final = 5.0
 
 
-def _http_url(url: str) -> bool:
+def valid_receiver_url(url: str) -> bool:
+    """Whether `url` is an http or https URL with a host (and a valid port, if any)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - reading it validates the port
@@ -66,20 +68,13 @@ def _http_url(url: str) -> bool:
 
 
 ReceiverUrl = Annotated[
-    StrictStr, predicate(_http_url, "must be a valid http or https URL with a host")
+    StrictStr, predicate(valid_receiver_url, "must be a valid http or https URL with a host")
 ]
 Secret = Annotated[
     StrictStr,
     predicate(
         lambda text: text.startswith(SECRET_PREFIX) and len(text) > len(SECRET_PREFIX),
         f"must look like {SECRET_PREFIX}...",
-    ),
-]
-Relationship = Annotated[
-    StrictStr,
-    predicate(
-        lambda text: bool(text) and not any(char.isspace() for char in text),
-        "must name a relationship, or be *",
     ),
 ]
 EventPattern = Annotated[
@@ -116,8 +111,8 @@ class WebhookSettings(SettingsModel):
     """Time allowed for one attempt, connection included (real seconds)."""
     seed: StrictInt | None = None
     """Seed of the duplicate and reorder draws."""
-    included_relationships: tuple[Relationship, ...] = ()
-    """Relationships of an inquiry event whose objects go into `included`; `*` for all."""
+    included_relationships: tuple[StrictStr, ...] = ()
+    """Relationship names of the inquiry that deliveries include (`("*",)`: all of them)."""
 
     @field_validator("secrets")
     @classmethod
@@ -125,13 +120,6 @@ class WebhookSettings(SettingsModel):
         if info.data.get("url") is not None and not secrets:
             raise ValueError("must name at least one secret to deliver webhooks")
         return secrets
-
-    @field_validator("included_relationships")
-    @classmethod
-    def _all_or_named(cls, names: tuple[str, ...]) -> tuple[str, ...]:
-        if "*" in names and len(names) > 1:
-            raise ValueError("must be * alone or named relationships, not both")
-        return names
 
     @property
     def enabled(self) -> bool:

@@ -108,6 +108,13 @@ async def handle_event(ctx: JobContext, event: WebhookEvent) -> EventOutcome:
     (`jobs.state.webhook_flow`).
     """
     await ctx.flow.webhook_accepted(ctx.clock())
+    outcome = await _handle(ctx, event)
+    ctx.history.count(f"wh:{outcome.action.replace(' ', '_')}")
+    ctx.history.step("webhook", f"{event.name}: {outcome.action}", inquiry_id=outcome.inquiry_id)
+    return outcome
+
+
+async def _handle(ctx: JobContext, event: WebhookEvent) -> EventOutcome:
     marker = ctx.keys.webhook_event(event.event_id)
     if await ctx.redis.exists(marker):
         return EventOutcome("duplicate")
