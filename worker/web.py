@@ -8,7 +8,8 @@ event, 401 for a signature that does not match (or is stale when a tolerance is 
 body over `WEBHOOK_MAX_BODY_BYTES`, 415 for a non-JSON content type. When Redis is unreachable
 the answer is 503, so Persona delivers the event again later.
 
-The app refuses to start on a Redis that may evict keys (`jobs.state.eviction`).
+The app refuses to be built without a webhook secret (`PERSONA_WEBHOOK_SECRETS`), and to start on
+a Redis that may evict keys (`jobs.state.eviction`).
 
 `GET /metrics` serves the process's Prometheus metrics (`worker.metrics`), `GET /healthz` says
 the process answers and `GET /readyz` that Redis does. Started by uvicorn from the environment
@@ -45,7 +46,7 @@ from worker.logs import configure_logging
 from worker.metrics import scrape
 from worker.resources import close_on_exit, open_persona_http, open_redis
 
-__all__ = ["BodyTooLargeError", "create_app"]
+__all__ = ["BodyTooLargeError", "create_app", "require_webhook_secrets"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +69,22 @@ async def _read_body(request: Request, limit: int) -> bytes:
             raise BodyTooLargeError(f"body over {limit} bytes")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def require_webhook_secrets(settings: Settings) -> None:
+    """Refuse to serve webhooks without a secret to check them with.
+
+    Without one every delivery would be refused with 401 while the process looks healthy; the
+    worker needs no secret, so this is the web process's own start-up check.
+
+    Raises:
+        ConfigError: `PERSONA_WEBHOOK_SECRETS` is empty.
+    """
+    if not settings.persona_webhook_secrets:
+        raise ConfigError(
+            "invalid configuration:\n  PERSONA_WEBHOOK_SECRETS: the web process needs at least"
+            " one webhook secret (wbhsec_...), comma-separated during a rotation"
+        )
 
 
 def _refusal(error: WebhookError) -> JSONResponse:
@@ -137,10 +154,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if settings is None:
         try:
             settings = load_settings()
+            require_webhook_secrets(settings)
         except ConfigError as exc:
             print(f"persona-worker web: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
         configure_logging(settings)
+    require_webhook_secrets(settings)
     resolved = settings
 
     @contextlib.asynccontextmanager

@@ -530,6 +530,7 @@ RUN = (*RUN_WORKER.argv, "--startup-wait", "1")
 def _config_rows() -> list[Any]:
     dead = f"127.0.0.1:{free_port()}"
     base = {"PERSONA_API_KEY": TEST_API_KEY}
+    secrets = {"PERSONA_WEBHOOK_SECRETS": TEST_WEBHOOK_SECRET}
     rows = {
         "arq-missing-key": ConfigRow(ARQ, {}, 2, "PERSONA_API_KEY"),
         "run-wrong-key-prefix": ConfigRow(
@@ -553,7 +554,16 @@ def _config_rows() -> list[Any]:
             CLI_STATUS, {**base, "REDIS_URL": "http://localhost:6379"}, 2, "REDIS_URL"
         ),
         "web-redis-bad-scheme": ConfigRow(
-            (*WEB, "--port", "0"), {**base, "REDIS_URL": "http://localhost:6379"}, 2, "REDIS_URL"
+            (*WEB, "--port", "0"),
+            {**base, **secrets, "REDIS_URL": "http://localhost:6379"},
+            2,
+            "REDIS_URL",
+        ),
+        "web-no-webhook-secret": ConfigRow(
+            (*WEB, "--port", "0"),
+            {**base, "PERSONA_WEBHOOK_SECRETS": " , "},
+            2,
+            "PERSONA_WEBHOOK_SECRETS",
         ),
         "run-api-url-not-a-url": ConfigRow(
             RUN, {**base, "PERSONA_API_URL": "not a url"}, 2, "PERSONA_API_URL"
@@ -619,7 +629,11 @@ async def test_a_redis_that_may_evict_keys_stops_each_process_naming_the_fix(
     server = await stack.start_redis()
     async with Redis.from_url(server.url) as admin:
         await admin.config_set("maxmemory-policy", "volatile-lru")
-    values = {"PERSONA_API_KEY": TEST_API_KEY, "REDIS_URL": server.url}
+    values = {
+        "PERSONA_API_KEY": TEST_API_KEY,
+        "PERSONA_WEBHOOK_SECRETS": TEST_WEBHOOK_SECRET,
+        "REDIS_URL": server.url,
+    }
 
     finished, output = await asyncio.to_thread(_start, argv, values, tmp_path)
 

@@ -322,3 +322,10 @@ async def test_the_app_refuses_to_start_on_a_redis_that_may_evict_keys(
     with pytest.raises(ConfigError, match="maxmemory-policy is volatile-lru; set it to noeviction"):
         async with app.router.lifespan_context(app):
             pass
+
+
+def test_the_app_refuses_to_be_built_without_a_webhook_secret(make_settings: Any) -> None:
+    from worker.web import create_app
+
+    with pytest.raises(ConfigError, match="PERSONA_WEBHOOK_SECRETS: the web process needs"):
+        create_app(make_settings(persona_webhook_secrets=""))
