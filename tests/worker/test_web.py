@@ -232,6 +232,7 @@ def _hostile_cases() -> list[Any]:
             GOOD, {k: v for k, v in signed(GOOD).items() if k != "content-type"}, 415, "no-ctype"
         ),
         _case(b"x" * 5000, signed(b"x" * 5000), 413, "oversized-body"),
+        _case(GOOD, {**signed(GOOD), "content-length": "\u00b2"}, 413, "length-superscript-two"),
         _case(b"not json", signed(b"not json"), 400, "signed-non-json"),
         _case(b"[]", signed(b"[]"), 400, "signed-json-array"),
         _case(b'{"data": 5}', signed(b'{"data": 5}'), 400, "data-not-object"),
