@@ -210,7 +210,7 @@ class Settings(BaseSettings):
     """Event loop of `python -m worker.run`: uvloop when installed (`auto`), or the one named."""
     worker_max_jobs: PositiveInt = 100
     """Jobs one worker process runs at once."""
-    job_timeout_s: Annotated[float, Field(ge=2)] = 30.0
+    job_timeout_s: Annotated[float, Field(ge=2)] = 28.0
     """Longest a single job attempt may run (each job stops itself a little earlier and runs
     again); a killed worker's jobs come back 10 s after it."""
 

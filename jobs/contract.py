@@ -231,8 +231,19 @@ def _to_json(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+#: The keys by which arq's dict is a job's result rather than a job (`arq.jobs.serialize_result`).
+_RESULT_KEYS: Final = frozenset({"s", "r", "ft"})
+
+
 def json_serializer(data: dict[str, Any]) -> bytes:
-    """arq's `job_serializer`: compact JSON, exceptions described rather than pickled."""
+    """arq's `job_serializer`: compact JSON, exceptions described rather than pickled.
+
+    A stored result leaves out the job's arguments (`"a": [], "k": {}`): a create's hold the
+    person's fields, which would otherwise stay in Redis for a day after the answer, and they
+    are the larger part of each result (a followed inquiry's memory counts them).
+    """
+    if data.keys() >= _RESULT_KEYS:
+        data = {**data, "a": [], "k": {}}
     return json.dumps(data, default=_to_json, separators=(",", ":")).encode()
 
 

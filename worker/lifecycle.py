@@ -88,6 +88,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     async with AsyncExitStack() as stack:
         context = _open_context(stack, settings, queue=ctx["redis"])
         await check_eviction_policy(context.redis, allow_eviction=settings.redis_allow_eviction)
+        # The status counts are kept by the ledger's scripts; counting afresh at start takes in
+        # records written by an older version, or touched by hand, while this one was down.
+        await context.ledger.recount()
         if settings.metrics_port:
             await _serve_metrics(stack, context.redis, context.keys, settings.metrics_port)
         # Everything started: from here on `shutdown` closes it.

@@ -41,9 +41,14 @@ def _parser() -> argparse.ArgumentParser:
         "--job-timeout",
         type=float,
         default=None,
-        help=f"JOB_TIMEOUT_S of the workers ({defaults.job_timeout_s:g}; the product's is 30)",
+        help=f"JOB_TIMEOUT_S of the workers ({defaults.job_timeout_s:g}; the product's is 28)",
     )
-    add("--hang-s", type=float, default=None, help=f"held answers' wait ({defaults.hang_s:g})")
+    add(
+        "--hang-s",
+        type=float,
+        default=None,
+        help=f"held answers' wait ({defaults.hang_s:g}, or 5 s past --job-timeout)",
+    )
     add("--logs", type=Path, default=None, help="directory for process logs")
     add("--log-level", default="WARNING", help="LOG_LEVEL of the web and worker processes")
     add("--json", action="store_true", help="print the report as JSON")
@@ -52,11 +57,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _timed(plan: ChaosPlan, options: argparse.Namespace) -> ChaosPlan:
     """The plan with the timeouts the command line sets (a held answer outlasts a job's time)."""
-    return replace(
-        plan,
-        job_timeout_s=plan.job_timeout_s if options.job_timeout is None else options.job_timeout,
-        hang_s=plan.hang_s if options.hang_s is None else options.hang_s,
-    )
+    job_timeout_s = plan.job_timeout_s if options.job_timeout is None else options.job_timeout
+    hang_s = options.hang_s
+    if hang_s is None:
+        hang_s = max(plan.hang_s, job_timeout_s + 5.0)
+    return replace(plan, job_timeout_s=job_timeout_s, hang_s=hang_s)
 
 
 def _plan(options: argparse.Namespace) -> ChaosPlan:
@@ -88,8 +93,12 @@ def _plan(options: argparse.Namespace) -> ChaosPlan:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chaos plan the arguments describe; 0 when every guarantee held."""
-    options = _parser().parse_args(argv)
-    plan = _plan(options)
+    cli = _parser()
+    options = cli.parse_args(argv)
+    try:
+        plan = _plan(options)
+    except ValueError as exc:
+        cli.error(str(exc))
     logs = options.logs or Path(tempfile.mkdtemp(prefix="persona-chaos-"))
     logs.mkdir(parents=True, exist_ok=True)
     report = asyncio.run(run_chaos(plan, logs))

@@ -8,8 +8,8 @@ On redaction each is dropped:
   record, are blanked (`Ledger.forget_references`); an answered request dropped its own with
   its answer;
 - `arq:result:{job}`, arq's result of the create job that made the inquiry: it holds the
-  job's arguments (`reference_id` and the `fields`, e.g. name and birthdate, the inquiry was
-  created with) and its one-time link, and is deleted;
+  person's reference id and one-time link (never the job's arguments, which our serializer
+  leaves out of every stored result), and is deleted;
 - `arq:result:{job}` of every action job whose answer was a link for the inquiry
   (`refresh_link`): the jobs are listed in `{KEY_PREFIX}personal-results:{id}` when they
   publish, and each result is deleted, then the list;

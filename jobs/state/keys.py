@@ -73,6 +73,12 @@ class KeySpace:
         """Sorted set of the followed inquiries, scored by their next status check (unix ms)."""
         return f"{self.prefix}due"
 
+    @property
+    def status_counts(self) -> str:
+        """Hash of the followed inquiries counted by status (`Ledger.status_counts`); the
+        ledger's scripts derive it from the due set's name, which they all hold."""
+        return f"{self.due}:counts"
+
     def personal_results(self, inquiry_id: str) -> str:
         """The set of jobs whose arq results hold personal data about an inquiry (its links)."""
         return f"{self.prefix}personal-results:{inquiry_id}"

@@ -55,9 +55,36 @@ OPEN_AUDIT_S: Final = 30.0
 #: How often the sweep looks at a request that follows an inquiry (whose state could vanish).
 FOLLOWING_AUDIT_S: Final = 3_600.0
 
+# Shared Lua: keep the count of followed inquiries by status (`Ledger.status_counts`) true.
+# A followed inquiry (in the due set, with a record) is counted under its status; the record's
+# `c` field says under which, so every script calls `recount` after it changes a status or
+# the due set and a count is never moved twice. The counts hash is the due set's neighbour.
+_RECOUNT: Final = """
+local function recount(ikey, due, inquiry_id)
+  local want = false
+  if redis.call('ZSCORE', due, inquiry_id) then
+    want = redis.call('HGET', ikey, 'status') or false
+  end
+  local was = redis.call('HGET', ikey, 'c') or false
+  if was == want then return end
+  local counts = due .. ':counts'
+  if was then
+    if redis.call('HINCRBY', counts, was, -1) <= 0 then redis.call('HDEL', counts, was) end
+  end
+  if want then
+    redis.call('HINCRBY', counts, want, 1)
+    redis.call('HSET', ikey, 'c', want)
+  else
+    redis.call('HDEL', ikey, 'c')
+  end
+end
+"""
+
 # Shared Lua: take an inquiry out of the due set once no request follows it any more.
 # KEYS-free so both answer scripts can call it; returns 1 when the inquiry was settled.
-_SETTLE: Final = """
+_SETTLE: Final = (
+    _RECOUNT
+    + """
 local function settle(ikey, due, inquiry_id, ttl)
   if redis.call('EXISTS', ikey) == 0 then
     redis.call('ZREM', due, inquiry_id)
@@ -68,6 +95,7 @@ local function settle(ikey, due, inquiry_id, ttl)
   end
   redis.call('ZREM', due, inquiry_id)
   redis.call('HSET', ikey, 'done', '1')
+  recount(ikey, due, inquiry_id)
   redis.call('EXPIRE', ikey, ttl)
   return 1
 end
@@ -81,6 +109,7 @@ local function answer_one(rkey, open, stream, request_id, event, inquiry_id, dat
   return entry
 end
 """
+)
 
 # Record a request before its first side effect; reopen it on a re-run. The open set's score
 # is when the sweep should first look at it (`Ledger.audit_due`).
@@ -147,6 +176,7 @@ end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('HSET', KEYS[1], 'status', ARGV[7], 'updated', ARGV[5], 'event', ARGV[6])
   redis.call('HINCRBY', KEYS[1], 'round', 1)
+  recount(KEYS[1], KEYS[2], ARGV[2])
 end
 settle(KEYS[1], KEYS[2], ARGV[2], ARGV[4])
 return answered
@@ -160,7 +190,9 @@ return answered
 # time (ms).
 # Returns 1 when the inquiry was not followed before, 0 when it was, -1 when the request is
 # already answered, -2 when another request created (and claimed) the inquiry.
-_FOLLOW: Final = """
+_FOLLOW: Final = (
+    _RECOUNT
+    + """
 if redis.call('HGET', KEYS[3], 'entry') then return -1 end
 if ARGV[7] == '1' then
   local creator = redis.call('HGET', KEYS[1], 'creator')
@@ -184,8 +216,10 @@ local current = redis.call('ZSCORE', KEYS[2], ARGV[6])
 if not current or tonumber(current) > tonumber(ARGV[5]) then
   redis.call('ZADD', KEYS[2], ARGV[5], ARGV[6])
 end
+recount(KEYS[1], KEYS[2], ARGV[6])
 return fresh
 """
+)
 
 # The sweep's look at one request whose audit time came: answered (drop it from the open set),
 # following an inquiry that still lists it, or with a live arq job (look again later), else
@@ -229,7 +263,9 @@ return ids
 
 # Store one check's outcome on an inquiry that is still followed.
 # KEYS: inquiry hash, due set. ARGV: inquiry id, status, now, next due (ms), deadline, error.
-_RECORD_CHECK: Final = """
+_RECORD_CHECK: Final = (
+    _RECOUNT
+    + """
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3])
 if ARGV[6] ~= '' then
@@ -240,15 +276,51 @@ end
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'deadline', ARGV[5]) end
 redis.call('HINCRBY', KEYS[1], 'polls', 1)
 redis.call('ZADD', KEYS[2], 'XX', ARGV[4], ARGV[1])
+recount(KEYS[1], KEYS[2], ARGV[1])
 return 1
 """
+)
 
 # A status a webhook announced, on an inquiry still followed (never creating a record).
 # KEYS: inquiry hash, due set. ARGV: inquiry id, status, now.
-_NOTE_STATUS: Final = """
+_NOTE_STATUS: Final = (
+    _RECOUNT
+    + """
 if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'status', ARGV[2], 'updated', ARGV[3])
+recount(KEYS[1], KEYS[2], ARGV[1])
 return 1
+"""
+)
+
+# Stop checking inquiries (their record is gone, or nobody follows them any more).
+# KEYS: due set. ARGV: prefix, then the inquiry ids.
+_DROP_DUE: Final = (
+    _RECOUNT
+    + """
+for i = 2, #ARGV do
+  redis.call('ZREM', KEYS[1], ARGV[i])
+  recount(ARGV[1] .. 'inquiry:' .. ARGV[i], KEYS[1], ARGV[i])
+end
+return #ARGV - 1
+"""
+)
+
+# Count the followed inquiries by status from scratch (records written before the counts
+# existed, or a record deleted by hand). KEYS: due set. ARGV: prefix.
+_RECOUNT_ALL: Final = """
+local counts = KEYS[1] .. ':counts'
+redis.call('DEL', counts)
+local followed = redis.call('ZRANGE', KEYS[1], 0, -1)
+for _, inquiry_id in ipairs(followed) do
+  local ikey = ARGV[1] .. 'inquiry:' .. inquiry_id
+  local status = redis.call('HGET', ikey, 'status')
+  if status then
+    redis.call('HINCRBY', counts, status, 1)
+    redis.call('HSET', ikey, 'c', status)
+  end
+end
+return #followed
 """
 
 # A failed create attempt: remember it so the next attempt looks before it creates.
@@ -468,6 +540,8 @@ class Ledger:
         self._note_status = redis.register_script(_NOTE_STATUS)
         self._create_failed = redis.register_script(_CREATE_FAILED)
         self._forget = redis.register_script(_FORGET)
+        self._drop_due = redis.register_script(_DROP_DUE)
+        self._recount_all = redis.register_script(_RECOUNT_ALL)
 
     # --- requests --------------------------------------------------------------------------
 
@@ -723,11 +797,26 @@ class Ledger:
     async def drop_due(self, inquiry_ids: Sequence[str]) -> None:
         """Stop checking inquiries whose record is gone or that nobody follows any more."""
         if inquiry_ids:
-            await self.redis.zrem(self.keys.due, *inquiry_ids)
+            await self._drop_due(keys=[self.keys.due], args=[self.keys.prefix, *inquiry_ids])
 
     async def pull_forward(self, inquiry_id: str, due: float) -> None:
         """Check a followed inquiry no later than `due` (never later than planned)."""
         await self.redis.zadd(self.keys.due, {inquiry_id: int(due * 1000)}, xx=True, lt=True)
+
+    async def status_counts(self) -> dict[str, int]:
+        """The followed inquiries by status, in one command whatever their number (the
+        scripts keep the counts as they change statuses and the due set)."""
+        raw = await resolved(self.redis.hgetall(self.keys.status_counts))
+        return {_text(status): int(count) for status, count in raw.items() if int(count) > 0}
+
+    async def recount(self) -> int:
+        """Rebuild the status counts from the records; how many inquiries are followed.
+
+        One script over the whole due set (about 1 ms per 1,000 followed inquiries, during
+        which Redis serves nobody else): the worker runs it once at start-up, which also
+        counts records written before the counts existed.
+        """
+        return int(await self._recount_all(keys=[self.keys.due], args=[self.keys.prefix]))
 
     async def due_count(self) -> int:
         """How many inquiries are followed."""

@@ -4,6 +4,7 @@ import json
 from typing import Any
 
 import pytest
+from arq.jobs import deserialize_result, serialize_result
 
 from jobs.contract import (
     UNREADABLE_JOB,
@@ -71,6 +72,34 @@ def test_serializer_round_trips_a_job_as_json() -> None:
     raw = json_serializer(job)
     assert json.loads(raw) == job
     assert json_deserializer(raw) == job
+
+
+def test_a_stored_result_keeps_its_value_but_not_the_persons_arguments() -> None:
+    kwargs = {"reference_id": "user-1", "fields": {"name-first": "Alexander"}}
+    raw = serialize_result(
+        "create_inquiry",
+        (),
+        kwargs,
+        1,
+        1,
+        True,
+        {"inquiry_id": "inq_1"},
+        2,
+        3,
+        "ref",
+        "q",
+        "job-1",
+        serializer=json_serializer,
+    )
+    assert raw is not None
+
+    result = json.loads(raw)
+
+    assert (result["a"], result["k"]) == ([], {})
+    assert result["r"] == {"inquiry_id": "inq_1"}
+    assert b"Alexander" not in raw
+    assert b"user-1" not in raw
+    assert deserialize_result(raw, deserializer=json_deserializer).result == {"inquiry_id": "inq_1"}
 
 
 def test_serializer_describes_exceptions_instead_of_pickling() -> None:

@@ -331,3 +331,91 @@ async def test_many_checks_are_stored_together_and_only_where_followed(
     assert (record.status, record.polls, record.deadline) == ("pending", 1, NOW + 900)
     assert await context.redis.zscore(context.keys.due, "inq_1") == (NOW + 5) * 1000
     assert not await context.redis.exists(context.keys.inquiry("inq_gone"))
+
+
+async def _follow(context: JobContext, inquiry_id: str, request_id: str, status: str) -> None:
+    await context.ledger.open(request_id, "poll_inquiry", NOW)
+    await context.ledger.follow(
+        inquiry_id, request_id, reference_id=None, status=status, now=NOW, first_due=NOW
+    )
+
+
+async def test_status_counts_follow_every_change_of_status_and_of_the_due_set(
+    context: JobContext,
+) -> None:
+    ledger = context.ledger
+    await _follow(context, "inq_a", "req-a", "created")
+    await _follow(context, "inq_b", "req-b", "created")
+    await _follow(context, "inq_b", "req-b2", "created")
+    assert await ledger.status_counts() == {"created": 2}
+
+    await ledger.record_checks(
+        [Check("inq_a", "pending", NOW, NOW + 5, None), Check("inq_b", "created", NOW, NOW, None)]
+    )
+    assert await ledger.status_counts() == {"created": 1, "pending": 1}
+
+    await ledger.note_status("inq_a", "completed", NOW)
+    assert await ledger.status_counts() == {"created": 1, "completed": 1}
+
+    record = await ledger.inquiry("inq_a")
+    assert record is not None
+    await ledger.answer_followers(
+        record, event="inquiry.approved", status="approved", data_for={"req-a": {}}, now=NOW
+    )
+    assert await ledger.status_counts() == {"created": 1}
+
+    await ledger.answer("req-b", event="job.failed", data=_data("req-b"))
+    assert await ledger.status_counts() == {"created": 1}, "req-b2 still follows inq_b"
+    await ledger.drop_due(["inq_b"])
+    assert await ledger.status_counts() == {}
+
+
+async def test_a_settled_inquiry_followed_again_is_counted_again(context: JobContext) -> None:
+    ledger = context.ledger
+    await _follow(context, "inq_a", "req-a", "created")
+    record = await ledger.inquiry("inq_a")
+    assert record is not None
+    await ledger.answer_followers(
+        record, event="inquiry.declined", status="declined", data_for={"req-a": {}}, now=NOW
+    )
+    assert await ledger.status_counts() == {}
+
+    await _follow(context, "inq_a", "req-late", "created")
+
+    assert await ledger.status_counts() == {"declined": 1}
+
+
+async def test_recount_rebuilds_counts_lost_or_never_written(context: JobContext) -> None:
+    ledger = context.ledger
+    for n in range(3):
+        await _follow(context, f"inq_{n}", f"req-{n}", "pending")
+    await ledger.note_status("inq_0", "needs_review", NOW)
+    await context.redis.delete(context.keys.status_counts)
+    for n in range(3):
+        await resolved(context.redis.hdel(context.keys.inquiry(f"inq_{n}"), "c"))
+
+    assert await ledger.recount() == 3
+
+    assert await ledger.status_counts() == {"pending": 2, "needs_review": 1}
+    await ledger.note_status("inq_1", "completed", NOW)
+    assert await ledger.status_counts() == {"pending": 1, "needs_review": 1, "completed": 1}
+
+
+async def test_status_counts_cost_one_command_whatever_the_number_followed(
+    context: JobContext,
+) -> None:
+    ledger = context.ledger
+    for n in range(200):
+        await _follow(context, f"inq_{n}", f"req-{n}", "pending")
+    before = await context.redis.info("commandstats")
+
+    counts = await ledger.status_counts()
+
+    after = await context.redis.info("commandstats")
+    assert counts == {"pending": 200}
+    calls = sum(
+        after[name]["calls"] - before.get(name, {"calls": 0})["calls"]
+        for name in after
+        if name != "cmdstat_info"
+    )
+    assert calls == 1
