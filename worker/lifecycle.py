@@ -17,7 +17,6 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from arq.connections import ArqRedis
-from redis.asyncio import Redis
 
 from jobs.context import CTX_KEY, JobContext, persona_client
 from jobs.errors import ConfigError
@@ -25,6 +24,7 @@ from jobs.metrics import observe_api_call, record_rate_limit_wait
 from jobs.persona.ratelimit import RedisRateLimiter
 from jobs.state.eviction import check_eviction_policy
 from jobs.state.keys import KeySpace
+from jobs.state.ledger import Ledger
 from settings import Settings
 from worker.logs import configure_logging, redact_arq_records
 from worker.metrics import MetricsServer
@@ -64,13 +64,13 @@ def _open_context(stack: AsyncExitStack, settings: Settings, queue: ArqRedis) ->
     return JobContext.build(settings, persona=persona, redis=redis, queue=queue)
 
 
-async def _serve_metrics(stack: AsyncExitStack, redis: Redis, keys: KeySpace, port: int) -> None:
+async def _serve_metrics(stack: AsyncExitStack, ledger: Ledger, port: int) -> None:
     """The metrics endpoint on `port`, stopped with `stack`.
 
     Raises:
         ConfigError: naming `METRICS_PORT`, when the port cannot be bound.
     """
-    server = MetricsServer(redis, keys, port=port)
+    server = MetricsServer(ledger, port=port)
     try:
         await server.start()
     except OSError as exc:
@@ -92,7 +92,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         # records written by an older version, or touched by hand, while this one was down.
         await context.ledger.recount()
         if settings.metrics_port:
-            await _serve_metrics(stack, context.redis, context.keys, settings.metrics_port)
+            await _serve_metrics(stack, context.ledger, settings.metrics_port)
         # Everything started: from here on `shutdown` closes it.
         ctx[RESOURCES_KEY] = stack.pop_all()
     ctx[CTX_KEY] = context

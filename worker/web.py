@@ -147,7 +147,7 @@ async def readyz(request: Request) -> Response:
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus scrape: this process's metrics and the shared in-flight gauge."""
     context: JobContext = request.app.state.context
-    return await scrape(context.redis, context.keys, request)
+    return await scrape(context.ledger, request)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
