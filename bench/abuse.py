@@ -11,12 +11,12 @@ its flags), stopped by its pid when the run ends. Two parts:
    own scripts, then `--scrapes` scrapes are timed and the Redis commands they cost are read
    from the server's `INFO commandstats` (nothing else talks to that Redis meanwhile).
 2. The abuse: `--stallers` connections each declare a body of `WEBHOOK_MAX_BODY_BYTES`, send
-   all of it but the last byte and stall; when the server answers or hangs up, the connection
-   comes back a second later, for `--seconds`. Meanwhile signed deliveries (terminal events of
-   followed inquiries, each enqueueing a fetch) arrive at `--rate` a second. The web process's
-   RSS is sampled every 0.25 s.
+   all of it but the last byte (or `--partial-bytes`) and stall; when the server answers or
+   hangs up, the connection comes back a second later, for `--seconds`. Meanwhile signed
+   deliveries (terminal events of followed inquiries, each enqueueing a fetch) arrive at
+   `--rate` a second. The web process's RSS is sampled every 0.25 s.
 
-It prints a table with the targets (RSS under 150 MB, every delivery answered 2xx, p99 under
+It prints a table with the targets (RSS under 150 MiB, every delivery answered 2xx, p99 under
 1 s; at most 5 Redis commands and 10 ms per scrape) and writes the details to
 `bench/results/<UTC timestamp>.json`; the exit status is 1 when a target is missed.
 """
@@ -79,6 +79,8 @@ class AbuseOptions:
     scrapes: int = 20
     reconnect_s: float = 1.0
     """How long a staller waits before it comes back once the server let it go."""
+    partial_bytes: int | None = None
+    """What each staller sends of its body; None: all but the last byte."""
 
 
 def procfile_web_argv(procfile: Path, *, host: str, port: int) -> list[str]:
@@ -194,16 +196,17 @@ def _event(event_id: str, inquiry_id: str) -> bytes:
 
 
 async def _stall(
-    port: int, settings: Settings, until: float, pause_s: float, outcomes: Counter[str]
+    port: int, settings: Settings, options: AbuseOptions, until: float, outcomes: Counter[str]
 ) -> None:
-    """Hold a connection with a body one byte short, again and again, until `until`."""
+    """Hold a connection with a body that never ends, again and again, until `until`."""
     size = settings.webhook_max_body_bytes
+    sent = size - 1 if options.partial_bytes is None else min(options.partial_bytes, size - 1)
     head = (
         "POST /webhooks/persona HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Content-Type: application/json\r\n"
         f"Content-Length: {size}\r\nPersona-Signature: t=1,v1={'0' * 64}\r\n\r\n"
     ).encode()
-    partial = b"x" * (size - 1)
+    partial = b"x" * sent
     while time.monotonic() < until:
         writer: asyncio.StreamWriter | None = None
         try:
@@ -222,7 +225,7 @@ async def _stall(
         finally:
             if writer is not None:
                 writer.close()
-        await asyncio.sleep(pause_s)
+        await asyncio.sleep(options.reconnect_s)
 
 
 async def _deliver(
@@ -263,7 +266,7 @@ async def _abuse(
     started = time.monotonic()
     until = started + options.seconds
     stallers = [
-        asyncio.create_task(_stall(port, settings, until, options.reconnect_s, outcomes))
+        asyncio.create_task(_stall(port, settings, options, until, outcomes))
         for _ in range(options.stallers)
     ]
     deliveries: list[asyncio.Task[None]] = []
@@ -283,6 +286,7 @@ async def _abuse(
         "rss_before_mb": rss_before,
         "rss_peak_mb": max(rss, default=rss_before),
         "rss_end_mb": child.rss_bytes() / MIB,
+        "rss_mb": [round(sample, 1) for sample in rss],
         "deliveries": len(deliveries),
         "statuses": dict(statuses),
         "latencies_s": latencies,
@@ -325,6 +329,7 @@ async def run_abuse(options: AbuseOptions) -> ScenarioResult:
         "statuses": abused["statuses"],
         "stallers": abused["stallers"],
         "rss_end_mb": abused["rss_end_mb"],
+        "rss_mb_every_quarter_second": abused["rss_mb"],
         "scrape_ms": scraped["ms"],
     }
     result.wall_s = time.monotonic() - begun
@@ -351,6 +356,12 @@ def _parser() -> argparse.ArgumentParser:
     add("--rate", type=_bounded(0.1, 500, float), default=20.0, help="deliveries a second")
     add("--in-flight", type=_bounded(1, 200_000, int), default=20_000, help="followed inquiries")
     add("--scrapes", type=_bounded(1, 1_000, int), default=20, help="timed /metrics scrapes")
+    add(
+        "--partial-bytes",
+        type=_bounded(1, 1 << 30, int),
+        default=None,
+        help="what each staller sends of its body (default: all but the last byte)",
+    )
     return parser
 
 
@@ -363,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         rate=arguments.rate,
         in_flight=arguments.in_flight,
         scrapes=arguments.scrapes,
+        partial_bytes=arguments.partial_bytes,
     )
     started = time.monotonic()
     result = asyncio.run(run_abuse(options))

@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 #: How many bodies of the largest accepted size the budget holds at once.
-BODY_BUDGET_BODIES: Final = 32
+BODY_BUDGET_BODIES: Final = 16
 _LENGTH = re.compile(r"[0-9]{1,19}")
 
 
