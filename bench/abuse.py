@@ -39,6 +39,7 @@ from typing import Any, Final
 import httpx
 from redis.asyncio import Redis
 
+from bench.arguments import bounded
 from bench.processes import ROOT, ChildProcess, console_script, ready
 from bench.report import ScenarioResult, percentile, render_table, write_json
 from bench.stack import Stack
@@ -336,29 +337,19 @@ async def run_abuse(options: AbuseOptions) -> ScenarioResult:
     return result
 
 
-def _bounded(low: float, high: float, kind: type[int] | type[float]) -> Any:
-    def parse(text: str) -> int | float:
-        value = kind(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}")
-        return value
-
-    return parse
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench.abuse", description="The web process under slow and hostile clients."
     )
     add = parser.add_argument
-    add("--stallers", type=_bounded(1, 2_000, int), default=200, help="stalled connections")
-    add("--seconds", type=_bounded(1, 600, float), default=60.0, help="length of the abuse")
-    add("--rate", type=_bounded(0.1, 500, float), default=20.0, help="deliveries a second")
-    add("--in-flight", type=_bounded(1, 200_000, int), default=20_000, help="followed inquiries")
-    add("--scrapes", type=_bounded(1, 1_000, int), default=20, help="timed /metrics scrapes")
+    add("--stallers", type=bounded(1, 2_000, int), default=200, help="stalled connections")
+    add("--seconds", type=bounded(1, 600, float), default=60.0, help="length of the abuse")
+    add("--rate", type=bounded(0.1, 500, float), default=20.0, help="deliveries a second")
+    add("--in-flight", type=bounded(1, 200_000, int), default=20_000, help="followed inquiries")
+    add("--scrapes", type=bounded(1, 1_000, int), default=20, help="timed /metrics scrapes")
     add(
         "--partial-bytes",
-        type=_bounded(1, 1 << 30, int),
+        type=bounded(1, 1 << 30, int),
         default=None,
         help="what each staller sends of its body (default: all but the last byte)",
     )
