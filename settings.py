@@ -183,8 +183,9 @@ class Settings(BaseSettings):
     """Most inquiries one tick checks; the rest stay due for the next tick."""
 
     # --- Rate limit ----------------------------------------------------------------------
-    rate_limit_per_minute: PositiveInt = 240
-    """Requests per minute shared by every worker; Persona allows 300 per environment."""
+    rate_limit_per_minute: PositiveInt | Literal["auto"] = 240
+    """Requests per minute shared by every worker; Persona allows 300 per environment. `auto`
+    reads the environment's limit at worker start and keeps 20 % of it free."""
 
     # --- Webhooks ------------------------------------------------------------------------
     webhook_tolerance_s: Annotated[int, Field(ge=0)] = 0
@@ -220,6 +221,22 @@ class Settings(BaseSettings):
     @classmethod
     def _split_lists(cls, value: Any) -> Any:
         return _split_csv(value)
+
+    @field_validator("rate_limit_per_minute", mode="before")
+    @classmethod
+    def _check_rate(cls, value: Any) -> Any:
+        # One message for both spellings, instead of pydantic's one per member of the union.
+        problem = "must be a whole number of requests per minute above 0, or auto"
+        if isinstance(value, str):
+            text = value.strip().lower()
+            if text == "auto":
+                return text
+            if not text.isdigit():
+                raise ValueError(problem)
+            value = int(text)
+        if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+            raise ValueError(problem)
+        return value
 
     @field_validator("persona_api_key")
     @classmethod

@@ -31,6 +31,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from persona_sandbox import routes_actions as actions
 from persona_sandbox import routes_inquiries as inquiries
 from persona_sandbox import routes_resources as resources
+from persona_sandbox import routes_webhooks as webhooks
 from persona_sandbox.admin import admin_routes
 from persona_sandbox.clock import Clock
 from persona_sandbox.config import SandboxConfig
@@ -97,6 +98,17 @@ OPERATIONS: Final[tuple[tuple[str, str, str, Handler], ...]] = (
         "accounts-list-all-relations",
         resources.accounts_list_all_relations,
     ),
+    ("/webhooks", "POST", "create-a-webhook", webhooks.create_a_webhook),
+    ("/webhooks", "GET", "list-all-webhooks", webhooks.list_all_webhooks),
+    ("/webhooks/{webhook_id}", "GET", "retrieve-a-webhook", webhooks.retrieve_a_webhook),
+    ("/webhooks/{webhook_id}/enable", "POST", "enable-a-webhook", webhooks.enable_a_webhook),
+    (
+        "/webhooks/{webhook_id}/rotate-secret",
+        "POST",
+        "rotate-a-webhook-secret",
+        webhooks.rotate_a_webhook_secret,
+    ),
+    ("/rate-limits", "GET", "list-all-rate-limits", webhooks.list_all_rate_limits),
 )
 
 

@@ -60,6 +60,17 @@ class FixedWindowLimiter:
         self._window_end = -math.inf
         self._count = 0
 
+    def current(self) -> RateDecision:
+        """The window as it stands, without counting a request (`list-all-rate-limits`)."""
+        now = self._real_time()
+        limit = self.limit or UNLIMITED
+        if now >= self._window_end:
+            return RateDecision(True, limit, limit, math.ceil(self._window_s))
+        remaining = max(limit - self._count, 0)
+        return RateDecision(
+            remaining > 0, limit, remaining, max(1, math.ceil(self._window_end - now))
+        )
+
     def hit(self) -> RateDecision:
         """Count one request (unless refused) and return the verdict."""
         now = self._real_time()

@@ -9,6 +9,8 @@ lifespan (`httpx.ASGITransport`) has neither unless a test starts them.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import httpx
 
 from persona_sandbox.background import WEBHOOK_ADVANCE_INTERVAL_S, BackgroundAdvance
@@ -22,6 +24,7 @@ from persona_sandbox.ratelimit import FixedWindowLimiter
 from persona_sandbox.state import SandboxState
 from persona_sandbox.webhook_delivery import WebhookDeliverer
 from persona_sandbox.webhook_settings import WebhookSettings
+from persona_sandbox.webhook_subscriptions import WebhookSubscriptions
 
 __all__ = ["Sandbox"]
 
@@ -55,7 +58,8 @@ class Sandbox:
         self.webhooks = WebhookDeliverer(
             self.state.events, self.counters, self.config.webhooks, transport=webhook_transport
         )
-        self.background = BackgroundAdvance(self.state.advance_all, self.advance_interval_s)
+        self.webhook_subscriptions = WebhookSubscriptions()
+        self.background = BackgroundAdvance(self.advance_all, self.advance_interval_s)
 
     @property
     def events(self) -> EventLog:
@@ -71,6 +75,22 @@ class Sandbox:
         if self.config.advance_interval_s > 0:
             return self.config.advance_interval_s
         return WEBHOOK_ADVANCE_INTERVAL_S if self.webhooks.settings.enabled else 0.0
+
+    def advance_all(self) -> None:
+        """One background pass: end finished secret rotations, advance every live inquiry."""
+        now = self.clock.now()
+        self.apply_webhook_subscriptions(now)
+        self.state.advance_all(now)
+
+    def apply_webhook_subscriptions(self, now: datetime) -> None:
+        """Let the newest enabled API subscription drive delivery, its expired secrets dropped.
+
+        Without an enabled subscription the settings in force (configuration, admin) stay.
+        """
+        self.webhook_subscriptions.expire(now)
+        settings = self.webhook_subscriptions.delivery(self.webhooks.settings, now)
+        if settings is not None and settings != self.webhooks.settings:
+            self.configure_webhooks(settings)
 
     def configure_webhooks(self, settings: WebhookSettings) -> None:
         """Change webhook delivery at run time (turning it off cancels pending deliveries)."""
@@ -90,10 +110,11 @@ class Sandbox:
     def reset(self) -> None:
         """Clear objects, events, idempotency keys, the rate window, counters and faults.
 
-        Pending webhook deliveries are abandoned and the webhook settings go back to the
-        configuration's.
+        Pending webhook deliveries are abandoned, webhook subscriptions forgotten and the
+        webhook settings go back to the configuration's.
         """
         self.webhooks.cancel_pending()
+        self.webhook_subscriptions.clear()
         self.configure_webhooks(self.config.webhooks)
         self.state.reset()
         self.limiter.reset()

@@ -20,6 +20,7 @@ from persona_sandbox.records import (
     InquiryRecord,
     VerificationRecord,
 )
+from persona_sandbox.webhook_subscriptions import WebhookRecord
 
 __all__ = [
     "account_resource",
@@ -28,6 +29,7 @@ __all__ = [
     "inquiry_resource",
     "iso",
     "verification_resource",
+    "webhook_resource",
 ]
 
 _TEMPLATE_TYPE: Final = {
@@ -247,3 +249,36 @@ def case_resource(case: CaseRecord, object_type: Callable[[str], str]) -> dict[s
         },
         "relationships": relationships,
     }
+
+
+def webhook_resource(webhook: WebhookRecord, *, with_secrets: bool) -> dict[str, Any]:
+    """The `webhook` resource object; `with_secrets` for the answers that carry them
+    (`webhook-with-secret`: create, retrieve, rotate), newest first."""
+    attributes: dict[str, Any] = {
+        "status": webhook.status,
+        "url": webhook.url,
+        "name": webhook.name,
+        "description": webhook.description,
+    }
+    if with_secrets:
+        # The newest secret never expires, so there is always one; `secret` is the
+        # deprecated single-secret attribute, still sent.
+        attributes["secret"] = webhook.secrets[0].value
+        attributes["secrets"] = [
+            {"value": secret.value, "expires-at": iso(secret.expires_at)}
+            for secret in webhook.secrets
+        ]
+    attributes.update(
+        {
+            "api-version": webhook.api_version,
+            "api-key-inflection": "kebab",
+            "api-attributes-blocklist": [],
+            "file-access-token-expires-in": 21_600,
+            "enabled-events": list(webhook.enabled_events),
+            "payload-filter": None,
+            "included-allowlist": webhook.included_allowlist,
+            "relationship-allowlist": {"state": "include_all"},
+            "created-at": iso(webhook.created_at),
+        }
+    )
+    return {"type": "webhook", "id": webhook.id, "attributes": attributes}

@@ -18,6 +18,12 @@ behaviour otherwise. Each knob models one of them:
 - `retry_compression`: Persona's retry intervals (up to about 51 hours) are divided by it.
 - `timeout_s`: how long one attempt may take in total (Persona: 5 s).
 - `seed`: seeds the duplicate and reorder draws, for repeatable runs.
+- `included_relationships`: the inquiry's relationships whose objects a delivery carries in
+  `included` (`("verifications",)`; `("*",)` for all), as a webhook's `included-allowlist`
+  asks; empty (Persona's default for new webhooks) sends an empty `included`.
+
+A webhook subscription created through the API (`persona_sandbox.webhook_subscriptions`) sets
+`url`, `secrets`, `rotation`, `events` and `included_relationships` from its own attributes.
 
 The settings are a frozen pydantic model (`persona_sandbox.settings_model`), validated when
 built; the admin route changes them through `updated`, which reads JSON-like values.
@@ -33,7 +39,13 @@ from pydantic import Field, StrictBool, StrictInt, StrictStr, ValidationInfo, fi
 
 from persona_sandbox.settings_model import NonNegative, Positive, Rate, SettingsModel, predicate
 
-__all__ = ["DEFAULT_EVENTS", "PERSONA_TIMEOUT_S", "SECRET_PREFIX", "WebhookSettings"]
+__all__ = [
+    "DEFAULT_EVENTS",
+    "PERSONA_TIMEOUT_S",
+    "SECRET_PREFIX",
+    "WebhookSettings",
+    "valid_receiver_url",
+]
 
 #: Every event the sandbox records: its inquiry and verification events.
 DEFAULT_EVENTS: Final = ("inquiry.*", "verification.*")
@@ -43,7 +55,8 @@ SECRET_PREFIX: Final = "wbhsec_"
 PERSONA_TIMEOUT_S: Final = 5.0
 
 
-def _http_url(url: str) -> bool:
+def valid_receiver_url(url: str) -> bool:
+    """Whether `url` is an http or https URL with a host (and a valid port, if any)."""
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - reading it validates the port
@@ -53,7 +66,7 @@ def _http_url(url: str) -> bool:
 
 
 ReceiverUrl = Annotated[
-    StrictStr, predicate(_http_url, "must be a valid http or https URL with a host")
+    StrictStr, predicate(valid_receiver_url, "must be a valid http or https URL with a host")
 ]
 Secret = Annotated[
     StrictStr,
@@ -96,6 +109,8 @@ class WebhookSettings(SettingsModel):
     """Time allowed for one attempt, connection included (real seconds)."""
     seed: StrictInt | None = None
     """Seed of the duplicate and reorder draws."""
+    included_relationships: tuple[StrictStr, ...] = ()
+    """Relationship names of the inquiry that deliveries include (`("*",)`: all of them)."""
 
     @field_validator("secrets")
     @classmethod

@@ -53,6 +53,8 @@ def test_missing_api_key_names_the_variable() -> None:
         ({"poll_max_interval_s": -5}, "POLL_MAX_INTERVAL_S"),
         ({"http_timeout_s": 0}, "HTTP_TIMEOUT_S"),
         ({"rate_limit_per_minute": 0}, "RATE_LIMIT_PER_MINUTE"),
+        ({"rate_limit_per_minute": "fast"}, "RATE_LIMIT_PER_MINUTE"),
+        ({"rate_limit_per_minute": "-5"}, "RATE_LIMIT_PER_MINUTE"),
         ({"poll_batch_size": 101}, "POLL_BATCH_SIZE"),
         ({"poll_terminal_statuses": "completed,finished"}, "POLL_TERMINAL_STATUSES"),
         ({"results_stream": "bad stream name"}, "RESULTS_STREAM"),
@@ -63,6 +65,14 @@ def test_missing_api_key_names_the_variable() -> None:
 def test_bad_value_fails_naming_the_variable(overrides: dict[str, Any], variable: str) -> None:
     with pytest.raises(ConfigError, match=f"{variable}: "):
         _load(**overrides)
+
+
+@pytest.mark.parametrize(("raw", "read"), [("auto", "auto"), (" AUTO ", "auto"), ("120", 120)])
+def test_rate_limit_is_a_number_or_auto(
+    monkeypatch: pytest.MonkeyPatch, raw: str, read: object
+) -> None:
+    monkeypatch.setenv("RATE_LIMIT_PER_MINUTE", raw)
+    assert _load().rate_limit_per_minute == read
 
 
 def test_min_interval_above_max_is_refused() -> None:

@@ -10,6 +10,8 @@ logs go elsewhere (progress and logs to stderr), so scripts can pipe stdout safe
     persona-worker inquiry show INQ_ID     one inquiry's record, waiting requests and events
     persona-worker results --follow        print results as they are published (with filters)
     persona-worker enqueue create ...      enqueue a job
+    persona-worker webhooks create ...     subscribe the receiver to Persona's inquiry events
+                                           (also `webhooks rotate-secret ID`, `webhooks list`)
     persona-worker demo                    the whole pipeline locally, no account needed
 """
 
@@ -36,6 +38,7 @@ from jobs.state.keys import KeySpace
 from jobs.state.ledger import InquiryRecord
 from jobs.state.results import ResultEvent, follow
 from settings import Settings, load_settings
+from worker.cli_webhooks import CommandError, add_webhooks_parser, print_error, run_webhooks
 from worker.logs import configure_logging
 from worker.state_views import InquiryView, Overview, inquiry_view, overview
 
@@ -333,6 +336,8 @@ def _parser() -> argparse.ArgumentParser:
     results.add_argument("--reference", help="only this reference id")
     results.add_argument("--count", type=int, default=0, help="stop after N results")
 
+    add_webhooks_parser(commands, common)
+
     demo = commands.add_parser(
         "demo", parents=[common], help="run the whole pipeline locally, no account needed"
     )
@@ -358,8 +363,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             "status": _status,
             "inquiry": _inquiry,
             "results": _results,
+            "webhooks": run_webhooks,
         }
         return int(asyncio.run(runner[options.command](settings, options)))
+    except CommandError as exc:
+        return print_error(exc)
     except (ConfigError, JobArgumentsError) as exc:
         print(f"persona-worker: {exc}", file=sys.stderr)
         return 2

@@ -6,8 +6,10 @@ endpoint are created once per process in `startup`, each registered on one
 everything in reverse order, a failed close logged without skipping the rest. When a later
 step fails (Redis may evict keys, `jobs.state.eviction`, or the metrics port is taken), the
 resources opened before it are closed the same way before the error leaves `startup`.
-A worker started by the `arq` CLI also takes over the process's logging here (`worker.logs`),
-after arq configured its own.
+The shared rate limiter is sized by `RATE_LIMIT_PER_MINUTE`; with `auto`, from Persona's
+answer, read once per process (`worker.rate_budget`); a failed read stops the start-up the same
+way. A worker started by the `arq` CLI also takes over the process's logging here
+(`worker.logs`), after arq configured its own.
 """
 
 from __future__ import annotations
@@ -28,9 +30,18 @@ from jobs.state.ledger import Ledger
 from settings import Settings
 from worker.logs import configure_logging, redact_arq_records
 from worker.metrics import MetricsServer
+from worker.rate_budget import RateBudget, rate_budget
 from worker.resources import close_on_exit, open_persona_http, open_redis
 
-__all__ = ["CONFIGURE_LOGS_KEY", "RESOURCES_KEY", "SETTINGS_KEY", "shutdown", "startup"]
+__all__ = [
+    "BUDGET_KEY",
+    "CONFIGURE_LOGS_KEY",
+    "RESOURCES_KEY",
+    "SETTINGS_KEY",
+    "prepare_redis",
+    "shutdown",
+    "startup",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +52,9 @@ SETTINGS_KEY = "settings"
 CONFIGURE_LOGS_KEY = "configure_logs"
 #: Where the exit stack that closes the process's resources lives between startup and shutdown.
 RESOURCES_KEY = "resources"
+#: Where the limiter's budget is kept once known: the `ctx` outlives an arq worker restarted
+#: after a Redis outage, which then asks Persona nothing again.
+BUDGET_KEY = "rate_budget"
 
 
 def _limiter_waited(operation: str, seconds: float) -> None:
@@ -48,14 +62,24 @@ def _limiter_waited(operation: str, seconds: float) -> None:
     record_rate_limit_wait(seconds, reason="limiter")
 
 
-def _open_context(stack: AsyncExitStack, settings: Settings, queue: ArqRedis) -> JobContext:
-    """The jobs' context around a new HTTP client and Redis pool, all closed with `stack`."""
+async def _open_context(
+    stack: AsyncExitStack, settings: Settings, queue: ArqRedis, ctx: dict[str, Any]
+) -> JobContext:
+    """The jobs' context around a new HTTP client and Redis pool, all closed with `stack`.
+
+    Raises:
+        ConfigError: `RATE_LIMIT_PER_MINUTE=auto` and Persona's limits could not be read.
+    """
     http = open_persona_http(stack, settings)
     redis = open_redis(stack, settings)
+    budget = ctx.get(BUDGET_KEY)
+    if not isinstance(budget, RateBudget):
+        budget = ctx[BUDGET_KEY] = await rate_budget(settings, persona_client(settings, http))
     # One budget for every worker process: Persona counts per environment, not per client.
     gate = RedisRateLimiter(
         redis,
-        per_minute=settings.rate_limit_per_minute,
+        per_minute=budget.per_minute,
+        burst=budget.burst,
         key=KeySpace(settings.key_prefix).rate_limit,
         on_wait=_limiter_waited,
     )
@@ -79,6 +103,14 @@ async def _serve_metrics(stack: AsyncExitStack, ledger: Ledger, port: int) -> No
     logger.info("metrics served on port %d at /metrics", server.port)
 
 
+async def prepare_redis(context: JobContext) -> None:
+    """Start-up's own Redis commands: refuse an evicting Redis, then count the followed
+    inquiries afresh (the ledger's scripts keep the counts; counting at start takes in records
+    written by an older version, or touched by hand, while no worker ran)."""
+    await check_eviction_policy(context.redis, allow_eviction=context.settings.redis_allow_eviction)
+    await context.ledger.recount()
+
+
 async def startup(ctx: dict[str, Any]) -> None:
     """arq's on_startup: create the process singletons and store the context in `ctx`."""
     settings: Settings = ctx[SETTINGS_KEY]
@@ -86,11 +118,8 @@ async def startup(ctx: dict[str, Any]) -> None:
         configure_logging(settings)
     redact_arq_records()
     async with AsyncExitStack() as stack:
-        context = _open_context(stack, settings, queue=ctx["redis"])
-        await check_eviction_policy(context.redis, allow_eviction=settings.redis_allow_eviction)
-        # The status counts are kept by the ledger's scripts; counting afresh at start takes in
-        # records written by an older version, or touched by hand, while this one was down.
-        await context.ledger.recount()
+        context = await _open_context(stack, settings, ctx["redis"], ctx)
+        await prepare_redis(context)
         if settings.metrics_port:
             await _serve_metrics(stack, context.ledger, settings.metrics_port)
         # Everything started: from here on `shutdown` closes it.

@@ -39,7 +39,12 @@ from jobs.persona.models import (
     Case,
     InquiryDocument,
     InquiryList,
+    RateLimit,
+    RateLimitList,
     VerificationDocument,
+    Webhook,
+    WebhookDocument,
+    WebhookList,
 )
 from jobs.persona.response_readers import (
     RateLimitInfo,
@@ -351,6 +356,70 @@ class PersonaClient:
         document = await self._post(
             "accounts-add-relation", path, _Single[Account], idempotency_key, body
         )
+        return document.data
+
+    # --- webhooks and rate limits ------------------------------------------------------------
+
+    async def create_webhook(
+        self,
+        *,
+        name: str,
+        url: str,
+        enabled_events: Sequence[str],
+        include: Mapping[str, Sequence[str]] | None = None,
+        idempotency_key: str,
+    ) -> Webhook:
+        """Subscribe `url` to `enabled_events` (`POST /webhooks`); the answer has its secret.
+
+        `include` maps an event type to the relationships its payloads carry in `included`
+        (`{"inquiry": ["verifications"]}`); Persona's default is none. Persona may create the
+        webhook disabled: see `enable_webhook`.
+        """
+        body = build.create_webhook_body(
+            name=name, url=url, enabled_events=enabled_events, include=include
+        )
+        document = await self._post(
+            "create-a-webhook", "/webhooks", WebhookDocument, idempotency_key, body
+        )
+        return document.data
+
+    async def retrieve_webhook(self, webhook_id: str) -> Webhook:
+        """Read one webhook, with its secrets."""
+        path = f"/webhooks/{build.path_segment(webhook_id, 'webhook_id')}"
+        return (await self._send("retrieve-a-webhook", "GET", path, WebhookDocument)).data
+
+    async def enable_webhook(self, webhook_id: str, *, idempotency_key: str) -> Webhook:
+        """Turn a webhook's deliveries on (the answer carries no secrets)."""
+        path = f"/webhooks/{build.path_segment(webhook_id, 'webhook_id')}/enable"
+        document = await self._post(
+            "enable-a-webhook", path, WebhookDocument, idempotency_key, None
+        )
+        return document.data
+
+    async def rotate_webhook_secret(
+        self, webhook_id: str, *, idempotency_key: str, expires_in_s: int | None = None
+    ) -> Webhook:
+        """Give a webhook a new secret; the current one stays valid for `expires_in_s`.
+
+        The answer lists both secrets, newest first, the old one with its `expires-at`.
+        """
+        path = f"/webhooks/{build.path_segment(webhook_id, 'webhook_id')}/rotate-secret"
+        body = build.rotate_secret_body(expires_in_s)
+        document = await self._post(
+            "rotate-a-webhook-secret", path, WebhookDocument, idempotency_key, body
+        )
+        return document.data
+
+    async def list_webhooks(
+        self, *, page_size: int | None = None, after: str | None = None
+    ) -> WebhookList:
+        """List the environment's webhooks, newest first (without their secrets)."""
+        params = build.list_webhooks_params(page_size=page_size, after=after)
+        return await self._send("list-all-webhooks", "GET", "/webhooks", WebhookList, params=params)
+
+    async def list_rate_limits(self) -> list[RateLimit]:
+        """The environment's current rate limits (`GET /rate-limits`)."""
+        document = await self._send("list-all-rate-limits", "GET", "/rate-limits", RateLimitList)
         return document.data
 
     # --- the HTTP boundary -------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 __all__ = [
     "Account",
@@ -23,17 +23,27 @@ __all__ = [
     "CaseAttributes",
     "Check",
     "FieldValue",
+    "IncludedAllowlist",
+    "IncludedEventType",
     "Inquiry",
     "InquiryAttributes",
     "InquiryDocument",
     "InquiryList",
     "InquiryMeta",
     "Links",
+    "RateLimit",
+    "RateLimitAttributes",
+    "RateLimitList",
     "Relationship",
     "ResourceIdentifier",
     "Verification",
     "VerificationAttributes",
     "VerificationDocument",
+    "Webhook",
+    "WebhookAttributes",
+    "WebhookDocument",
+    "WebhookList",
+    "WebhookSecret",
 ]
 
 
@@ -245,3 +255,103 @@ class AccountList(PersonaModel):
 
     data: list[dict[str, Any]]
     links: Links = Field(default_factory=Links)
+
+
+class IncludedEventType(PersonaModel):
+    """One entry of a custom `included-allowlist`: the relationships an event type includes."""
+
+    event_type: str
+    relationships: list[str] = Field(default_factory=list)
+
+
+class IncludedAllowlist(PersonaModel):
+    """Which related objects a webhook's payloads carry in `included`.
+
+    `state` is `include_all`, `include_none` (Persona's default) or `custom`, the last with
+    one `event-types` entry per event type (`inquiry`, `account`...).
+    """
+
+    state: str
+    event_types: list[IncludedEventType] = Field(default_factory=list)
+
+    def includes(self, event_type: str, relationship: str) -> bool:
+        """Whether payloads of `event_type` events include the related `relationship`."""
+        if self.state == "include_all":
+            return True
+        if self.state != "custom":
+            return False
+        return any(
+            entry.event_type == event_type
+            and ("*" in entry.relationships or relationship in entry.relationships)
+            for entry in self.event_types
+        )
+
+
+class WebhookSecret(PersonaModel):
+    """One signing secret of a webhook; `expires-at` is set on the old one during a rotation."""
+
+    value: SecretStr
+    expires_at: datetime | None = None
+
+
+class WebhookAttributes(PersonaModel):
+    """The webhook attributes the worker reads.
+
+    `secrets` is only in the answers that carry them (create, retrieve, rotate), newest first
+    as Persona lists them; list answers have none.
+    """
+
+    status: str | None = None
+    url: str | None = None
+    name: str | None = None
+    enabled_events: list[str] = Field(default_factory=list)
+    included_allowlist: IncludedAllowlist | None = None
+    secrets: list[WebhookSecret] = Field(default_factory=list)
+    created_at: datetime | None = None
+
+
+class Webhook(PersonaModel):
+    """A webhook subscription: where Persona sends which events, signed with which secrets."""
+
+    type: str = "webhook"
+    id: str
+    attributes: WebhookAttributes
+
+    def includes(self, event_type: str, relationship: str) -> bool:
+        """Whether its payloads of `event_type` events include `relationship` in `included`."""
+        allowlist = self.attributes.included_allowlist
+        return allowlist is not None and allowlist.includes(event_type, relationship)
+
+
+class WebhookDocument(PersonaModel):
+    """A single-webhook answer."""
+
+    data: Webhook
+
+
+class WebhookList(PersonaModel):
+    """A page of webhooks, newest first."""
+
+    data: list[Webhook]
+    links: Links = Field(default_factory=Links)
+
+
+class RateLimitAttributes(PersonaModel):
+    """One rate limit: requests allowed and left in the current window."""
+
+    limit: int | None = None
+    remaining: int | None = None
+    seconds_to_reset: int | None = None
+
+
+class RateLimit(PersonaModel):
+    """A rate limit of the environment (`rate-limit/api`: the API request limit)."""
+
+    type: str
+    attributes: RateLimitAttributes = Field(default_factory=RateLimitAttributes)
+
+
+class RateLimitList(PersonaModel):
+    """The answer of `list-all-rate-limits`."""
+
+    data: list[RateLimit]

@@ -35,12 +35,14 @@ from redis.asyncio import Redis
 from jobs.persona.client import ApiCall
 from jobs.persona.errors import DEFAULT_RATE_LIMIT_WAIT_S, RateLimitedError, clamp_server_wait
 
-__all__ = ["CREATE_OPERATIONS", "RedisRateLimiter"]
+__all__ = ["CREATE_OPERATIONS", "DEFAULT_BURST", "RedisRateLimiter"]
 
 logger = logging.getLogger(__name__)
 
 #: Operations that start new work: they wait at the end of the line.
 CREATE_OPERATIONS: Final = frozenset({"create-an-inquiry"})
+#: Requests reads may send ahead of the steady rate, unless the budget says otherwise.
+DEFAULT_BURST: Final = 10
 #: Below this share of `RateLimit-Limit` left, the rest of the window is spread out.
 LOW_WATER: Final = 0.15
 
@@ -110,7 +112,7 @@ class RedisRateLimiter:
         redis: Redis,
         *,
         per_minute: int,
-        burst: int = 10,
+        burst: int = DEFAULT_BURST,
         max_wait_s: float = 10.0,
         key: str = "persona:ratelimit",
         on_wait: Callable[[str, float], None] | None = None,

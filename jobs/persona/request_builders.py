@@ -23,11 +23,14 @@ __all__ = [
     "check_idempotency_key",
     "comment_body",
     "create_inquiry_body",
+    "create_webhook_body",
     "include_params",
     "list_inquiries_params",
     "list_relations_params",
+    "list_webhooks_params",
     "one_time_link_body",
     "path_segment",
+    "rotate_secret_body",
     "simulate_actions_body",
     "template_attribute",
 ]
@@ -233,3 +236,59 @@ def add_relation_body(relation_key: str, target_id: str) -> dict[str, Any]:
     if not relation_key or not target_id:
         raise ValueError("relation_key and target_id must not be empty")
     return {"meta": {"relation-schema-key": relation_key, "target-object-id": target_id}}
+
+
+def _included_allowlist(include: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """A custom `included-allowlist`: per event type, the relationships payloads include."""
+    if not include:
+        raise ValueError("include must name at least one event type")
+    entries = []
+    for event_type, relationships in include.items():
+        names = _csv(relationships, f"include[{event_type}]").split(",")
+        if "*" in names and len(names) > 1:
+            raise ValueError(f"include[{event_type}]: '*' cannot be combined with names")
+        entries.append({"event-type": _non_empty(event_type, "event type"), "relationships": names})
+    return {"state": "custom", "event-types": entries}
+
+
+def create_webhook_body(
+    *,
+    name: str,
+    url: str,
+    enabled_events: Sequence[str],
+    include: Mapping[str, Sequence[str]] | None,
+) -> dict[str, Any]:
+    """Build the `create-a-webhook` body.
+
+    Args:
+        name: a name to recognise the webhook by.
+        url: where Persona sends the events.
+        enabled_events: the event names to send (`*` for every event).
+        include: per event type (`inquiry`), the relationships (`verifications`) whose objects
+            the payloads carry in `included`; None leaves Persona's default (none).
+
+    Raises:
+        ValueError: an empty name, URL or event list, or a malformed include.
+    """
+    attributes: dict[str, Any] = {
+        "name": _non_empty(name, "name"),
+        "url": _non_empty(url, "url"),
+        "enabled-events": _csv(enabled_events, "enabled_events").split(","),
+    }
+    if include is not None:
+        attributes["included-allowlist"] = _included_allowlist(include)
+    return {"data": {"attributes": attributes}}
+
+
+def rotate_secret_body(expires_in_s: int | None) -> dict[str, Any] | None:
+    """Build the optional `rotate-a-webhook-secret` body: when the current secret expires."""
+    if expires_in_s is None:
+        return None
+    if expires_in_s < 0:
+        raise ValueError("expires_in_s must not be negative")
+    return {"meta": {"expires-in-seconds": expires_in_s}}
+
+
+def list_webhooks_params(*, page_size: int | None, after: str | None) -> dict[str, str]:
+    """Build the `list-all-webhooks` query (paging only)."""
+    return _page_params(page_size, after)

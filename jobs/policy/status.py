@@ -23,6 +23,7 @@ from settings import DECISION_STATUSES, InquiryStatus
 
 __all__ = [
     "FINAL_DECISIONS",
+    "INQUIRY_EVENT_NAMES",
     "NOT_CHECKED",
     "PERSON_ACTIVE",
     "InquiryStatus",
@@ -52,6 +53,8 @@ _EVENT_NAMES: Final = {
     for status in InquiryStatus
 }
 _STATUS_OF_EVENT: Final = {name: status for status, name in _EVENT_NAMES.items()}
+#: Every inquiry status event, in status order: what a webhook subscription of ours asks for.
+INQUIRY_EVENT_NAMES: Final = tuple(_EVENT_NAMES.values())
 _reported_unknown: set[str] = set()
 
 

@@ -102,6 +102,19 @@ def verification_resource(
     }
 
 
+def webhook_resource(webhook_id: str, *, secrets: bool = True) -> dict[str, Any]:
+    """A webhook resource object, with its one secret unless `secrets` is false (lists)."""
+    attributes: dict[str, Any] = {
+        "status": "enabled",
+        "url": "https://receiver.test/webhooks/persona",
+        "enabled-events": ["inquiry.approved"],
+        "included-allowlist": {"state": "include_all"},
+    }
+    if secrets:
+        attributes["secrets"] = [{"value": "wbhsec_fake", "expires-at": None}]
+    return {"type": "webhook", "id": webhook_id, "attributes": attributes}
+
+
 def error_response(
     status: int,
     title: str | None,
@@ -183,9 +196,28 @@ class FakePersona:
                 return httpx.Response(
                     200, json={"data": [related], "links": {"prev": None, "next": None}}
                 )
+            case _, ["webhooks", *_] | ["rate-limits"]:
+                return self._admin(request.method, parts)
             case "POST", ["accounts", account_id, "add-relation"]:
                 account = {"type": "account", "id": account_id, "attributes": {}}
                 return httpx.Response(200, json={"data": account})
+        return error_response(404, "Record not found")
+
+    def _admin(self, method: str, parts: list[str]) -> httpx.Response:
+        """Webhooks and rate limits: fixed answers in their operations' shapes."""
+        match method, parts:
+            case "POST", ["webhooks"]:
+                return httpx.Response(201, json={"data": webhook_resource("wbh_fake0001")})
+            case "GET", ["webhooks"]:
+                listed = {"data": [webhook_resource("wbh_fake0001", secrets=False)]}
+                return httpx.Response(200, json={**listed, "links": {"prev": None, "next": None}})
+            case "GET" | "POST", ["webhooks", webhook_id, *_]:
+                return httpx.Response(200, json={"data": webhook_resource(webhook_id)})
+            case "GET", ["rate-limits"]:
+                limit = {"limit": 300, "remaining": 299, "seconds-to-reset": 42}
+                return httpx.Response(
+                    200, json={"data": [{"type": "rate-limit/api", "attributes": limit}]}
+                )
         return error_response(404, "Record not found")
 
     def _create(self, body: dict[str, Any]) -> httpx.Response:

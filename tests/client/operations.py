@@ -11,6 +11,7 @@ from tests.client.fakes import FakePersona, inquiry_resource, verification_resou
 TEMPLATE_ID = "itmpl_TestTemplate000000000000"
 INQUIRY_ID = "inq_seeded0001"
 VERIFICATION_ID = "ver_seeded0001"
+WEBHOOK_ID = "wbh_seeded0001"
 
 
 class Operation(NamedTuple):
@@ -120,6 +121,38 @@ OPERATIONS = [
             idempotency_key=key,
         ),
     ),
+    Operation(
+        "create-a-webhook",
+        "POST",
+        "/webhooks",
+        lambda c, key: c.create_webhook(
+            name="results",
+            url="https://receiver.test/webhooks/persona",
+            enabled_events=["inquiry.approved"],
+            include={"inquiry": ["verifications"]},
+            idempotency_key=key,
+        ),
+    ),
+    Operation(
+        "retrieve-a-webhook",
+        "GET",
+        f"/webhooks/{WEBHOOK_ID}",
+        lambda c, key: c.retrieve_webhook(WEBHOOK_ID),
+    ),
+    Operation(
+        "enable-a-webhook",
+        "POST",
+        f"/webhooks/{WEBHOOK_ID}/enable",
+        lambda c, key: c.enable_webhook(WEBHOOK_ID, idempotency_key=key),
+    ),
+    Operation(
+        "rotate-a-webhook-secret",
+        "POST",
+        f"/webhooks/{WEBHOOK_ID}/rotate-secret",
+        lambda c, key: c.rotate_webhook_secret(WEBHOOK_ID, idempotency_key=key),
+    ),
+    Operation("list-all-webhooks", "GET", "/webhooks", lambda c, key: c.list_webhooks()),
+    Operation("list-all-rate-limits", "GET", "/rate-limits", lambda c, key: c.list_rate_limits()),
 ]
 
 #: Operations that change something at Persona: each sends the caller's Idempotency-Key.

@@ -23,6 +23,7 @@ __all__ = [
     "DELAY_S",
     "INQUIRY_STATES",
     "MISSING",
+    "RECEIVER_URL",
     "TEMPLATE_ID",
     "Ids",
     "create_with_outcome",
@@ -36,6 +37,8 @@ DELAY_S: Final = 60.0
 _PAST_START: Final = DELAY_S / 3 + 1
 _PAST_FINISH: Final = DELAY_S + 1
 _PAST_DECISION: Final = DELAY_S + 30 + 1
+#: Where the contract tests' webhooks point (nothing is delivered there: none is enabled).
+RECEIVER_URL: Final = "https://receiver.test/webhooks/persona"
 
 #: Every inquiry state a retrieve may show, with the outcome and wait that reach it.
 _REACH: Final[Mapping[str, tuple[str, float]]] = {
@@ -89,6 +92,7 @@ class Ids:
     case: str = "case_Missing000000000000000"
     account: str = "act_Missing0000000000000000"
     target: str = "act_Target00000000000000000"
+    webhook: str = "wbh_Missing0000000000000000"
 
 
 Call = Callable[[PersonaClient, Ids], Awaitable[object]]
@@ -127,9 +131,31 @@ CALLS: Final[Mapping[str, Call]] = {
     "accounts-add-relation": lambda c, ids: c.add_account_relation(
         ids.account, relation_key="household", target_id=ids.target, idempotency_key=key()
     ),
+    "create-a-webhook": lambda c, ids: c.create_webhook(
+        name="contract",
+        url=RECEIVER_URL,
+        enabled_events=["inquiry.approved"],
+        include={"inquiry": ["verifications"]},
+        idempotency_key=key(),
+    ),
+    "retrieve-a-webhook": lambda c, ids: c.retrieve_webhook(ids.webhook),
+    "enable-a-webhook": lambda c, ids: c.enable_webhook(ids.webhook, idempotency_key=key()),
+    "rotate-a-webhook-secret": lambda c, ids: c.rotate_webhook_secret(
+        ids.webhook, idempotency_key=key(), expires_in_s=3600
+    ),
+    "list-all-webhooks": lambda c, ids: c.list_webhooks(page_size=5),
+    "list-all-rate-limits": lambda c, ids: c.list_rate_limits(),
 }
+#: Operations that address no object (the rest answer 404 to an unknown id).
+_UNADDRESSED: Final = frozenset(
+    {
+        "create-an-inquiry",
+        "list-all-inquiries",
+        "create-a-webhook",
+        "list-all-webhooks",
+        "list-all-rate-limits",
+    }
+)
 
 #: Operations addressing one object by id (a wrong id is a 404).
-MISSING: Final = tuple(
-    name for name in CALLS if name not in ("create-an-inquiry", "list-all-inquiries")
-)
+MISSING: Final = tuple(name for name in CALLS if name not in _UNADDRESSED)

@@ -60,6 +60,12 @@ CLIENT_OPERATIONS: Final = (
     "retrieve-case",
     "accounts-list-all-relations",
     "accounts-add-relation",
+    "create-a-webhook",
+    "retrieve-a-webhook",
+    "enable-a-webhook",
+    "rotate-a-webhook-secret",
+    "list-all-webhooks",
+    "list-all-rate-limits",
 )
 #: What the tests reach besides: cases are opened through the sandbox's `create-a-case`.
 SANDBOX_OPERATIONS: Final = (*CLIENT_OPERATIONS, "create-a-case")

@@ -4,7 +4,9 @@
 for them: method, body and the four declared delivery headers (`Persona-Signature` and the
 `Persona-Webhook-Attempts-*` / `-First-Attempted-At` integers) of every delivery, first
 attempts and retries alike, while the real client drives the sandbox through the contract
-checker. Each delivery must also verify with the worker's own signature check.
+checker. Each delivery must also verify with the worker's own signature check. Deliveries
+also follow a webhook subscription made through the API: its events, and its secrets as the
+API answered them, before, during and after a rotation.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import httpx
 import pytest
 
 from jobs.context import persona_client, persona_http
+from jobs.errors import SignatureError
 from jobs.webhooks.signature import verify
 from persona_sandbox import ManualClock, SandboxConfig, WebhookSettings, create_app, sandbox_of
 from tests.conftest import TEST_API_KEY, TEST_WEBHOOK_SECRET
 from tests.contract.conftest import API_URL
-from tests.contract.flows import DELAY_S, create_with_outcome
+from tests.contract.flows import DELAY_S, create_with_outcome, key
 from tests.contract.harness import ContractTransport, Rig
 from tests.contract.webhooks import load_webhooks
 
@@ -142,3 +145,85 @@ async def test_retried_webhooks_keep_the_contract(delivering: Callable[[Capture]
     _check(capture)
     attempts = [request.headers["Persona-Webhook-Attempts-Made"] for request in capture.requests]
     assert attempts == ["1", "2", "3"]
+
+
+# --- a subscription made through the API ----------------------------------------------------
+
+_PAST_DECISION_S = DELAY_S + 30 + 1
+
+
+async def subscribe(rig: Rig) -> tuple[str, str]:
+    """Create and enable a subscription to `inquiry.approved` only: its id and secret."""
+    webhook = await rig.client.create_webhook(
+        name="results",
+        url=RECEIVER_URL,
+        enabled_events=["inquiry.approved"],
+        include={"inquiry": ["verifications"]},
+        idempotency_key=key(),
+    )
+    await rig.client.enable_webhook(webhook.id, idempotency_key=key())
+    return webhook.id, webhook.attributes.secrets[0].value.get_secret_value()
+
+
+async def rotate(rig: Rig, webhook_id: str, expires_in_s: int) -> str:
+    """Rotate the subscription's secret: the new one."""
+    rotated = await rig.client.rotate_webhook_secret(
+        webhook_id, idempotency_key=key(), expires_in_s=expires_in_s
+    )
+    return rotated.attributes.secrets[0].value.get_secret_value()
+
+
+async def approval_delivered(rig: Rig, capture: Capture) -> httpx.Request:
+    """Approve an inquiry and return the one delivery that follows."""
+    await create_with_outcome(rig, "approved")
+    rig.advance(_PAST_DECISION_S)
+    await capture.wait_for_name("inquiry.approved")
+    (request,) = capture.requests
+    return request
+
+
+def check_signed_with(request: httpx.Request, secret: str) -> None:
+    """The worker's signature check passes with `secret` alone (`SignatureError` otherwise)."""
+    verify(request.headers["Persona-Signature"], request.content, [secret], now=time.time())
+
+
+async def test_only_the_subscribed_events_arrive_signed_with_its_secret(
+    delivering: Callable[[Capture], Rig],
+) -> None:
+    capture = Capture()
+    rig = delivering(capture)
+    _, secret = await subscribe(rig)
+
+    request = await approval_delivered(rig, capture)
+
+    assert capture.names() == ["inquiry.approved"]
+    check_signed_with(request, secret)
+
+
+async def test_during_a_rotation_either_secret_verifies_a_delivery(
+    delivering: Callable[[Capture], Rig],
+) -> None:
+    capture = Capture()
+    rig = delivering(capture)
+    webhook_id, old = await subscribe(rig)
+    new = await rotate(rig, webhook_id, 3_600)
+
+    request = await approval_delivered(rig, capture)
+
+    check_signed_with(request, new)
+    check_signed_with(request, old)
+
+
+async def test_after_the_rotation_window_the_old_secret_no_longer_verifies(
+    delivering: Callable[[Capture], Rig],
+) -> None:
+    capture = Capture()
+    rig = delivering(capture)
+    webhook_id, old = await subscribe(rig)
+    await rotate(rig, webhook_id, 10)
+    rig.advance(11)
+
+    request = await approval_delivered(rig, capture)
+
+    with pytest.raises(SignatureError):
+        check_signed_with(request, old)

@@ -13,6 +13,8 @@ from redis.asyncio import Redis
 
 from jobs.context import CTX_KEY, JobContext
 from jobs.errors import ConfigError
+from jobs.state.keys import KeySpace
+from jobs.state.redis_typing import resolved
 from settings import Settings
 from worker.embedded_redis import RedisServer, free_port
 from worker.lifecycle import RESOURCES_KEY, SETTINGS_KEY, shutdown, startup
@@ -150,3 +152,19 @@ async def test_the_override_starts_the_worker_on_a_redis_that_may_evict_keys(
     await shutdown(ctx)
 
     assert any("allkeys-lru" in record.getMessage() for record in caplog.records)
+
+
+async def test_startup_counts_followed_inquiries_written_without_counts(
+    worker_ctx: Callable[..., dict[str, Any]], redis: Redis
+) -> None:
+    ctx = worker_ctx()
+    keys = KeySpace(ctx[SETTINGS_KEY].key_prefix)
+    # A record and a due entry as a version without status counts left them.
+    await resolved(redis.hset(keys.inquiry("inq_old"), mapping={"since": "1", "status": "pending"}))
+    await redis.zadd(keys.due, {"inq_old": 1})
+
+    await startup(ctx)
+    try:
+        assert await ctx[CTX_KEY].ledger.status_counts() == {"pending": 1}
+    finally:
+        await shutdown(ctx)

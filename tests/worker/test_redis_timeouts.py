@@ -89,10 +89,10 @@ async def test_the_worker_startup_times_out_and_keeps_nothing(silent_settings: S
 async def test_a_job_context_command_times_out(
     silent_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def no_check(redis: object, *, allow_eviction: bool) -> None:
-        """Start-up's own command would time out first (the test above)."""
+    async def no_check(context: JobContext) -> None:
+        """Start-up's own commands would time out first (the test above)."""
 
-    monkeypatch.setattr(lifecycle, "check_eviction_policy", no_check)
+    monkeypatch.setattr(lifecycle, "prepare_redis", no_check)
     ctx: dict[str, Any] = {SETTINGS_KEY: silent_settings, "redis": None}
     await startup(ctx)
     context: JobContext = ctx[CTX_KEY]
