@@ -214,7 +214,8 @@ async def _stall(
             async with asyncio.timeout(max(until - time.monotonic(), 0.01)):
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 outcomes["connections"] += 1
-                writer.write(head + partial)
+                writer.write(head)
+                writer.write(partial)
                 await writer.drain()
                 line = await reader.readline()
             status = line.split(b" ")[1].decode() if line.startswith(b"HTTP/") else "closed"

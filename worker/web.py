@@ -164,7 +164,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             print(f"persona-worker web: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
         configure_logging(settings)
-    require_webhook_secrets(settings)
+    else:
+        require_webhook_secrets(settings)
     resolved = settings
 
     @contextlib.asynccontextmanager
