@@ -8,9 +8,12 @@ hundred of them take the process's memory. `read_body` bounds every request thre
 - time: a body still arriving after the deadline is a 408 (`WEBHOOK_READ_TIMEOUT_S`; Persona
   gives up on a delivery after 5 seconds, so a slower body is not one of its deliveries);
 - memory: the bytes of all bodies still arriving in the process share one budget
-  (`BodyBudget`). When a new chunk would take the total over it, the body that has been
-  arriving longest is dropped with a 503, so that room goes to requests that send their body at
-  once, as Persona does; a sender that stalls is the oldest reader soon after it stalls.
+  (`BodyBudget`), each counted at its declared `Content-Length` from the start (as it arrives
+  without one). When a body would take the total over it, another body is dropped with a 503:
+  the one counted at the most bytes (the oldest of equals). A sender that stalls on a large
+  body is what gets dropped, never the request whose bytes are arriving, nor one that is small
+  so far: Persona sends its body at once, and a delivery waiting a moment for its first chunk
+  while stalled senders churn holds nothing yet.
 
 A client that disconnects mid-body raises Starlette's `ClientDisconnect`; the caller lets it go
 quietly (nobody is left to answer).
@@ -64,7 +67,7 @@ class BodyTimeoutError(BodyError):
 
 
 class BodyDroppedError(BodyError):
-    """The body was still arriving when the memory for bodies ran out; it was the oldest."""
+    """The body was still arriving when the memory for bodies ran out; it held the most."""
 
     http_status = 503
 
@@ -78,12 +81,16 @@ class _Reader:
     dropped: bool = False
 
 
+def _held(reader: _Reader) -> int:
+    return reader.held
+
+
 @dataclass(slots=True)
 class BodyBudget:
     """The bytes held by bodies still arriving in this process, and who holds them.
 
     One per app, used from its event loop only. Readers are kept in the order they started, so
-    the first is the one that has been arriving longest.
+    among readers holding as much the first is the one that has been arriving longest.
 
     Args:
         limit_bytes: the most bytes all unfinished bodies may hold together.
@@ -122,20 +129,22 @@ class BodyBudget:
             self._release(reader)
 
     def add(self, reader: _Reader, size: int) -> None:
-        """Count `size` more bytes for `reader`, dropping the oldest readers while over budget.
+        """Count `size` more bytes for `reader`; while over budget, drop the other reader that
+        holds the most (`reader` itself only when it is the last one left).
 
         Raises:
-            BodyDroppedError: `reader` itself was the oldest.
+            BodyDroppedError: `reader` itself was dropped.
         """
         reader.held += size
         self._held += size
         while self._held > self.limit_bytes and self._readers:
-            oldest = next(iter(self._readers))
-            self._release(oldest)
-            oldest.dropped = True
-            if oldest is reader:
+            others = (other for other in self._readers if other is not reader)
+            victim = max(others, key=_held, default=reader)
+            self._release(victim)
+            victim.dropped = True
+            if victim is reader:
                 raise BodyDroppedError("too many request bodies arriving at once; send it again")
-            oldest.task.cancel()
+            victim.task.cancel()
 
     def _release(self, reader: _Reader) -> None:
         if self._readers.pop(reader, 0) is None:
@@ -156,14 +165,20 @@ async def read_body(request: Request, *, limit: int, timeout_s: float, budget: B
         raise BodyTooLargeError(f"body over {limit} bytes")
     chunks: list[bytes] = []
     size = 0
+    # A declared length is counted before the first byte is read: the body will hold it, and a
+    # body dropped now is dropped before the server copies any of it.
+    counted = 0 if declared is None else int(declared)
     with budget.reading() as reader:
         try:
             async with asyncio.timeout(timeout_s):
+                budget.add(reader, counted)
                 async for chunk in request.stream():
                     size += len(chunk)
                     if size > limit:
                         raise BodyTooLargeError(f"body over {limit} bytes")
-                    budget.add(reader, len(chunk))
+                    if size > counted:
+                        budget.add(reader, size - counted)
+                        counted = size
                     chunks.append(chunk)
         except TimeoutError:
             raise BodyTimeoutError(f"body not received within {timeout_s:g} s") from None

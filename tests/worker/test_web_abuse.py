@@ -176,24 +176,41 @@ async def test_requests_held_at_the_cap_are_answered_once_their_bodies_arrive(
     assert [answer.status_code for answer in answers] == [202, 202]
 
 
-async def _fill_the_budget(senders: Senders, web_settings: Settings) -> list[Any]:
-    """Stall as many nearly full bodies as the budget holds, then one more."""
-    size = web_settings.webhook_max_body_bytes - 96
+async def _fill_the_budget(
+    senders: Senders, web_settings: Settings, size: int = 4_000
+) -> list[Any]:
+    """Stall as many bodies of `size` bytes (sent without a length) as the budget holds."""
+    budget = BODY_BUDGET_BODIES * web_settings.webhook_max_body_bytes
     return [
         await senders.stall(StalledBody(b"x" * size), _json_headers())
-        for _ in range(BODY_BUDGET_BODIES + 1)
+        for _ in range(budget // size)
     ]
 
 
-async def test_the_oldest_unfinished_body_is_dropped_when_bodies_outgrow_their_budget(
+async def test_the_body_holding_the_most_is_dropped_when_bodies_outgrow_their_budget(
     senders: Senders, web_settings: Settings
 ) -> None:
-    oldest, *others = await _fill_the_budget(senders, web_settings)
+    small_and_oldest = await senders.stall(StalledBody(b"x" * 100), _json_headers())
+    largest, *others = await _fill_the_budget(senders, web_settings)
 
-    dropped = await oldest
+    await senders.stall(StalledBody(b"x" * 4_000), _json_headers())
+
+    dropped = await largest
     assert dropped.status_code == 503
     assert dropped.headers["connection"] == "close"
+    assert not small_and_oldest.done()
     assert not any(task.done() for task in others)
+
+
+async def test_a_declared_length_counts_against_the_budget_before_the_body_arrives(
+    senders: Senders, web_settings: Settings
+) -> None:
+    first, *_ = await _fill_the_budget(senders, web_settings)
+    declared = {**_json_headers(), "content-length": str(web_settings.webhook_max_body_bytes)}
+
+    await senders.stall(StalledBody(b"x" * 10), declared)
+
+    assert (await first).status_code == 503
 
 
 async def test_a_delivery_gets_through_while_stalled_bodies_fill_the_budget(
