@@ -10,10 +10,10 @@ its flags), stopped by its pid when the run ends. Two parts:
 1. `/metrics` with `--in-flight` inquiries followed: the request ledger is filled through its
    own scripts, then `--scrapes` scrapes are timed and the Redis commands they cost are read
    from the server's `INFO commandstats` (nothing else talks to that Redis meanwhile).
-2. The abuse: `--stallers` connections each declare a body of `WEBHOOK_MAX_BODY_BYTES`, send
-   all of it but the last byte (or `--partial-bytes`) and stall; when the server answers or
-   hangs up, the connection comes back a second later, for `--seconds`. Meanwhile signed
-   deliveries (terminal events of followed inquiries, each enqueueing a fetch) arrive at
+2. The abuse: `--stallers` connections each declare a body of `WEBHOOK_MAX_BODY_BYTES` (or
+   of `--partial-bytes` plus one), send all of it but the last byte and stall; when the server
+   answers or hangs up, the connection comes back a second later, for `--seconds`. Meanwhile
+   signed deliveries (terminal events of followed inquiries, each enqueueing a fetch) arrive at
    `--rate` a second. The web process's RSS is sampled every 0.25 s.
 
 It prints a table with the targets (RSS under 150 MiB, every delivery answered 2xx, p99 under
@@ -81,7 +81,8 @@ class AbuseOptions:
     reconnect_s: float = 1.0
     """How long a staller waits before it comes back once the server let it go."""
     partial_bytes: int | None = None
-    """What each staller sends of its body; None: all but the last byte."""
+    """What each staller sends of a body declared one byte longer; None: all but the last byte
+    of the largest accepted body."""
 
 
 def procfile_web_argv(procfile: Path, *, host: str, port: int) -> list[str]:
@@ -200,8 +201,9 @@ async def _stall(
     port: int, settings: Settings, options: AbuseOptions, until: float, outcomes: Counter[str]
 ) -> None:
     """Hold a connection with a body that never ends, again and again, until `until`."""
-    size = settings.webhook_max_body_bytes
-    sent = size - 1 if options.partial_bytes is None else min(options.partial_bytes, size - 1)
+    largest = settings.webhook_max_body_bytes - 1
+    sent = largest if options.partial_bytes is None else min(options.partial_bytes, largest)
+    size = sent + 1  # declared: one byte more than is ever sent
     head = (
         "POST /webhooks/persona HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Content-Type: application/json\r\n"
@@ -352,7 +354,7 @@ def _parser() -> argparse.ArgumentParser:
         "--partial-bytes",
         type=bounded(1, 1 << 30, int),
         default=None,
-        help="what each staller sends of its body (default: all but the last byte)",
+        help="what each staller sends of a body declared one byte longer (default: the largest)",
     )
     return parser
 

@@ -14,10 +14,11 @@ What is already covered elsewhere is not repeated here:
 - job arguments: tests/pipeline/test_failures.py (missing or non-string `reference_id`, an
   unknown key, a bad template id, a huge field value, `tags` not a list, positional
   arguments, a wrong API key, a refused template);
-- webhook requests: the 22-row table of tests/worker/test_web.py
+- webhook requests: the 25-row table of tests/worker/test_web.py
   (`test_bad_requests_are_refused_and_change_nothing`: missing, empty, malformed and wrong
   signatures, tampered bodies, content types, oversized and non-JSON bodies, non-events,
-  hostile ids), plus its event for an inquiry nobody follows;
+  hostile ids), plus its event for an inquiry nobody follows; slow, stalled and disconnecting
+  senders and floods of requests: tests/worker/test_web_abuse.py;
 - configuration values, in-process: tests/test_settings.py (each variable's validation).
 
 This file adds the rows below, against real processes where a process is what fails.
@@ -436,7 +437,7 @@ def test_a_production_key_against_the_sandbox_fails_the_request_once(matrix: Mat
     assert matrix.production_worker_alive
 
 
-# --- part 2: webhook requests the 22-row table cannot show ------------------------------------
+# --- part 2: webhook requests the 25-row table cannot show ------------------------------------
 
 
 async def _nothing_enqueued(redis: Redis) -> None:
