@@ -21,6 +21,7 @@ from jobs.policy.backoff import PollPolicy
 from jobs.state.attempts import AttemptLedger
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import Ledger
+from jobs.state.report_waits import ReportWaits
 from settings import Settings
 
 __all__ = ["CTX_KEY", "JobContext", "persona_client", "persona_http"]
@@ -73,6 +74,11 @@ class JobContext:
     policy: PollPolicy
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
+
+    @property
+    def report_waits(self) -> ReportWaits:
+        """The requests waiting for reports (`jobs.reports`), on the same Redis and keys."""
+        return ReportWaits(self.redis, self.keys, ttl_s=self.settings.record_ttl_s)
 
     @classmethod
     def from_ctx(cls, ctx: Mapping[str, Any]) -> Self:

@@ -21,12 +21,14 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from jobs.errors import KNOWN_ERRORS, JobArgumentsError
 from jobs.persona.templates import TEMPLATE_ID_KINDS, is_template_id
+from jobs.reports.queries import ReportType, parse_query
 
 __all__ = [
     "ACCOUNT_RELATIONS",
@@ -37,6 +39,7 @@ __all__ = [
     "POLL_INQUIRY",
     "REDACT_INQUIRY",
     "REFRESH_LINK",
+    "RUN_REPORT",
     "SET_CASE_STATUS",
     "AccountRelationsArgs",
     "CreateInquiryArgs",
@@ -45,6 +48,7 @@ __all__ = [
     "InquiryArgs",
     "JobArgs",
     "RefreshLinkArgs",
+    "RunReportArgs",
     "SetCaseStatusArgs",
     "describe_validation_error",
     "json_deserializer",
@@ -61,6 +65,7 @@ REFRESH_LINK: Final = "refresh_link"
 REDACT_INQUIRY: Final = "redact_inquiry"
 SET_CASE_STATUS: Final = "set_case_status"
 ACCOUNT_RELATIONS: Final = "account_relations"
+RUN_REPORT: Final = "run_report"
 #: What a payload the worker cannot read becomes (`json_deserializer`): a job that answers its
 #: request with `job.failed` saying why.
 UNREADABLE_JOB: Final = "unreadable_job"
@@ -115,6 +120,15 @@ class CreateInquiryArgs(JobArgs):
         | None
     ) = None
     redirect_uri: Annotated[str, Field(max_length=2_000, pattern=r"^https?://\S+$")] | None = None
+    reports: Annotated[list[ReportType], Field(min_length=1, max_length=3)] | None = None
+    """Reports run for the person once the inquiry is approved or completed (screening)."""
+
+    @field_validator("reports")
+    @classmethod
+    def _distinct_reports(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            raise ValueError("each report type at most once")
+        return value
 
     @field_validator("template_id")
     @classmethod
@@ -175,6 +189,39 @@ class AccountRelationsArgs(JobArgs):
 
     account_id: Identifier
     key: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_\-.]+$")]
+
+
+class RunReportArgs(JobArgs):
+    """Arguments of `run_report`: one report about one person, tied to an account.
+
+    `query` is checked against the type's request schema (`jobs.reports.queries`); the person
+    is named by `reference_id` (their account at Persona, created if need be) or `account_id`.
+    """
+
+    report_type: ReportType
+    query: dict[str, Any]
+    reference_id: Annotated[str, Field(min_length=1, max_length=255), PRINTABLE] | None = None
+    account_id: Identifier | None = None
+    report_template_id: Annotated[str, Field(pattern=r"^rptp_[A-Za-z0-9_\-]{1,120}$")] | None = None
+
+    @field_validator("query")
+    @classmethod
+    def _query_fits_its_type(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        report_type = info.data.get("report_type")
+        if report_type is not None:
+            parse_query(report_type, value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_person(self) -> RunReportArgs:
+        if (self.reference_id is None) == (self.account_id is None):
+            raise ValueError("give reference_id or account_id (one of them)")
+        return self
+
+    @property
+    def persona_query(self) -> dict[str, str]:
+        """The query as Persona takes it: only the keys given."""
+        return parse_query(self.report_type, self.query)
 
 
 ArgsT = TypeVar("ArgsT", bound=JobArgs)

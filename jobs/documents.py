@@ -50,13 +50,17 @@ __all__ = [
     "FollowingResult",
     "InquiryRedacted",
     "LinkRefreshed",
+    "MatchedList",
     "OpenResult",
     "Relation",
     "RelationsListed",
+    "ReportOutcome",
+    "ReportReadyEvent",
     "ResultCheck",
     "ResultEvent",
     "ResultTimestamps",
     "ResultVerification",
+    "ScreenedResultEvent",
     "Skipped",
     "SkippedResult",
     "SweepReport",
@@ -129,6 +133,56 @@ class ResultEvent(TypedDict):
     timestamps: ResultTimestamps
     fields: dict[str, Any]
     """Only the keys `PUBLISH_FIELDS` allows; the values are Persona's, any JSON."""
+    published_at: str
+
+
+class ScreenedResultEvent(ResultEvent, total=False):
+    """The result answering a create request that asked for reports (`jobs.reports`)."""
+
+    reports: list[ReportOutcome]
+    """One outcome per report; empty when the inquiry ended other than approved or completed."""
+
+
+# --- reports -----------------------------------------------------------------------------------
+
+
+class MatchedList(TypedDict):
+    """One list (or source) that matched a report's query, and how many matches it holds."""
+
+    name: str
+    matches: int
+
+
+class ReportOutcome(TypedDict):
+    """One report of a screening: `ready`, `errored`, or `failed` (never ran, `error` says why).
+
+    Matched people's details never enter it: only list names and counts.
+    """
+
+    report_type: str
+    report_id: str | None
+    status: str
+    has_match: bool | None
+    match_count: int
+    matched_lists: list[MatchedList]
+    error: ErrorDescription | None
+
+
+class ReportReadyEvent(TypedDict):
+    """`report.ready`: the answer of a `run_report` request (`jobs.reports.summary`)."""
+
+    event: Literal["report.ready"]
+    request_id: str
+    report_id: str
+    report_type: str
+    reference_id: str | None
+    account_id: str | None
+    status: str
+    has_match: bool
+    match_count: int
+    matched_lists: list[MatchedList]
+    query: dict[str, Any]
+    """Only the echoed query keys `PUBLISH_FIELDS` allows."""
     published_at: str
 
 

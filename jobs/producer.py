@@ -72,6 +72,7 @@ async def enqueue_create(
     tags: Sequence[str] | None = None,
     redirect_uri: str | None = None,
     job_id: str | None = None,
+    reports: Sequence[str] | None = None,
 ) -> Job | None:
     """Ask for one inquiry for `reference_id`; pass `job_id` to make repeated calls one request."""
     arguments: dict[str, Any] = {
@@ -82,6 +83,7 @@ async def enqueue_create(
         "note": note,
         "tags": list(tags) if tags is not None else None,
         "redirect_uri": redirect_uri,
+        "reports": list(reports) if reports is not None else None,
     }
     return await enqueue(
         pool,

@@ -79,6 +79,9 @@ _FLAGS: Final[Mapping[str, tuple[type[SettingsModel], tuple[_Flag, ...]]]] = {
             _Flag("--delay-range", "delay_range_s", "seconds the person takes", parse_delay_range),
             _Flag("--decision-after", "decision_after_s", "seconds from completion to decision"),
             _Flag("--review-after", "review_after_s", "seconds in needs_review before decision"),
+            _Flag(
+                "--report-after", "report_after_s", "seconds from a report's creation to its end"
+            ),
             _Flag("--expiry", "expiry_s", "inquiry lifetime in seconds"),
             _Flag("--advance-interval", "advance_interval_s", "real seconds between advances"),
         ),

@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from persona_sandbox import routes_actions as actions
 from persona_sandbox import routes_inquiries as inquiries
+from persona_sandbox import routes_reports as reports
 from persona_sandbox import routes_resources as resources
 from persona_sandbox import routes_webhooks as webhooks
 from persona_sandbox.admin import admin_routes
@@ -98,6 +99,8 @@ OPERATIONS: Final[tuple[tuple[str, str, str, Handler], ...]] = (
         "accounts-list-all-relations",
         resources.accounts_list_all_relations,
     ),
+    ("/reports", "POST", "create-a-report", reports.create_a_report),
+    ("/reports/{report_id}", "GET", "retrieve-a-report", reports.retrieve_a_report),
     ("/webhooks", "POST", "create-a-webhook", webhooks.create_a_webhook),
     ("/webhooks", "GET", "list-all-webhooks", webhooks.list_all_webhooks),
     ("/webhooks/{webhook_id}", "GET", "retrieve-a-webhook", webhooks.retrieve_a_webhook),

@@ -68,6 +68,8 @@ class SandboxConfig(SettingsModel):
     """Sandbox seconds from completion (or failure) to the automatic decision."""
     review_after_s: NonNegative = 300.0
     """Sandbox seconds a `review_*` outcome waits in `needs_review` before its decision."""
+    report_after_s: NonNegative = 10.0
+    """Sandbox seconds from a report's creation to its end (`ready` or `errored`); 0: at once."""
     expiry_s: Positive = 86_400.0
     """Default lifetime of an inquiry from creation (and after a resume)."""
     idempotency_ttl_s: Positive = 86_400.0

@@ -27,6 +27,7 @@ from persona_sandbox.records import (
     InquiryRecord,
     VerificationRecord,
 )
+from persona_sandbox.report_rules import ReportRecord
 from persona_sandbox.serialize import account_resource, inquiry_resource, verification_resource
 from persona_sandbox.timeline import Outcome, Scenario, choose_scenario, plan_steps
 
@@ -111,6 +112,7 @@ class SandboxState:
         self.machine = Machine(self.verifications, self._emit, self.config.expiry_s)
         self.events.clear()
         self.directory = Directory(self)
+        self.reports: dict[str, ReportRecord] = {}
 
     # --- events and documents ------------------------------------------------------------
 

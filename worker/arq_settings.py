@@ -23,6 +23,7 @@ from jobs.contract import (
     POLL_INQUIRY,
     REDACT_INQUIRY,
     REFRESH_LINK,
+    RUN_REPORT,
     SET_CASE_STATUS,
     UNREADABLE_JOB,
     json_deserializer,
@@ -35,6 +36,8 @@ from jobs.pipeline.poll_tick import poll_tick
 from jobs.pipeline.requests import as_worker_coroutine
 from jobs.pipeline.sweep import SWEEP_INTERVAL_S, sweep
 from jobs.pipeline.unreadable import unreadable_job
+from jobs.reports.run_report import run_report
+from jobs.reports.tick import report_tick
 from jobs.state.connections import RedisTimeouts, arq_pool, arq_redis_settings
 from jobs.state.keys import CRON_JOBS, KeySpace
 from settings import Settings
@@ -45,7 +48,7 @@ from worker.redis_retry import retry_on_redis_errors
 
 __all__ = ["build_worker_settings"]
 
-POLL_TICK_CRON, SWEEP_CRON = CRON_JOBS
+POLL_TICK_CRON, SWEEP_CRON, REPORT_TICK_CRON = CRON_JOBS
 
 #: arq's `max_tries` for every request job and the fetch: they count their own failures and end
 #: by their own deadline (`jobs.state.attempts`). arq counts every pickup, waits for a
@@ -91,6 +94,7 @@ def build_worker_settings(
                     (SET_CASE_STATUS, set_case_status, ACTION_RESULT_TTL_S),
                     (ACCOUNT_RELATIONS, account_relations, ACTION_RESULT_TTL_S),
                     (UNREADABLE_JOB, unreadable_job, 0),
+                    (RUN_REPORT, run_report, ACTION_RESULT_TTL_S),
                 )
             ),
             # The one publisher; under our own deterministic ids, so no result is kept.
@@ -107,6 +111,15 @@ def build_worker_settings(
             interval_cron(
                 poll_tick,
                 name=keys.cron_name(POLL_TICK_CRON),
+                interval_s=settings.poll_tick_s,
+                run_at_startup=True,
+                timeout=timeout,
+                max_tries=1,
+                keep_result=0,
+            ),
+            interval_cron(
+                report_tick,
+                name=keys.cron_name(REPORT_TICK_CRON),
                 interval_s=settings.poll_tick_s,
                 run_at_startup=True,
                 timeout=timeout,

@@ -3,13 +3,17 @@
 It starts the Persona sandbox emulator in-process (on a fast clock), uses `REDIS_URL` when a
 Redis answers there and otherwise starts a private `redis-server`, runs a worker, enqueues a
 batch of inquiries whose people will pass, fail, get declined, go to review or let the inquiry
-expire, shows progress as results arrive, and prints one row per request. Everything it starts
+expire, shows progress as results arrive, and prints one row per request. Every person is
+screened once approved (a watchlist and a PEP report, `reports` of `create_inquiry`); the first
+approved person is named `Sanctioned`, which the sandbox's watchlist matches
+(`persona_sandbox.report_rules`), so the table shows one match. Everything it starts
 it stops; every key it keeps is under its own prefix (`KEY_PREFIX=persona-demo:`: queue, stream,
 request ledger, due set), emptied when a run starts, so it never mixes with a real deployment
 or with an earlier demo.
 
 With `--json` the same run writes its human-readable lines to stderr and one JSON report to
-stdout: per request its reference, scenario, event, status, finality and seconds, then totals.
+stdout: per request its reference, scenario, event, status, finality, screening and seconds, then
+totals.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -53,6 +57,19 @@ DEMO_OUTCOMES: Final = (
     ("approved", 15),
     ("declined", 55),
 )
+#: The reports each demo person's request asks for, run once the inquiry is approved.
+DEMO_REPORTS: Final = ("watchlist", "politically-exposed-person")
+#: The demo people's names, cycled; the first approved person's last name is `MATCHED_NAME`.
+DEMO_NAMES: Final = (
+    ("Ada", "Lovelace"),
+    ("Alan", "Turing"),
+    ("Grace", "Hopper"),
+    ("Edsger", "Dijkstra"),
+    ("Barbara", "Liskov"),
+)
+#: A last name the sandbox's watchlist holds.
+MATCHED_NAME: Final = "Sanctioned"
+_SHORT: Final = {"watchlist": "watchlist", "politically-exposed-person": "pep"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +121,28 @@ def _progress(done: int, total: int, statuses: Counter[str], elapsed: float) -> 
     return f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total}  {elapsed:4.1f}s  {summary}"
 
 
+def _verdict(item: Mapping[str, Any]) -> str:
+    """One report's outcome in a word: `match`, `clear`, or its status when it did not run."""
+    if item["status"] != "ready":
+        return str(item["status"])
+    return "match" if item["has_match"] else "clear"
+
+
+def _screening(data: Mapping[str, Any]) -> str:
+    """The row's reports: `watchlist:match pep:clear`, or `-` when none ran."""
+    reports = data.get("reports") or []
+    words = [
+        f"{_SHORT.get(item['report_type'], item['report_type'])}:{_verdict(item)}"
+        for item in reports
+    ]
+    return " ".join(words) or "-"
+
+
 def _table(rows: list[Row]) -> str:
     lines = [
         f"{'reference':<12} {'scenario':<16} {'event':<26} {'final':<6} "
-        f"{'verifications':<34} {'secs':>5}",
-        "-" * 104,
+        f"{'verifications':<36} {'screening':<25} {'secs':>5}",
+        "-" * 132,
     ]
     for row in rows:
         data = row.event.data if row.event else {}
@@ -119,7 +153,8 @@ def _table(rows: list[Row]) -> str:
         lines.append(
             f"{row.reference_id:<12} {row.expected:<16} "
             f"{(row.event.event if row.event else 'no result'):<26} "
-            f"{'yes' if data.get('final') else 'no':<6} {verifications or '-':<34} "
+            f"{'yes' if data.get('final') else 'no':<6} {verifications or '-':<36} "
+            f"{_screening(data):<25} "
             f"{row.seconds if row.seconds is not None else float('nan'):>5.1f}"
         )
     return "\n".join(lines)
@@ -176,6 +211,10 @@ def _report(rows: list[Row], *, count: int, answered: int, duplicates: int, call
                 "event": row.event.event if row.event else None,
                 "status": row.event.data.get("status") if row.event else None,
                 "final": bool(row.event.data.get("final")) if row.event else None,
+                "screening": [
+                    {key: item[key] for key in ("report_type", "status", "has_match")}
+                    for item in (row.event.data.get("reports") or [] if row.event else [])
+                ],
                 "seconds": round(row.seconds, 2) if row.seconds is not None else None,
             }
             for row in rows
@@ -250,15 +289,21 @@ async def _run_demo(count: int, seed: int, report: dict[str, Any] | None) -> int
             references: dict[str, str] = {}
             expected: dict[str, str] = {}
             started = time.monotonic()
+            matched = False
             for index in range(count):
                 outcome, seconds = DEMO_OUTCOMES[(index + seed) % len(DEMO_OUTCOMES)]
                 job_id = f"demo-{run_id}-{index:03d}"
                 reference = f"person-{index + 1:03d}"
+                first, last = DEMO_NAMES[index % len(DEMO_NAMES)]
+                if outcome == "approved" and not matched:
+                    last, matched = MATCHED_NAME, True
                 await enqueue_create(
                     pool,
                     reference_id=reference,
                     note=f"sandbox-outcome={outcome} sandbox-after={seconds}",
                     job_id=job_id,
+                    fields={"name-first": first, "name-last": last},
+                    reports=DEMO_REPORTS,
                 )
                 references[job_id] = reference
                 expected[job_id] = outcome
@@ -280,6 +325,16 @@ async def _run_demo(count: int, seed: int, report: dict[str, Any] | None) -> int
             for job_id, reference in references.items()
         ]
         print(_table(rows))
+        screened = [row for row in rows if row.event and row.event.data.get("reports")]
+        matched_rows = [
+            row.reference_id
+            for row in screened
+            if row.event and any(item["has_match"] for item in row.event.data["reports"])
+        ]
+        print(
+            f"Screened after approval: {len(screened)}; matched a list: "
+            f"{', '.join(matched_rows) or 'nobody'}."
+        )
         calls = sandbox.counters_json()["requests"]
         per_result = calls / len(results) if results else float("nan")
         print(f"Persona API calls: {calls} ({per_result:.2f} per result)")

@@ -61,11 +61,13 @@ __all__ = [
     "fetch_soon",
     "poll_soon",
     "run_action",
+    "within_budget",
 ]
 
 logger = logging.getLogger(__name__)
 
 ArgsT = TypeVar("ArgsT", bound=JobArgs)
+ResultT = TypeVar("ResultT")
 #: An action job as arq runs it: arq's ctx and the job's arguments as enqueued.
 ActionJob = Callable[..., Awaitable[Any]]
 
@@ -159,27 +161,7 @@ async def run_action(
     context = run.context
     action = ActionRun(context, run.job, run.request_id)
     parsed = parse_args(model, args, kwargs)
-    attempts = await context.attempts.begin(run.request_id, context.clock())
-    if attempts.past(ACTION_DEADLINE_S, context.clock()):
-        await context.attempts.clear(run.request_id)
-        raise ActionDeadlineError(f"no answer within {ACTION_DEADLINE_S:g}s of the first run")
-    try:
-        outcome = await perform(action, parsed)
-    except TransientApiError as exc:
-        delay = await context.attempts.next_try(
-            run.request_id, attempts, exc, ACTION_RETRY, now=context.clock(), rng=context.rng
-        )
-        if delay is None:
-            await context.attempts.clear(run.request_id)
-            raise
-        raise Retry(defer=delay) from exc
-    except Retry:
-        raise
-    except Exception:
-        # The request ends with this error (`jobs.pipeline.requests`): its count goes too.
-        await context.attempts.clear(run.request_id)
-        raise
-    await context.attempts.clear(run.request_id)
+    outcome = await within_budget(context, run.request_id, lambda: perform(action, parsed))
     if outcome.personal and outcome.inquiry_id is not None:
         await context.ledger.note_personal_result(outcome.inquiry_id, run.request_id)
     now = context.clock()
@@ -195,6 +177,43 @@ async def run_action(
     )
     logger.info("%s job %s: published %s", run.job, run.request_id, outcome.event)
     return {**data, "entry_id": answer.entry_id, "published": answer.new}
+
+
+async def within_budget(
+    context: JobContext, request_id: str, attempt: Callable[[], Awaitable[ResultT]]
+) -> ResultT:
+    """Run one attempt of a request's call to Persona within the actions' failure budget.
+
+    A transient failure runs the job again after its backoff (`ACTION_RETRY`, or a 429's
+    window), until `ACTION_MAX_FAILURES` failures or `ACTION_DEADLINE_S` after the first run;
+    then, like any other error, it ends the request (`jobs.pipeline.requests`).
+
+    Raises:
+        ActionDeadlineError: the request is past its deadline.
+        Retry: a transient failure or a rate-limit wait, with budget and time left.
+    """
+    attempts = await context.attempts.begin(request_id, context.clock())
+    if attempts.past(ACTION_DEADLINE_S, context.clock()):
+        await context.attempts.clear(request_id)
+        raise ActionDeadlineError(f"no answer within {ACTION_DEADLINE_S:g}s of the first run")
+    try:
+        result = await attempt()
+    except TransientApiError as exc:
+        delay = await context.attempts.next_try(
+            request_id, attempts, exc, ACTION_RETRY, now=context.clock(), rng=context.rng
+        )
+        if delay is None:
+            await context.attempts.clear(request_id)
+            raise
+        raise Retry(defer=delay) from exc
+    except Retry:
+        raise
+    except Exception:
+        # The request ends with this error (`jobs.pipeline.requests`): its count goes too.
+        await context.attempts.clear(request_id)
+        raise
+    await context.attempts.clear(request_id)
+    return result
 
 
 def action_job(

@@ -41,6 +41,7 @@ from jobs.persona.models import (
     InquiryList,
     RateLimit,
     RateLimitList,
+    ReportDocument,
     VerificationDocument,
     Webhook,
     WebhookDocument,
@@ -357,6 +358,39 @@ class PersonaClient:
             "accounts-add-relation", path, _Single[Account], idempotency_key, body
         )
         return document.data
+
+    # --- reports -------------------------------------------------------------------------------
+
+    async def create_report(
+        self,
+        *,
+        report_type: str,
+        query: Mapping[str, str],
+        idempotency_key: str,
+        reference_id: str | None = None,
+        account_id: str | None = None,
+        report_template_id: str | None = None,
+    ) -> ReportDocument:
+        """Create a report (`POST /reports`): `report_type` without its `report/` prefix.
+
+        The report is usually `pending`; read it with `retrieve_report` until `ready` or
+        `errored`.
+        """
+        body = build.create_report_body(
+            report_type=report_type,
+            query=query,
+            reference_id=reference_id,
+            account_id=account_id,
+            report_template_id=report_template_id,
+        )
+        return await self._post(
+            "create-a-report", "/reports", ReportDocument, idempotency_key, body
+        )
+
+    async def retrieve_report(self, report_id: str) -> ReportDocument:
+        """Read a report (`GET /reports/{id}`)."""
+        path = f"/reports/{build.path_segment(report_id, 'report_id')}"
+        return await self._send("retrieve-a-report", "GET", path, ReportDocument)
 
     # --- webhooks and rate limits ------------------------------------------------------------
 

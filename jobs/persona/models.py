@@ -35,6 +35,9 @@ __all__ = [
     "RateLimitAttributes",
     "RateLimitList",
     "Relationship",
+    "Report",
+    "ReportAttributes",
+    "ReportDocument",
     "ResourceIdentifier",
     "Verification",
     "VerificationAttributes",
@@ -255,6 +258,52 @@ class AccountList(PersonaModel):
 
     data: list[dict[str, Any]]
     links: Links = Field(default_factory=Links)
+
+
+class ReportAttributes(PersonaModel):
+    """The report attributes the worker reads: status, match and the echoed query.
+
+    Matches are kept only as far as a summary needs them (`jobs.reports.summary`): the lists
+    or sources that matched and how many entities each; the matched entities' own details
+    (names, birthdates, articles) stay untyped and are never published.
+    """
+
+    status: str
+    created_at: datetime | None = None
+    completed_at: datetime | None = None
+    has_match: bool | None = None
+    # The query as Persona echoes it: top-level (watchlist, adverse media) or `query` (PEP).
+    name_first: str | None = None
+    name_middle: str | None = None
+    name_last: str | None = None
+    term: str | None = None
+    birthdate: str | None = None
+    country_code: str | None = None
+    query: dict[str, Any] | None = None
+    # The matches: `matched-lists` (watchlist), `result` (PEP), `related-sources` (adverse media).
+    matched_lists: list[dict[str, Any]] | None = None
+    result: Any = None
+    related_sources: list[dict[str, Any]] | None = None
+
+
+class Report(PersonaModel):
+    """A report resource object (`report/watchlist`, `report/politically-exposed-person`, ...)."""
+
+    type: str
+    id: str
+    attributes: ReportAttributes
+    relationships: dict[str, Relationship] = Field(default_factory=dict)
+
+    @property
+    def status(self) -> str:
+        """`pending`, `ready` or `errored` (open-ended, as Persona warns)."""
+        return self.attributes.status
+
+
+class ReportDocument(PersonaModel):
+    """A single-report answer (create-a-report, retrieve-a-report)."""
+
+    data: Report
 
 
 class IncludedEventType(PersonaModel):

@@ -23,6 +23,7 @@ __all__ = [
     "check_idempotency_key",
     "comment_body",
     "create_inquiry_body",
+    "create_report_body",
     "create_webhook_body",
     "include_params",
     "list_inquiries_params",
@@ -236,6 +237,39 @@ def add_relation_body(relation_key: str, target_id: str) -> dict[str, Any]:
     if not relation_key or not target_id:
         raise ValueError("relation_key and target_id must not be empty")
     return {"meta": {"relation-schema-key": relation_key, "target-object-id": target_id}}
+
+
+def create_report_body(
+    *,
+    report_type: str,
+    query: Mapping[str, str],
+    reference_id: str | None,
+    account_id: str | None,
+    report_template_id: str | None,
+) -> dict[str, Any]:
+    """Build the `create-a-report` body: `data.type` `report/<type>`, its query, the person.
+
+    The reference id goes to `meta.auto-create-account-reference-id`, as for inquiries (the
+    attribute `reference-id` is deprecated).
+
+    Raises:
+        ValueError: an empty report type or query, or no person (reference id or account id).
+    """
+    if not report_type or not query:
+        raise ValueError("report_type and query must not be empty")
+    if reference_id is None and account_id is None:
+        raise ValueError("a report needs a reference_id or an account_id")
+    attributes: dict[str, Any] = {"query": dict(query)}
+    if account_id is not None:
+        attributes["account-id"] = _non_empty(account_id, "account_id")
+    if report_template_id is not None:
+        attributes["report-template-id"] = _non_empty(report_template_id, "report_template_id")
+    body: dict[str, Any] = {"data": {"type": f"report/{report_type}", "attributes": attributes}}
+    if reference_id is not None:
+        body["meta"] = {
+            "auto-create-account-reference-id": _non_empty(reference_id, "reference_id")
+        }
+    return body
 
 
 def _included_allowlist(include: Mapping[str, Sequence[str]]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from jobs.metrics import observe_publish_lag
 from jobs.persona.models import InquiryDocument
 from jobs.pipeline.result import build_result
 from jobs.policy.status import event_name
+from jobs.reports.screening import hand_over
 from jobs.state.ledger import InquiryRecord
 
 __all__ = ["fail_followers", "publish_result"]
@@ -46,6 +47,8 @@ async def publish_result(
         )
         for request_id, reference_id in record.followers.items()
     }
+    # A creator that asked for reports may wait for them instead (`jobs.reports.screening`).
+    events = await hand_over(ctx, record, document, events)
     attributes = document.data.attributes
     event = event_name(attributes.status)
     answered = await ctx.ledger.answer_followers(

@@ -242,6 +242,8 @@ async def _create(run: RequestRun, args: tuple[Any, ...], kwargs: dict[str, Any]
     template_id = parsed.template_id or context.settings.persona_template_id
     if template_id is None:
         raise JobArgumentsError("template_id: required when PERSONA_TEMPLATE_ID is not set")
+    if parsed.reports:
+        await context.report_waits.set_plan(run.request_id, parsed.reports)
     if request.inquiry_id is not None:
         return await _answer_again(context, run.request_id, request.inquiry_id, parsed.reference_id)
     if context.clock() >= request.first_run_at + CREATE_DEADLINE_S:

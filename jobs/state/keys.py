@@ -34,7 +34,7 @@ ARQ_RESULT_PREFIX: Final = "arq:result:"
 #: arq's own prefix of the key a worker holds while it runs a job (arq.constants).
 ARQ_IN_PROGRESS_PREFIX: Final = "arq:in-progress:"
 #: The worker's cron jobs, by name without the deployment's prefix (`KeySpace.cron_name`).
-CRON_JOBS: Final = ("poll-tick", "sweep")
+CRON_JOBS: Final = ("poll-tick", "sweep", "report-tick")
 
 
 def is_cron_job_id(job_id: str) -> bool:
@@ -121,6 +121,26 @@ class KeySpace:
     def cron_name(self, name: str) -> str:
         """A cron job's name: arq's cron job ids (`{name}:{time}`) must differ per deployment."""
         return f"{self.prefix}{name}"
+
+    # --- reports (`jobs.state.report_waits`) ------------------------------------------------
+
+    def report_wait(self, request_id: str) -> str:
+        """A request's wait for its reports: the reports, their states, what answers it."""
+        return f"{self.prefix}report-wait:{request_id}"
+
+    @property
+    def report_due(self) -> str:
+        """Sorted set of the requests waiting for reports, scored by their next check (ms)."""
+        return f"{self.prefix}report-due"
+
+    def report_plan(self, request_id: str) -> str:
+        """The reports a create request asked for, run once its inquiry is approved."""
+        return f"{self.prefix}report-plan:{request_id}"
+
+    @property
+    def report_tick_lease(self) -> str:
+        """Held by the worker running this tick's report checks."""
+        return f"{self.prefix}report-tick-lease"
 
     # --- defaults of settings --------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from enum import IntEnum
 from typing import Any, Final
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 
 from jobs.idempotency import idempotency_key
 from jobs.state.keys import ARQ_IN_PROGRESS_PREFIX, ARQ_JOB_PREFIX, KeySpace
@@ -46,6 +47,7 @@ __all__ = [
     "InquiryRecord",
     "Ledger",
     "RequestRecord",
+    "claim_members",
 ]
 
 #: The hash field prefix of a request following an inquiry.
@@ -222,9 +224,10 @@ return fresh
 )
 
 # The sweep's look at one request whose audit time came: answered (drop it from the open set),
-# following an inquiry that still lists it, or with a live arq job (look again later), else
-# lost: answered with the `job.failed` the caller built.
-# KEYS: request hash, open set, stream, arq job key, arq in-progress key.
+# following an inquiry that still lists it or waiting for its reports (the report due set), or
+# with a live arq job (look again later), else lost: answered with the `job.failed` the caller
+# built.
+# KEYS: request hash, open set, stream, arq job key, arq in-progress key, report due set.
 # ARGV: request id, prefix, next look (ms) when following, next look (ms) when alive, maxlen,
 # ttl, event data, due set. Returns 0 answered before, 1 following, 2 alive, 3 answered now.
 _AUDIT: Final = (
@@ -237,7 +240,8 @@ end
 local bound = redis.call('HGET', KEYS[1], 'inquiry')
 local ikey = ''
 if bound then ikey = ARGV[2] .. 'inquiry:' .. bound end
-if bound and redis.call('HEXISTS', ikey, 'f:' .. ARGV[1]) == 1 then
+if (bound and redis.call('HEXISTS', ikey, 'f:' .. ARGV[1]) == 1)
+    or redis.call('ZSCORE', KEYS[6], ARGV[1]) then
   redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
   return 1
 end
@@ -542,6 +546,7 @@ class Ledger:
         self._forget = redis.register_script(_FORGET)
         self._drop_due = redis.register_script(_DROP_DUE)
         self._recount_all = redis.register_script(_RECOUNT_ALL)
+        self._release = redis.register_script(_RELEASE)
 
     # --- requests --------------------------------------------------------------------------
 
@@ -629,6 +634,7 @@ class Ledger:
                 self.stream,
                 ARQ_JOB_PREFIX + request.request_id,
                 ARQ_IN_PROGRESS_PREFIX + request.request_id,
+                self.keys.report_due,
             ],
             args=[
                 request.request_id,
@@ -734,10 +740,7 @@ class Ledger:
 
     async def claim_due(self, now: float, *, limit: int, hold_s: float) -> list[str]:
         """Take up to `limit` inquiries due by `now`; each is held for `hold_s` seconds."""
-        ids = await self._claim_due(
-            keys=[self.keys.due], args=[int(now * 1000), limit, int((now + hold_s) * 1000)]
-        )
-        return [_text(inquiry_id) for inquiry_id in ids]
+        return await claim_members(self._claim_due, self.keys.due, now, limit=limit, hold_s=hold_s)
 
     async def inquiries(self, inquiry_ids: Sequence[str]) -> dict[str, InquiryRecord | None]:
         """Several records in one round trip."""
@@ -840,3 +843,41 @@ class Ledger:
             pipe.sadd(key, job_id)
             pipe.expire(key, self.answered_ttl_s)
             await pipe.execute()
+
+    # --- requests waiting for reports (`jobs.reports`) -------------------------------------
+
+    async def release_follower(self, inquiry_id: str, request_id: str) -> bool:
+        """Stop a request following an inquiry without answering it: its reports answer it.
+
+        The request stays open (the report tick follows it, `jobs.state.report_waits`); the
+        inquiry is settled when nobody else follows it. False when it did not follow it.
+        """
+        released = await self._release(
+            keys=[self.keys.inquiry(inquiry_id), self.keys.due],
+            args=[request_id, inquiry_id, self.answered_ttl_s],
+        )
+        return bool(int(released))
+
+
+# Hand a follower over to its reports: drop its follow field, settle the inquiry if nobody else
+# follows it. KEYS: inquiry hash, due set. ARGV: request id, inquiry id, ttl.
+_RELEASE: Final = (
+    _SETTLE
+    + """
+if redis.call('HDEL', KEYS[1], 'f:' .. ARGV[1]) == 0 then return 0 end
+settle(KEYS[1], KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
+)
+
+
+async def claim_members(
+    claim: AsyncScript, due: str, now: float, *, limit: int, hold_s: float
+) -> list[str]:
+    """Take up to `limit` members of a due set due by `now`, each held for `hold_s` seconds.
+
+    `claim` is `_CLAIM_DUE` registered on the caller's client: the inquiries' due set here,
+    the report due set in `jobs.state.report_waits`.
+    """
+    ids = await claim(keys=[due], args=[int(now * 1000), limit, int((now + hold_s) * 1000)])
+    return [_text(member) for member in ids]

@@ -131,6 +131,14 @@ def error_response(
     return httpx.Response(status, json={"errors": [error]}, headers=headers)
 
 
+#: A ready watchlist report with one match.
+_READY: dict[str, Any] = {
+    "status": "ready",
+    "has-match": True,
+    "matched-lists": [{"name": "Fake List", "entities": [{"name": "Someone"}]}],
+}
+
+
 @dataclass
 class FakePersona:
     """In-memory Persona: inquiries, verifications, a request log and scripted answers."""
@@ -196,16 +204,24 @@ class FakePersona:
                 return httpx.Response(
                     200, json={"data": [related], "links": {"prev": None, "next": None}}
                 )
-            case _, ["webhooks", *_] | ["rate-limits"]:
-                return self._admin(request.method, parts)
+            case _, ["webhooks", *_] | ["rate-limits"] | ["reports", *_]:
+                return self._admin(request.method, parts, body)
             case "POST", ["accounts", account_id, "add-relation"]:
                 account = {"type": "account", "id": account_id, "attributes": {}}
                 return httpx.Response(200, json={"data": account})
         return error_response(404, "Record not found")
 
-    def _admin(self, method: str, parts: list[str]) -> httpx.Response:
-        """Webhooks and rate limits: fixed answers in their operations' shapes."""
+    def _admin(self, method: str, parts: list[str], body: dict[str, Any]) -> httpx.Response:
+        """Webhooks, rate limits and reports: fixed answers in their operations' shapes."""
         match method, parts:
+            case "POST", ["reports"]:
+                report = {"type": body["data"]["type"], "id": "rep_fake0001"}
+                return httpx.Response(
+                    201, json={"data": {**report, "attributes": {"status": "pending"}}}
+                )
+            case "GET", ["reports", report_id]:
+                report = {"type": "report/watchlist", "id": report_id}
+                return httpx.Response(200, json={"data": {**report, "attributes": _READY}})
             case "POST", ["webhooks"]:
                 return httpx.Response(201, json={"data": webhook_resource("wbh_fake0001")})
             case "GET", ["webhooks"]:

@@ -122,6 +122,23 @@ OPERATIONS = [
         ),
     ),
     Operation(
+        "create-a-report",
+        "POST",
+        "/reports",
+        lambda c, key: c.create_report(
+            report_type="watchlist",
+            query={"name-last": "Doe"},
+            idempotency_key=key,
+            reference_id="user-1",
+        ),
+    ),
+    Operation(
+        "retrieve-a-report",
+        "GET",
+        "/reports/rep_seeded01",
+        lambda c, key: c.retrieve_report("rep_seeded01"),
+    ),
+    Operation(
         "create-a-webhook",
         "POST",
         "/webhooks",

@@ -302,3 +302,49 @@ async def test_simulate_actions_are_refused_when_turned_off_without_a_request(
     with pytest.raises(ClientSetupError, match="turned off"):
         await sandbox.simulate_actions(INQUIRY_ID, [{"type": "start_inquiry"}], idempotency_key=KEY)
     assert fake.requests == []
+
+
+async def test_create_report_sends_its_type_query_and_person(
+    client: PersonaClient, fake: FakePersona
+) -> None:
+    await client.create_report(
+        report_type="politically-exposed-person",
+        query={"name-first": "Jane", "country-code": "GB"},
+        idempotency_key="report:job-1:politically-exposed-person",
+        reference_id="user-9",
+        report_template_id="rptp_Template01",
+    )
+    assert fake.last_body() == {
+        "data": {
+            "type": "report/politically-exposed-person",
+            "attributes": {
+                "query": {"name-first": "Jane", "country-code": "GB"},
+                "report-template-id": "rptp_Template01",
+            },
+        },
+        "meta": {"auto-create-account-reference-id": "user-9"},
+    }
+
+
+async def test_create_report_for_an_account_sends_its_id_and_no_meta(
+    client: PersonaClient, fake: FakePersona
+) -> None:
+    await client.create_report(
+        report_type="watchlist", query={"term": "Jane Doe"}, idempotency_key="k", account_id="act_1"
+    )
+    assert fake.last_body() == {
+        "data": {
+            "type": "report/watchlist",
+            "attributes": {"query": {"term": "Jane Doe"}, "account-id": "act_1"},
+        }
+    }
+
+
+async def test_create_report_without_a_person_sends_nothing(
+    client: PersonaClient, fake: FakePersona
+) -> None:
+    with pytest.raises(ValueError, match="reference_id or an account_id"):
+        await client.create_report(
+            report_type="watchlist", query={"term": "x"}, idempotency_key="k"
+        )
+    assert fake.requests == []

@@ -60,6 +60,8 @@ CLIENT_OPERATIONS: Final = (
     "retrieve-case",
     "accounts-list-all-relations",
     "accounts-add-relation",
+    "create-a-report",
+    "retrieve-a-report",
     "create-a-webhook",
     "retrieve-a-webhook",
     "enable-a-webhook",

@@ -10,6 +10,7 @@ from jobs.contract import (
     UNREADABLE_JOB,
     CreateInquiryArgs,
     InquiryArgs,
+    RunReportArgs,
     json_deserializer,
     json_serializer,
     parse_args,
@@ -146,3 +147,44 @@ def test_non_finite_numbers_are_refused_as_arguments(raw: bytes) -> None:
 def test_only_a_valid_reference_id_is_repeated_in_a_failure(value: Any, kept: str | None) -> None:
     # Regression: a refused create copied its raw reference_id (a megabyte) into job.failed.
     assert valid_reference_id(value) == kept
+
+
+_REPORT = {"report_type": "watchlist", "query": {"name-last": "Doe"}, "reference_id": "u"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"report_type": "business-lookup"}, "report_type: Input should be 'watchlist'"),
+        ({"query": "Doe"}, "query: Input should be a valid dictionary"),
+        ({"query": {}}, "query: needs at least one of name-first"),
+        ({"query": {"name-last": "Doe", "ssn": "1"}}, "query: ssn: Extra inputs"),
+        ({"reference_id": None}, "give reference_id or account_id"),
+        ({"account_id": "act_1"}, "give reference_id or account_id"),
+        ({"report_template_id": "itmpl_1"}, "report_template_id: String should match"),
+    ],
+)
+def test_bad_run_report_arguments_are_refused_clearly(
+    changes: dict[str, Any], message: str
+) -> None:
+    arguments = {key: value for key, value in {**_REPORT, **changes}.items() if value is not None}
+    with pytest.raises(JobArgumentsError, match=message):
+        parse_args(RunReportArgs, (), arguments)
+
+
+def test_run_report_arguments_give_persona_only_the_query_keys_sent() -> None:
+    parsed = parse_args(RunReportArgs, (), {**_REPORT, "query": {"term": "Jane Doe"}})
+    assert parsed.persona_query == {"term": "Jane Doe"}
+
+
+@pytest.mark.parametrize(
+    ("reports", "message"),
+    [
+        (["watchlist", "watchlist"], "reports: each report type at most once"),
+        ([], "reports: List should have at least 1 item"),
+        (["phone-number"], "reports.0: Input should be"),
+    ],
+)
+def test_bad_screening_reports_are_refused_clearly(reports: list[str], message: str) -> None:
+    with pytest.raises(JobArgumentsError, match=message):
+        parse_args(CreateInquiryArgs, (), {"reference_id": "u", "reports": reports})

@@ -4,7 +4,8 @@ A person with recognisable PII (name, birthdate, address, id number) goes throug
 status checks, a signed webhook and publication, with a recognisable API key and webhook
 secret. Afterwards none of those values may appear in the captured logs, the metrics of either
 process, any error message, or the published events, except the one field `PUBLISH_FIELDS`
-allows into events.
+allows into events. Reports are audited too: the person is screened after approval, a
+`run_report` request searches for them, and another one fails on a query holding their id number.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from jobs.contract import RUN_REPORT
 from jobs.metrics import reset_metrics
 from jobs.webhooks.signature import signature_header
 from tests.conftest import TEST_API_KEY, TEST_WEBHOOK_SECRET
@@ -72,14 +74,32 @@ async def test_no_secret_or_pii_leaks_beyond_the_allowed_field(pipeline: Pipelin
             pipeline.running() as worker,
         ):
             await pipeline.create(
-                "person-7", note="sandbox-outcome=approved sandbox-after=30", fields=PII
+                "person-7",
+                note="sandbox-outcome=approved sandbox-after=30",
+                fields=PII,
+                reports=["watchlist", "politically-exposed-person", "adverse-media"],
+            )
+            query = {key: PII[key] for key in ("name-first", "name-last", "birthdate")}
+            await pipeline.enqueue(
+                RUN_REPORT,
+                job_id="report-9",
+                report_type="watchlist",
+                query=query,
+                reference_id="person-9",
+            )
+            await pipeline.enqueue(
+                RUN_REPORT,
+                job_id="bad-report-10",
+                report_type="adverse-media",
+                query={**query, "identification-number": PII["identification-number"]},
+                reference_id="person-10",
             )
             # A request that fails, so error messages are part of the audit.
             await pipeline.create(
                 "person-8", note="sandbox-outcome=nonsense", fields=PII, job_id="bad-8"
             )
             async with httpx.AsyncClient(timeout=10) as http:
-                await pipeline.wait_for_events(2)
+                await pipeline.wait_for_events(4)
                 [inquiry_id] = pipeline.inquiries_of("person-7")
                 body, headers = _signed_event(inquiry_id, "evt_audit1", "inquiry.approved")
                 answer = await http.post(
@@ -104,5 +124,9 @@ async def test_no_secret_or_pii_leaks_beyond_the_allowed_field(pipeline: Pipelin
     failed = [event for event in events if event.event == "job.failed"]
     assert failed, "the failing request was audited too"
     assert all(value not in json.dumps([e.data for e in failed]) for value in PII.values())
+    reports = {event.event for event in events if event.request.startswith("report-")}
+    assert reports == {"report.ready"}, "the report request was audited too"
+    [screened] = [event for event in events if event.request == "create-person-7"]
+    assert len(screened.data["reports"]) == 3, "the screening was audited too"
     assert "persona_worker_jobs_total" in worker_metrics
     assert "persona_worker_webhooks_total" in web_metrics

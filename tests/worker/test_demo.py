@@ -36,6 +36,9 @@ async def test_the_demo_answers_every_request_once_and_prints_the_table(
     table = [line for line in out.splitlines() if line.startswith("person-")]
     assert len(table) == 10
     assert all("no result" not in line for line in table)
+    # Approved people are screened; the first of them is on the sandbox's watchlist.
+    assert [line for line in table if "watchlist:match" in line]
+    assert "matched a list: person-" in out
     assert "Persona API calls:" in out
     # Every key it kept is under its own prefix; what the earlier run left was cleared, not
     # answered during this one.

@@ -1,0 +1,1 @@
+"""Persona reports: screening a person against watchlists, PEP lists and adverse media."""
