@@ -215,6 +215,11 @@ class Settings(BaseSettings):
     """Longest a single job attempt may run (each job stops itself a little earlier and runs
     again); a killed worker's jobs come back 10 s after it."""
 
+    # --- Console -------------------------------------------------------------------------
+    console_token: SecretStr | None = None
+    """Token of the operator console at `/console` (at least 16 characters); unset: no console
+    (404)."""
+
     @field_validator(
         "persona_webhook_secrets", "publish_fields", "poll_terminal_statuses", mode="before"
     )
@@ -243,6 +248,13 @@ class Settings(BaseSettings):
     def _check_key(cls, value: SecretStr) -> SecretStr:
         if not value.get_secret_value().startswith(_KEY_PREFIXES):
             raise ValueError("must start with persona_sandbox_ or persona_production_")
+        return value
+
+    @field_validator("console_token")
+    @classmethod
+    def _check_console_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters")
         return value
 
     @field_validator("persona_template_id")

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from jobs.persona.client import PersonaClient, RequestGate
 from jobs.policy.backoff import PollPolicy
 from jobs.state.attempts import AttemptLedger
+from jobs.state.history import History
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import Ledger
 from jobs.state.report_waits import ReportWaits
@@ -72,6 +73,8 @@ class JobContext:
     attempts: AttemptLedger
     """Failed attempts of the jobs that retry (waits for a rate limit do not count)."""
     policy: PollPolicy
+    history: History
+    """What happened, for the operator console (buffered; `History.close` flushes it)."""
     rng: random.Random = field(default_factory=random.Random)
     clock: Callable[[], float] = time.time
 
@@ -108,6 +111,7 @@ class JobContext:
                 answered_ttl_s=settings.record_ttl_s,
             ),
             attempts=AttemptLedger(redis, keys),
+            history=History(redis, keys),
             policy=PollPolicy(
                 min_interval_s=settings.poll_min_interval_s,
                 max_interval_s=settings.poll_max_interval_s,

@@ -56,6 +56,7 @@ __all__ = [
     "JobOutcome",
     "Metrics",
     "RateLimitReason",
+    "decided_at",
     "metrics",
     "observe_api_call",
     "observe_job",
@@ -241,7 +242,9 @@ def set_inflight(counts: Mapping[str, int]) -> None:
         gauge.labels(status).set(count)
 
 
-def _decided_at(attributes: InquiryAttributes) -> datetime | None:
+def decided_at(attributes: InquiryAttributes) -> datetime | None:
+    """When Persona settled the inquiry: the first of its decision, completion, failure and
+    expiry moments that it set (None while it has none)."""
     for moment in (
         attributes.decisioned_at,
         attributes.completed_at,
@@ -260,7 +263,7 @@ def observe_publish_lag(attributes: InquiryAttributes, published_at: float) -> N
     `expired-at` that Persona set; an inquiry with none of them records nothing. A negative lag
     (our clock behind Persona's) counts as zero.
     """
-    decided = _decided_at(attributes)
+    decided = decided_at(attributes)
     if decided is None:
         return
     lag = published_at - decided.timestamp()

@@ -84,8 +84,10 @@ async def _open_context(
         on_wait=_limiter_waited,
     )
     persona = persona_client(settings, http, gate)
-    persona.observers.append(observe_api_call)
-    return JobContext.build(settings, persona=persona, redis=redis, queue=queue)
+    context = JobContext.build(settings, persona=persona, redis=redis, queue=queue)
+    persona.observers += [observe_api_call, context.history.api_call]
+    close_on_exit(stack, "the console's history", context.history.close)
+    return context
 
 
 async def _serve_metrics(stack: AsyncExitStack, ledger: Ledger, port: int) -> None:

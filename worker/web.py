@@ -50,6 +50,7 @@ from jobs.webhooks.events import handle_event, parse_event
 from jobs.webhooks.signature import verify
 from settings import Settings, load_settings
 from worker.concurrency_cap import ConcurrencyCap
+from worker.console import console_routes
 from worker.logs import configure_logging
 from worker.metrics import scrape
 from worker.request_body import BodyBudget, BodyError, BodyTooLargeError, read_body
@@ -115,6 +116,7 @@ async def receive_webhook(request: Request) -> Response:
     except WebhookError as exc:
         logger.info("webhook refused (%d): %s", exc.http_status, exc.message)
         observe_webhook("refused")
+        context.history.count("wh:refused")
         return _refusal(exc)
     try:
         outcome = await handle_event(context, event)
@@ -184,6 +186,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             app.state.context = JobContext.build(
                 resolved, persona=persona_client(resolved, http), redis=redis, queue=queue
             )
+            close_on_exit(stack, "the console's history", app.state.context.history.close)
             yield
 
     routes: list[Any] = [
@@ -191,6 +194,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics_endpoint, methods=["GET"]),
+        *console_routes(resolved),
     ]
     middleware = [Middleware(ConcurrencyCap, limit=resolved.web_max_concurrency)]
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)

@@ -176,6 +176,13 @@ async def run_action(
         run.request_id, event=outcome.event, data=data, inquiry_id=outcome.inquiry_id
     )
     logger.info("%s job %s: published %s", run.job, run.request_id, outcome.event)
+    if answer.new:
+        context.history.result(
+            outcome.event,
+            1,
+            inquiry_id=outcome.inquiry_id,
+            request_ids=[run.request_id],
+        )
     return {**data, "entry_id": answer.entry_id, "published": answer.new}
 
 

@@ -15,7 +15,7 @@ from jobs import log_context
 from jobs.context import JobContext
 from jobs.documents import failed_event
 from jobs.errors import KnownError
-from jobs.metrics import observe_publish_lag
+from jobs.metrics import decided_at, observe_publish_lag
 from jobs.persona.models import InquiryDocument
 from jobs.pipeline.result import build_result
 from jobs.policy.status import event_name
@@ -56,6 +56,14 @@ async def publish_result(
     )
     if answered:
         observe_publish_lag(attributes, now)
+    decided = decided_at(attributes)
+    ctx.history.result(
+        event,
+        answered,
+        lag_s=None if decided is None else now - decided.timestamp(),
+        inquiry_id=record.inquiry_id,
+        request_ids=record.followers,
+    )
     logger.info("published %s for %s to %d request(s)", event, record.inquiry_id, answered)
     return event, answered
 
@@ -78,6 +86,13 @@ async def fail_followers(
     }
     answered = await ctx.ledger.answer_followers(
         record, event="job.failed", status=record.status, data_for=events, now=now
+    )
+    ctx.history.result(
+        "job.failed",
+        answered,
+        error_type=type(error).__name__,
+        inquiry_id=record.inquiry_id,
+        request_ids=record.followers,
     )
     logger.warning(
         "requests for %s failed (%d now): %s", record.inquiry_id, answered, error.message

@@ -100,6 +100,8 @@ async def _follow(ctx: JobContext, request_id: str, inquiry: Inquiry, reference_
         first_due=now + ctx.policy.next_delay(0, inquiry.status, ctx.rng),
         creator=True,
     )
+    if outcome.following:
+        ctx.history.step("following", inquiry.status, inquiry_id=inquiry.id, request_id=request_id)
     return outcome.following
 
 

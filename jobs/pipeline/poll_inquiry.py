@@ -33,6 +33,10 @@ async def follow_inquiry(
         now=now,
         first_due=now,
     )
+    if outcome.following:
+        run.context.history.step(
+            "following", NOT_CHECKED, inquiry_id=inquiry_id, request_id=run.request_id
+        )
     return {"inquiry_id": inquiry_id, "following": outcome.following}
 
 

@@ -142,6 +142,11 @@ async def _check_chunk(
     ]
     await ctx.ledger.record_checks([step.check for step in nexts if step.check is not None])
     for record, step in zip(records, nexts, strict=True):
+        # A check joins the story when it changed something: a new status, or a failure (the
+        # inquiry's record counts every check and keeps the last one's time).
+        if step.check is not None and (step.check.error or step.check.status != record.status):
+            detail = step.check.error or step.check.status
+            ctx.history.step("check", detail, inquiry_id=record.inquiry_id)
         counts[step.outcome] += 1
         if step.outcome == "fetch":
             await enqueue_fetch(ctx, record)

@@ -124,6 +124,13 @@ async def fail_request(
     )
     if answer.new:
         logger.warning("%s request %s failed: %s", job, request_id, error.message)
+        ctx.history.result(
+            "job.failed",
+            1,
+            error_type=type(error).__name__,
+            inquiry_id=inquiry_id,
+            request_ids=[request_id],
+        )
     return answer
 
 
@@ -193,6 +200,7 @@ def request_job(job: str, perform: Perform, *, doc: str) -> WorkerCoroutine:
         if record.answered:
             logger.info("%s request %s already answered; nothing to do", job, request_id)
             return await _replay(context, record)
+        context.history.step("run", job, request_id=request_id)
         try:
             async with within_deadline(context.settings, job, request_id):
                 return await perform(RequestRun(context, job, request_id, record), args, kwargs)

@@ -71,4 +71,11 @@ async def sweep(ctx: dict[str, Any]) -> SweepResult:
         if await context.ledger.audit(request, lost=lost, now=now) is AuditOutcome.ANSWERED_LOST:
             closed += 1
             logger.warning("sweep closed lost %s request %s", request.job, request_id)
+            context.history.result(
+                "job.failed",
+                1,
+                error_type=type(error).__name__,
+                inquiry_id=request.inquiry_id,
+                request_ids=[request_id],
+            )
     return {"looked_at": len(due), "closed": closed}

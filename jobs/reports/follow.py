@@ -111,6 +111,7 @@ async def answer_wait(
         answer = await ctx.ledger.answer(
             wait.request_id, event=wait.event or "", data=data, inquiry_id=wait.inquiry_id
         )
+        _note(ctx, wait, answer, wait.event or "")
     else:
         answer = await _answer_run(ctx, wait, report, errors or {}, now)
     await ctx.report_waits.finish([wait.request_id])
@@ -135,7 +136,8 @@ async def _answer_run(
             now=now,
         )
         logger.info("run_report request %s: %s report ready", wait.request_id, entry.report_type)
-        return await ctx.ledger.answer(wait.request_id, event="report.ready", data=data)
+        answer = await ctx.ledger.answer(wait.request_id, event="report.ready", data=data)
+        return _note(ctx, wait, answer, "report.ready")
     error = errors.get(entry.report_type) or ReportErroredError(
         f"the {entry.report_type} report {entry.report_id} errored at Persona"
     )
@@ -143,7 +145,23 @@ async def _answer_run(
         wait.request_id, job=RUN_REPORT, error=error, now=now, reference_id=wait.reference_id
     )
     logger.warning("run_report request %s failed: %s", wait.request_id, error.message)
-    return await ctx.ledger.answer(wait.request_id, event="job.failed", data=failed)
+    answer = await ctx.ledger.answer(wait.request_id, event="job.failed", data=failed)
+    return _note(ctx, wait, answer, "job.failed", error)
+
+
+def _note(
+    ctx: JobContext, wait: ReportWait, answer: Answer, event: str, error: KnownError | None = None
+) -> Answer:
+    """Count an answer given now in the console's history (`jobs.state.history`)."""
+    if answer.new:
+        ctx.history.result(
+            event,
+            1,
+            error_type=None if error is None else type(error).__name__,
+            inquiry_id=wait.inquiry_id,
+            request_ids=[wait.request_id],
+        )
+    return answer
 
 
 async def advance(ctx: JobContext, wait: ReportWait) -> str:

@@ -108,6 +108,27 @@ class KeySpace:
         """The marker of a webhook event already handled."""
         return f"{self.prefix}webhook-event:{event_id}"
 
+    # --- the console's history (`jobs.state.history`) ---------------------------------------
+
+    def history_minute(self, minute: int) -> str:
+        """The hash of one minute's counters (results, failures, API calls, webhooks, lags)."""
+        return f"{self.prefix}history:m:{minute}"
+
+    @property
+    def history_stories(self) -> str:
+        """The capped stream of what happened to requests and inquiries, newest last."""
+        return f"{self.prefix}history:stories"
+
+    @property
+    def history_workers(self) -> str:
+        """Sorted set of the worker processes, scored by their last heartbeat (unix ms)."""
+        return f"{self.prefix}history:workers"
+
+    @property
+    def history_limit(self) -> str:
+        """The limiter's requests per minute, as the last worker to beat knew it."""
+        return f"{self.prefix}history:limit"
+
     # --- job ids we choose -----------------------------------------------------------------
 
     def fetch_job_id(self, inquiry_id: str, round_: int) -> str:

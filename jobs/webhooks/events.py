@@ -94,6 +94,13 @@ def parse_event(body: bytes) -> WebhookEvent:
 
 async def handle_event(ctx: JobContext, event: WebhookEvent) -> EventOutcome:
     """Act on a verified event once; a redelivered event id does nothing."""
+    outcome = await _handle(ctx, event)
+    ctx.history.count(f"wh:{outcome.action.replace(' ', '_')}")
+    ctx.history.step("webhook", f"{event.name}: {outcome.action}", inquiry_id=outcome.inquiry_id)
+    return outcome
+
+
+async def _handle(ctx: JobContext, event: WebhookEvent) -> EventOutcome:
     marker = ctx.keys.webhook_event(event.event_id)
     if await ctx.redis.exists(marker):
         return EventOutcome("duplicate")
