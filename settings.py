@@ -192,6 +192,11 @@ class Settings(BaseSettings):
     """Reject signatures older than this many seconds; 0 turns the check off."""
     webhook_max_body_bytes: PositiveInt = 1_048_576
     """Larger webhook bodies are refused with 413."""
+    webhook_read_timeout_s: PositiveFloat = 5.0
+    """A webhook body still arriving after this long is refused with 408 (Persona gives up on a
+    delivery after 5 s)."""
+    web_max_concurrency: PositiveInt = 1_024
+    """Requests the web process serves at once; more are answered 503 at once."""
     webhook_dedupe_ttl_s: PositiveInt = 30 * 86_400
     """How long webhook event ids are remembered for deduplication."""
 
