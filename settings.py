@@ -176,7 +176,7 @@ class Settings(BaseSettings):
     poll_wait_for_decision: bool = False
     """When true, follow inquiries until `approved`/`declined` (overrides the terminal set)."""
     poll_safety_net_s: PositiveFloat = 600.0
-    """Wait between status checks while signed webhooks flow."""
+    """Wait between status checks while webhooks flow."""
     poll_batch_size: Annotated[int, Field(ge=1, le=100)] = 100
     """Inquiry ids per list call of a tick's status checks (Persona allows 100)."""
     poll_tick_s: Annotated[float, Field(ge=0.01, le=60)] = 10.0
@@ -194,6 +194,11 @@ class Settings(BaseSettings):
     """Reject signatures older than this many seconds; 0 turns the check off."""
     webhook_max_body_bytes: PositiveInt = 1_048_576
     """Larger webhook bodies are refused with 413."""
+    webhook_read_timeout_s: PositiveFloat = 5.0
+    """A webhook body still arriving after this long is refused with 408 (Persona gives up on a
+    delivery after 5 s)."""
+    web_max_concurrency: PositiveInt = 1_024
+    """Requests the web process serves at once; more are answered 503 at once."""
     webhook_dedupe_ttl_s: PositiveInt = 30 * 86_400
     """How long webhook event ids are remembered for deduplication."""
 

@@ -37,8 +37,9 @@ import time
 import traceback
 from collections.abc import Awaitable, Sequence
 from pathlib import Path
-from typing import Any, Final, cast, get_args
+from typing import Final, cast, get_args
 
+from bench.arguments import bounded
 from bench.harness import open_stack
 from bench.report import ScenarioResult, render_table, write_json
 from bench.scenarios.calls import CallsOptions, run_calls
@@ -75,16 +76,6 @@ def _setting(text: str) -> tuple[str, str]:
     return field, value.strip()
 
 
-def _bounded(low: float, high: float, kind: type[int] | type[float]) -> Any:
-    def parse(text: str) -> int | float:
-        value = kind(text)
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be between {low:g} and {high:g}")
-        return value
-
-    return parse
-
-
 #: The numeric options: flag, lowest and highest value, type, default and what it sets (the
 #: help shows the default after it).
 _NUMBERS: Final[tuple[tuple[str, float, float, type[int] | type[float], float, str], ...]] = (
@@ -113,7 +104,7 @@ def parser() -> argparse.ArgumentParser:
     add("--only", type=_scenarios, default=list(DEFAULT), help="scenarios, e.g. calls,memory")
     for flag, low, high, kind, default, help_text in _NUMBERS:
         help_text = f"{help_text} ({default:g})"
-        add(flag, type=_bounded(low, high, kind), default=default, help=help_text)
+        add(flag, type=bounded(low, high, kind), default=default, help=help_text)
     add("--no-naive", action="store_true", help="skip the naive baseline in a")
     add(
         "--calls-load",

@@ -19,7 +19,6 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from arq.connections import ArqRedis
-from redis.asyncio import Redis
 
 from jobs.context import CTX_KEY, JobContext, persona_client
 from jobs.errors import ConfigError
@@ -27,6 +26,7 @@ from jobs.metrics import observe_api_call, record_rate_limit_wait
 from jobs.persona.ratelimit import RedisRateLimiter
 from jobs.state.eviction import check_eviction_policy
 from jobs.state.keys import KeySpace
+from jobs.state.ledger import Ledger
 from settings import Settings
 from worker.logs import configure_logging, redact_arq_records
 from worker.metrics import MetricsServer
@@ -90,13 +90,13 @@ async def _open_context(
     return context
 
 
-async def _serve_metrics(stack: AsyncExitStack, redis: Redis, keys: KeySpace, port: int) -> None:
+async def _serve_metrics(stack: AsyncExitStack, ledger: Ledger, port: int) -> None:
     """The metrics endpoint on `port`, stopped with `stack`.
 
     Raises:
         ConfigError: naming `METRICS_PORT`, when the port cannot be bound.
     """
-    server = MetricsServer(redis, keys, port=port)
+    server = MetricsServer(ledger, port=port)
     try:
         await server.start()
     except OSError as exc:
@@ -123,7 +123,7 @@ async def startup(ctx: dict[str, Any]) -> None:
         context = await _open_context(stack, settings, ctx["redis"], ctx)
         await prepare_redis(context)
         if settings.metrics_port:
-            await _serve_metrics(stack, context.redis, context.keys, settings.metrics_port)
+            await _serve_metrics(stack, context.ledger, settings.metrics_port)
         # Everything started: from here on `shutdown` closes it.
         ctx[RESOURCES_KEY] = stack.pop_all()
     ctx[CTX_KEY] = context

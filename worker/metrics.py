@@ -1,11 +1,11 @@
 """Serving the metrics: `/metrics` for the web app and a small endpoint in the worker.
 
 Both processes answer a scrape the same way (`scrape`): refresh the in-flight and polling-mode
-gauges from Redis,
-then encode the process's registry (`jobs.metrics`) in the format the scraper asked for
-(Prometheus text, or OpenMetrics when its `Accept` header says so). Counting in-flight
-inquiries at scrape time keeps the gauge exact with no background task, and Prometheus decides
-how often that read happens.
+gauges from Redis, then encode the process's registry (`jobs.metrics`) in the format the
+scraper asked for (Prometheus text, or OpenMetrics when its `Accept` header says so). The
+in-flight gauge is read from the counts the request ledger's scripts keep
+(`Ledger.status_counts`), the mode from `jobs.state.webhook_flow`: two Redis commands per scrape
+whatever the number in flight, exact with no background task.
 
 The worker's endpoint (`MetricsServer`, on `METRICS_PORT`, 0 = off) is a one-route Starlette
 app served by uvicorn as a task of the worker's own event loop, so it needs no thread, and it
@@ -36,8 +36,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol, RequestResponseCycle
 
 from jobs.metrics import metrics, set_inflight, set_polling_mode
 from jobs.state.keys import KeySpace
+from jobs.state.ledger import Ledger
 from jobs.state.webhook_flow import WebhookFlow
-from worker.state_views import inflight_rows
 
 __all__ = ["MetricsServer", "metrics_app", "refresh_inflight", "refresh_mode", "render", "scrape"]
 
@@ -49,20 +49,17 @@ _REQUEST_TIMEOUT_S: Final = 10.0
 _SHUTDOWN_GRACE_S: Final = 2
 
 
-async def refresh_inflight(redis: Redis, keys: KeySpace) -> None:
-    """Recount in-flight inquiries by status; on a Redis error, drop the gauge's series.
+async def refresh_inflight(ledger: Ledger) -> None:
+    """Read the in-flight counts by status; on a Redis error, drop the gauge's series.
 
     An absent series is what an alert on "no data" catches; a stale count would look healthy.
     """
     try:
-        rows = await inflight_rows(redis, keys)
+        counts = await ledger.status_counts()
     except (RedisError, OSError):
         logger.warning("metrics: Redis unavailable, in-flight gauge left empty")
         metrics().inflight.clear()
         return
-    counts: dict[str, int] = {}
-    for row in rows:
-        counts[row.status] = counts.get(row.status, 0) + 1
     set_inflight(counts)
 
 
@@ -76,25 +73,25 @@ async def refresh_mode(redis: Redis, keys: KeySpace) -> None:
     set_polling_mode(state.mode.value)
 
 
-async def render(redis: Redis, keys: KeySpace, accept: str | None) -> tuple[bytes, str]:
+async def render(ledger: Ledger, accept: str | None) -> tuple[bytes, str]:
     """The scrape's body and content type, after refreshing the shared gauges."""
-    await refresh_inflight(redis, keys)
-    await refresh_mode(redis, keys)
+    await refresh_inflight(ledger)
+    await refresh_mode(ledger.redis, ledger.keys)
     encoder, content_type = choose_encoder(accept or "")
     return encoder(metrics().registry), content_type
 
 
-async def scrape(redis: Redis, keys: KeySpace, request: Request) -> Response:
+async def scrape(ledger: Ledger, request: Request) -> Response:
     """The answer to one `GET /metrics`: this process's metrics and the shared in-flight gauge."""
-    body, content_type = await render(redis, keys, request.headers.get("accept"))
+    body, content_type = await render(ledger, request.headers.get("accept"))
     return Response(body, headers={"Content-Type": content_type})
 
 
-def metrics_app(redis: Redis, keys: KeySpace) -> Starlette:
+def metrics_app(ledger: Ledger) -> Starlette:
     """The worker's endpoint as an ASGI app: `GET /metrics` (and HEAD), 404 elsewhere."""
 
     async def endpoint(request: Request) -> Response:
-        return await scrape(redis, keys, request)
+        return await scrape(ledger, request)
 
     return Starlette(routes=[Route("/metrics", endpoint, methods=["GET"])])
 
@@ -161,8 +158,7 @@ class MetricsServer:
     """`GET /metrics` on a TCP port, served by uvicorn from the running event loop.
 
     Args:
-        redis: where the in-flight gauge is read from at each scrape.
-        keys: the deployment's keys.
+        ledger: the request ledger, whose in-flight counts each scrape reads.
         port: the port to listen on; 0 picks a free one (tests read `port` afterwards).
         host: the address to bind; all interfaces by default, as scrapers run elsewhere.
         request_timeout_s: how long a client may take to send its request before it is dropped.
@@ -170,15 +166,13 @@ class MetricsServer:
 
     def __init__(
         self,
-        redis: Redis,
-        keys: KeySpace,
+        ledger: Ledger,
         *,
         port: int,
         host: str = "0.0.0.0",
         request_timeout_s: float = _REQUEST_TIMEOUT_S,
     ) -> None:
-        self._redis = redis
-        self._keys = keys
+        self._ledger = ledger
         self._host = host
         self._requested_port = port
         self._request_timeout_s = request_timeout_s
@@ -196,7 +190,7 @@ class MetricsServer:
 
     def _config(self) -> uvicorn.Config:
         return uvicorn.Config(
-            metrics_app(self._redis, self._keys),
+            metrics_app(self._ledger),
             http=_deadline_protocol(self._request_timeout_s),
             ws="none",
             lifespan="off",

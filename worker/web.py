@@ -1,14 +1,21 @@
 """The `web` process: Persona's webhooks in, liveness and readiness out.
 
-`POST /webhooks/persona` reads the raw body (bounded), verifies `Persona-Signature` over those
-exact bytes, reads the event envelope and hands it to `jobs.webhooks.events`, answering 202 well
-inside Persona's 5-second limit: the work itself happens in the worker. Refusals are 4xx and
-touch nothing: 400 for a missing or malformed signature header or a body that is not a Persona
-event, 401 for a signature that does not match (or is stale when a tolerance is set), 413 for a
-body over `WEBHOOK_MAX_BODY_BYTES`, 415 for a non-JSON content type. When Redis is unreachable
-the answer is 503, so Persona delivers the event again later.
+`POST /webhooks/persona` reads the raw body (bounded in size, time and memory:
+`worker.request_body`), verifies `Persona-Signature` over those exact bytes, reads the event
+envelope and hands it to `jobs.webhooks.events`, answering 202 well inside Persona's 5-second
+limit: the work itself happens in the worker. Refusals touch nothing: 400 for a missing or
+malformed signature header or a body that is not a Persona event, 401 for a signature that does
+not match (or is stale when a tolerance is set), 408 for a body slower than
+`WEBHOOK_READ_TIMEOUT_S`, 413 for a body over `WEBHOOK_MAX_BODY_BYTES`, 415 for a non-JSON
+content type. When Redis is unreachable, or the body had to be dropped to keep the memory of
+arriving bodies bounded, the answer is 503, so Persona delivers the event again later. A sender
+that disconnects mid-body is let go with a debug line.
 
-The app refuses to start on a Redis that may evict keys (`jobs.state.eviction`).
+Every route sits behind `worker.concurrency_cap` (`WEB_MAX_CONCURRENCY` requests at once, 503
+beyond), so the bounds hold wherever the app is served.
+
+The app refuses to be built without a webhook secret (`PERSONA_WEBHOOK_SECRETS`), and to start on
+a Redis that may evict keys (`jobs.state.eviction`).
 
 `GET /metrics` serves the process's Prometheus metrics (`worker.metrics`), `GET /healthz` says
 the process answers and `GET /readyz` that Redis does. Started by uvicorn from the environment
@@ -28,7 +35,8 @@ from typing import Any
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.middleware import Middleware
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -41,38 +49,38 @@ from jobs.state.eviction import check_eviction_policy
 from jobs.webhooks.events import handle_event, parse_event
 from jobs.webhooks.signature import verify
 from settings import Settings, load_settings
+from worker.concurrency_cap import ConcurrencyCap
 from worker.console import console_routes
 from worker.logs import configure_logging
 from worker.metrics import scrape
+from worker.request_body import BodyBudget, BodyError, BodyTooLargeError, read_body
 from worker.resources import close_on_exit, open_persona_http, open_redis
 
-__all__ = ["BodyTooLargeError", "create_app"]
+__all__ = ["BodyTooLargeError", "create_app", "require_webhook_secrets"]
 
 logger = logging.getLogger(__name__)
 
 
-class BodyTooLargeError(WebhookError):
-    """The request body is larger than the receiver accepts."""
+def require_webhook_secrets(settings: Settings) -> None:
+    """Refuse to serve webhooks without a secret to check them with.
 
-    http_status = 413
+    Without one every delivery would be refused with 401 while the process looks healthy; the
+    worker needs no secret, so this is the web process's own start-up check.
 
-
-async def _read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > limit):
-        raise BodyTooLargeError(f"body over {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError(f"body over {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    Raises:
+        ConfigError: `PERSONA_WEBHOOK_SECRETS` is empty.
+    """
+    if not settings.persona_webhook_secrets:
+        raise ConfigError(
+            "invalid configuration:\n  PERSONA_WEBHOOK_SECRETS: the web process needs at least"
+            " one webhook secret (wbhsec_...), comma-separated during a rotation"
+        )
 
 
-def _refusal(error: WebhookError) -> JSONResponse:
-    return JSONResponse({"error": error.message}, status_code=error.http_status)
+def _refusal(error: WebhookError, *, close: bool = False) -> JSONResponse:
+    """The JSON answer to a refused delivery; `close` when the rest of its body may still come."""
+    headers = {"connection": "close"} if close else None
+    return JSONResponse({"error": error.message}, status_code=error.http_status, headers=headers)
 
 
 async def receive_webhook(request: Request) -> Response:
@@ -82,7 +90,21 @@ async def receive_webhook(request: Request) -> Response:
     if not request.headers.get("content-type", "").startswith("application/json"):
         return JSONResponse({"error": "content type must be application/json"}, status_code=415)
     try:
-        body = await _read_body(request, settings.webhook_max_body_bytes)
+        body = await read_body(
+            request,
+            limit=settings.webhook_max_body_bytes,
+            timeout_s=settings.webhook_read_timeout_s,
+            budget=request.app.state.body_budget,
+        )
+    except ClientDisconnect:
+        # Nobody is left to answer: a debug line, not an error with a traceback.
+        logger.debug("webhook sender disconnected before its body arrived")
+        return Response(status_code=400)
+    except BodyError as exc:
+        logger.info("webhook refused (%d): %s", exc.http_status, exc.message)
+        observe_webhook("refused")
+        return _refusal(exc, close=True)
+    try:
         verify(
             request.headers.get("persona-signature"),
             body,
@@ -127,7 +149,7 @@ async def readyz(request: Request) -> Response:
 async def metrics_endpoint(request: Request) -> Response:
     """Prometheus scrape: this process's metrics and the shared in-flight gauge."""
     context: JobContext = request.app.state.context
-    return await scrape(context.redis, context.keys, request)
+    return await scrape(context.ledger, request)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -139,10 +161,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
     if settings is None:
         try:
             settings = load_settings()
+            require_webhook_secrets(settings)
         except ConfigError as exc:
             print(f"persona-worker web: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
         configure_logging(settings)
+    else:
+        require_webhook_secrets(settings)
     resolved = settings
 
     @contextlib.asynccontextmanager
@@ -171,4 +196,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Route("/metrics", metrics_endpoint, methods=["GET"]),
         *console_routes(resolved),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    middleware = [Middleware(ConcurrencyCap, limit=resolved.web_max_concurrency)]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.body_budget = BodyBudget.for_bodies_of(resolved.webhook_max_body_bytes)
+    return app

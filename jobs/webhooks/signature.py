@@ -6,6 +6,12 @@ several space-separated `t=...,v1=...` sets; each is checked against its own `t`
 request is genuine if any set matches any configured secret. Comparisons are constant-time and
 run only on well-formed hex of the right length. Persona documents no timestamp tolerance, so
 the check is optional (`WEBHOOK_TOLERANCE_S`, 0 = off).
+
+The header comes from anyone who can reach the receiver, so the work it can cause is bounded
+before any HMAC runs: at most `MAX_PAIRS` sets (a rotation has one per live secret, all with
+the same `t`), `t` of ASCII digits only, and one HMAC over the body per distinct `t` per
+secret, however many sets repeat a timestamp. Anything malformed is a `SignatureHeaderError`
+(400), never another exception.
 """
 
 from __future__ import annotations
@@ -15,14 +21,18 @@ import hmac
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final
 
 from jobs.errors import SignatureError, SignatureHeaderError
 
-__all__ = ["SignedPair", "parse_header", "sign", "signature_header", "verify"]
+__all__ = ["MAX_PAIRS", "SignedPair", "parse_header", "sign", "signature_header", "verify"]
 
-_HEX_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_HEX_DIGEST = re.compile(r"[0-9a-f]{64}")
+#: `t`: ASCII digits only (`str.isdigit` also takes "²", which `int` refuses).
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _MAX_HEADER = 4_096
-_MAX_PAIRS = 8
+#: Most `t=...,v1=...` sets a header may hold; a rotation has one per live secret.
+MAX_PAIRS: Final = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,26 +55,30 @@ def signature_header(secrets: Iterable[str], timestamp: int, body: bytes) -> str
 
 
 def parse_header(header: str) -> list[SignedPair]:
-    """Split the header into its sets, refusing anything malformed."""
+    """Split the header into its sets, refusing anything malformed (or too many sets)."""
     if not header or len(header) > _MAX_HEADER:
         raise SignatureHeaderError("malformed Persona-Signature header")
-    pairs: list[SignedPair] = []
-    for chunk in header.split():
-        values: dict[str, str] = {}
-        for item in chunk.split(","):
-            name, sep, value = item.partition("=")
-            if not sep or not value:
-                raise SignatureHeaderError("malformed Persona-Signature header")
-            values[name.strip()] = value.strip()
-        timestamp, signature = values.get("t"), values.get("v1")
-        if timestamp is None or not timestamp.isdigit() or len(timestamp) > 12:
-            raise SignatureHeaderError("malformed Persona-Signature header: bad or missing t")
-        if signature is None:
-            raise SignatureHeaderError("malformed Persona-Signature header: missing v1")
-        pairs.append(SignedPair(int(timestamp), signature.lower()))
-    if not pairs or len(pairs) > _MAX_PAIRS:
-        raise SignatureHeaderError("malformed Persona-Signature header")
-    return pairs
+    chunks = header.split()
+    if len(chunks) > MAX_PAIRS:
+        raise SignatureHeaderError(
+            f"malformed Persona-Signature header: more than {MAX_PAIRS} signatures"
+        )
+    return [_parse_pair(chunk) for chunk in chunks]
+
+
+def _parse_pair(chunk: str) -> SignedPair:
+    values: dict[str, str] = {}
+    for item in chunk.split(","):
+        name, sep, value = item.partition("=")
+        if not sep or not value or name in values:
+            raise SignatureHeaderError("malformed Persona-Signature header")
+        values[name] = value
+    timestamp, signature = values.get("t"), values.get("v1")
+    if timestamp is None or not _TIMESTAMP.fullmatch(timestamp):
+        raise SignatureHeaderError("malformed Persona-Signature header: bad or missing t")
+    if signature is None:
+        raise SignatureHeaderError("malformed Persona-Signature header: missing v1")
+    return SignedPair(int(timestamp), signature.lower())
 
 
 def verify(
@@ -90,12 +104,16 @@ def verify(
     keys = [secret for secret in secrets if secret]
     if not keys:
         raise SignatureError("no webhook secret is configured")
+    # One HMAC per distinct timestamp and secret, computed only for a well-formed signature.
+    expected: dict[int, list[str]] = {}
     matched: SignedPair | None = None
     for pair in pairs:
-        if not _HEX_DIGEST.match(pair.signature):
+        if not _HEX_DIGEST.fullmatch(pair.signature):
             continue
-        for secret in keys:
-            if hmac.compare_digest(sign(secret, pair.timestamp, body), pair.signature):
+        if pair.timestamp not in expected:
+            expected[pair.timestamp] = [sign(secret, pair.timestamp, body) for secret in keys]
+        for digest in expected[pair.timestamp]:
+            if hmac.compare_digest(digest, pair.signature):
                 matched = pair
     if matched is None:
         raise SignatureError("Persona-Signature does not match")

@@ -118,3 +118,17 @@ def test_the_command_line_refuses_unknown_scenarios_settings_and_sizes(argv: lis
 )
 def test_cron_runs_are_told_from_pipeline_jobs_of_any_deployment(job_id: str, cron: bool) -> None:
     assert is_cron_job_id(job_id) is cron
+
+
+def test_the_abuse_benchmark_runs_the_procfiles_web_command_on_its_own_port() -> None:
+    from bench.abuse import procfile_web_argv
+    from bench.processes import ROOT, console_script
+
+    argv = procfile_web_argv(ROOT / "Procfile", host="127.0.0.1", port=8123)
+
+    launcher = console_script("uvicorn")
+    assert argv[: len(launcher)] == launcher
+    assert argv[len(launcher) :] == [
+        *("--factory", "worker.web:create_app", "--host", "127.0.0.1", "--port", "8123"),
+        *("--limit-concurrency", "2048"),
+    ]

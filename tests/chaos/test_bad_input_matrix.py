@@ -14,10 +14,11 @@ What is already covered elsewhere is not repeated here:
 - job arguments: tests/pipeline/test_failures.py (missing or non-string `reference_id`, an
   unknown key, a bad template id, a huge field value, `tags` not a list, positional
   arguments, a wrong API key, a refused template);
-- webhook requests: the 22-row table of tests/worker/test_web.py
+- webhook requests: the 25-row table of tests/worker/test_web.py
   (`test_bad_requests_are_refused_and_change_nothing`: missing, empty, malformed and wrong
   signatures, tampered bodies, content types, oversized and non-JSON bodies, non-events,
-  hostile ids), plus its event for an inquiry nobody follows;
+  hostile ids), plus its event for an inquiry nobody follows; slow, stalled and disconnecting
+  senders and floods of requests: tests/worker/test_web_abuse.py;
 - configuration values, in-process: tests/test_settings.py (each variable's validation).
 
 This file adds the rows below, against real processes where a process is what fails.
@@ -436,7 +437,7 @@ def test_a_production_key_against_the_sandbox_fails_the_request_once(matrix: Mat
     assert matrix.production_worker_alive
 
 
-# --- part 2: webhook requests the 22-row table cannot show ------------------------------------
+# --- part 2: webhook requests the 25-row table cannot show ------------------------------------
 
 
 async def _nothing_enqueued(redis: Redis) -> None:
@@ -530,6 +531,7 @@ RUN = (*RUN_WORKER.argv, "--startup-wait", "1")
 def _config_rows() -> list[Any]:
     dead = f"127.0.0.1:{free_port()}"
     base = {"PERSONA_API_KEY": TEST_API_KEY}
+    secrets = {"PERSONA_WEBHOOK_SECRETS": TEST_WEBHOOK_SECRET}
     rows = {
         "arq-missing-key": ConfigRow(ARQ, {}, 2, "PERSONA_API_KEY"),
         "run-wrong-key-prefix": ConfigRow(
@@ -553,7 +555,16 @@ def _config_rows() -> list[Any]:
             CLI_STATUS, {**base, "REDIS_URL": "http://localhost:6379"}, 2, "REDIS_URL"
         ),
         "web-redis-bad-scheme": ConfigRow(
-            (*WEB, "--port", "0"), {**base, "REDIS_URL": "http://localhost:6379"}, 2, "REDIS_URL"
+            (*WEB, "--port", "0"),
+            {**base, **secrets, "REDIS_URL": "http://localhost:6379"},
+            2,
+            "REDIS_URL",
+        ),
+        "web-no-webhook-secret": ConfigRow(
+            (*WEB, "--port", "0"),
+            {**base, "PERSONA_WEBHOOK_SECRETS": " , "},
+            2,
+            "PERSONA_WEBHOOK_SECRETS",
         ),
         "run-api-url-not-a-url": ConfigRow(
             RUN, {**base, "PERSONA_API_URL": "not a url"}, 2, "PERSONA_API_URL"
@@ -619,7 +630,11 @@ async def test_a_redis_that_may_evict_keys_stops_each_process_naming_the_fix(
     server = await stack.start_redis()
     async with Redis.from_url(server.url) as admin:
         await admin.config_set("maxmemory-policy", "volatile-lru")
-    values = {"PERSONA_API_KEY": TEST_API_KEY, "REDIS_URL": server.url}
+    values = {
+        "PERSONA_API_KEY": TEST_API_KEY,
+        "PERSONA_WEBHOOK_SECRETS": TEST_WEBHOOK_SECRET,
+        "REDIS_URL": server.url,
+    }
 
     finished, output = await asyncio.to_thread(_start, argv, values, tmp_path)
 

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from jobs.errors import SignatureError, SignatureHeaderError
-from jobs.webhooks.signature import parse_header, sign, signature_header, verify
+from jobs.webhooks import signature
+from jobs.webhooks.signature import MAX_PAIRS, parse_header, sign, signature_header, verify
 
 # The public vector (ResearchHub test_persona_webhook_view.py, test_create_digest).
 PUBLIC_SECRET = "wbhsec_researchhub"
@@ -95,11 +98,74 @@ def test_missing_header_and_missing_secrets_are_refused() -> None:
         "t=1;v1=" + "0" * 64,
         "x" * 5000,
         " ".join(["t=1,v1=" + "0" * 64] * 9),
+        "t=\u00b2,v1=" + "0" * 64,
+        "t=\u0661\u0662,v1=" + "0" * 64,
+        "t=1,t=2,v1=" + "0" * 64,
+        "t=1,v1=" + "0" * 64 + ",v1=" + "1" * 64,
+    ],
+    ids=[
+        "empty",
+        "no-v1",
+        "no-t",
+        "t-letters",
+        "t-negative",
+        "v1-empty",
+        "semicolon",
+        "too-long",
+        "nine-sets",
+        "t-superscript-two",
+        "t-arabic-indic-digits",
+        "t-twice",
+        "v1-twice",
     ],
 )
 def test_malformed_headers_are_refused(header: str) -> None:
     with pytest.raises(SignatureHeaderError):
         parse_header(header)
+
+
+def test_a_header_with_more_sets_than_a_rotation_needs_is_refused() -> None:
+    body = b"{}"
+    pairs = [f"t={100 + index},v1={sign('wbhsec_a', 100 + index, body)}" for index in range(8)]
+    with pytest.raises(SignatureHeaderError, match=f"more than {MAX_PAIRS} signatures"):
+        verify(" ".join(pairs), body, ["wbhsec_a"], now=100)
+
+
+def test_the_most_sets_allowed_are_still_checked() -> None:
+    body = b"{}"
+    forged = [f"t={index},v1={'0' * 64}" for index in range(MAX_PAIRS - 1)]
+    header = " ".join([*forged, f"t=7,v1={sign('wbhsec_a', 7, body)}"])
+    assert verify(header, body, ["wbhsec_a"], now=7).timestamp == 7
+
+
+def test_sets_sharing_a_timestamp_cost_one_hmac_per_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, int]] = []
+
+    def counted(secret: str, timestamp: int, body: bytes) -> str:
+        calls.append((secret, timestamp))
+        return sign(secret, timestamp, body)
+
+    monkeypatch.setattr(signature, "sign", counted)
+    header = " ".join(f"t=50,v1={str(index) * 64}" for index in range(MAX_PAIRS))
+
+    with pytest.raises(SignatureError):
+        verify(header, b"x" * 1_000, ["wbhsec_a", "wbhsec_b"], now=50)
+    assert sorted(calls) == [("wbhsec_a", 50), ("wbhsec_b", 50)]
+
+
+def test_a_set_whose_signature_is_not_hex_costs_no_hmac(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[Any] = []
+
+    def counted(*args: Any) -> str:
+        calls.append(args)
+        return ""
+
+    monkeypatch.setattr(signature, "sign", counted)
+    with pytest.raises(SignatureError):
+        verify("t=1,v1=xyz t=2,v1=" + "g" * 64, b"x", ["wbhsec_a"], now=1)
+    assert calls == []
 
 
 def test_non_hex_or_short_signatures_never_match() -> None:

@@ -176,6 +176,7 @@ def test_the_web_app_built_from_the_environment_logs_our_way(
 
     monkeypatch.chdir(tmp_path)  # no .env
     monkeypatch.setenv("PERSONA_API_KEY", "persona_sandbox_web0test")
+    monkeypatch.setenv("PERSONA_WEBHOOK_SECRETS", "wbhsec_web0test")
     monkeypatch.setenv("LOG_FORMAT", "json")
     with preserved_logging():
         uvicorn_access = logging.getLogger("uvicorn.access")

@@ -14,6 +14,7 @@ from arq import Retry
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from bench.abuse import commands_served
 from jobs.metrics import (
     Metrics,
     observe_api_call,
@@ -26,6 +27,7 @@ from jobs.metrics import (
 from jobs.persona.client import ApiCall, RateLimitInfo
 from jobs.persona.models import InquiryAttributes
 from jobs.state.keys import KeySpace
+from jobs.state.ledger import Ledger
 from jobs.state.redis_typing import resolved
 from worker import metrics as worker_metrics
 from worker.instrument import instrument
@@ -181,22 +183,35 @@ def test_resetting_gives_a_fresh_registry_without_duplicate_registration() -> No
 KEYS = KeySpace()
 
 
-async def _follow(redis: Redis, inquiry_id: str, status: str) -> None:
-    """A followed inquiry as the ledger keeps it: its record and its place in the due set."""
-    await resolved(redis.hset(KEYS.inquiry(inquiry_id), mapping={"status": status, "since": "1.0"}))
-    await redis.zadd(KEYS.due, {inquiry_id: 1})
+def _ledger(redis: Redis, keys: KeySpace = KEYS) -> Ledger:
+    return Ledger(redis, keys, stream=keys.default_results_stream, maxlen=1_000, answered_ttl_s=60)
+
+
+@pytest.fixture
+def ledger(decoded_redis: Redis) -> Ledger:
+    """The request ledger of the default deployment."""
+    return _ledger(decoded_redis)
+
+
+async def _follow(ledger: Ledger, inquiry_id: str, status: str) -> None:
+    """A followed inquiry as a create job leaves it, through the ledger's own scripts."""
+    request_id = f"create-{inquiry_id}"
+    await ledger.open(request_id, "create_inquiry", 1.0)
+    await ledger.follow(
+        inquiry_id, request_id, reference_id=None, status=status, now=1.0, first_due=2.0
+    )
 
 
 @pytest.mark.redis
 async def test_inflight_is_counted_from_redis_at_scrape_time(
-    fresh: Metrics, decoded_redis: Redis
+    fresh: Metrics, ledger: Ledger
 ) -> None:
-    await _follow(decoded_redis, "inq_a", "pending")
-    await _follow(decoded_redis, "inq_b", "pending")
-    await _follow(decoded_redis, "inq_c", "needs_review")
-    await decoded_redis.zadd(KEYS.due, {"inq_gone": 1})  # record expired
+    await _follow(ledger, "inq_a", "pending")
+    await _follow(ledger, "inq_b", "pending")
+    await _follow(ledger, "inq_c", "needs_review")
+    await _follow(ledger, "inq_d", "unknown")
 
-    await refresh_inflight(decoded_redis, KEYS)
+    await refresh_inflight(ledger)
 
     assert sample(fresh, "persona_worker_inflight_inquiries", status="pending") == 2
     assert sample(fresh, "persona_worker_inflight_inquiries", status="needs_review") == 1
@@ -220,27 +235,48 @@ async def test_the_polling_mode_is_read_from_redis_at_scrape_time(
 
 @pytest.mark.redis
 async def test_inflight_counts_only_its_own_deployment(
-    fresh: Metrics, decoded_redis: Redis
+    fresh: Metrics, decoded_redis: Redis, ledger: Ledger
 ) -> None:
-    other = KeySpace("persona-demo:")
-    await _follow(decoded_redis, "inq_a", "pending")
-    await resolved(decoded_redis.hset(other.inquiry("inq_b"), mapping={"status": "pending"}))
-    await decoded_redis.zadd(other.due, {"inq_b": 1})
+    other = _ledger(decoded_redis, KeySpace("persona-demo:"))
+    await _follow(ledger, "inq_a", "pending")
+    await _follow(other, "inq_b", "pending")
 
-    await refresh_inflight(decoded_redis, KEYS)
+    await refresh_inflight(ledger)
     assert sample(fresh, "persona_worker_inflight_inquiries", status="pending") == 1
-    await refresh_inflight(decoded_redis, other)
+    await refresh_inflight(other)
     assert sample(fresh, "persona_worker_inflight_inquiries", status="pending") == 1
 
 
 @pytest.mark.redis
-async def test_the_worker_endpoint_serves_metrics_and_nothing_else(
-    fresh: Metrics, decoded_redis: Redis
+async def test_a_scrape_costs_two_redis_commands_with_20000_in_flight(
+    fresh: Metrics, web: httpx.AsyncClient, redis: Redis, ledger: Ledger
 ) -> None:
-    await _follow(decoded_redis, "inq_a", "created")
+    # Records written in bulk and counted as the worker counts them at start-up.
+    statuses = ("created", "pending", "needs_review", "completed")
+    async with ledger.redis.pipeline(transaction=False) as pipe:
+        for index in range(20_000):
+            pipe.hset(KEYS.inquiry(f"inq_{index}"), "status", statuses[index % 4])
+            pipe.zadd(KEYS.due, {f"inq_{index}": 1})
+        await pipe.execute()
+    assert await ledger.recount() == 20_000
+    before = await commands_served(redis)
+
+    answer = await web.get("/metrics")
+
+    # `commands_served` leaves out its own INFO calls. Two reads whatever the number in
+    # flight: the ledger's counts by status and the polling mode.
+    assert await commands_served(redis) - before == 2
+    assert 'persona_worker_inflight_inquiries{status="pending"} 5000.0' in answer.text
+
+
+@pytest.mark.redis
+async def test_the_worker_endpoint_serves_metrics_and_nothing_else(
+    fresh: Metrics, ledger: Ledger
+) -> None:
+    await _follow(ledger, "inq_a", "created")
     fresh.jobs.labels("create_inquiry", "success").inc()
     async with (
-        MetricsServer(decoded_redis, KEYS, port=0, host="127.0.0.1") as server,
+        MetricsServer(ledger, port=0, host="127.0.0.1") as server,
         httpx.AsyncClient(base_url=f"http://127.0.0.1:{server.port}") as client,
     ):
         scrape = await client.get("/metrics")
@@ -262,10 +298,8 @@ async def test_the_worker_endpoint_serves_metrics_and_nothing_else(
 
 
 @pytest.mark.redis
-async def test_a_silent_client_is_dropped_and_others_still_served(decoded_redis: Redis) -> None:
-    async with MetricsServer(
-        decoded_redis, KEYS, port=0, host="127.0.0.1", request_timeout_s=0.2
-    ) as server:
+async def test_a_silent_client_is_dropped_and_others_still_served(ledger: Ledger) -> None:
+    async with MetricsServer(ledger, port=0, host="127.0.0.1", request_timeout_s=0.2) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(b"GET /metrics HTTP/1.1\r\n")  # the headers never finish
         await writer.drain()
@@ -280,18 +314,16 @@ async def test_a_silent_client_is_dropped_and_others_still_served(decoded_redis:
 
 @pytest.mark.redis
 async def test_a_client_that_stalls_on_its_next_request_is_dropped(
-    decoded_redis: Redis, monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     render = worker_metrics.render
 
-    async def slow_render(redis: Redis, keys: KeySpace, accept: str | None) -> tuple[bytes, str]:
+    async def slow_render(ledger: Ledger, accept: str | None) -> tuple[bytes, str]:
         await asyncio.sleep(0.4)  # a slow scrape outlasts the first deadline: no hang-up
-        return await render(redis, keys, accept)
+        return await render(ledger, accept)
 
     monkeypatch.setattr(worker_metrics, "render", slow_render)
-    async with MetricsServer(
-        decoded_redis, KEYS, port=0, host="127.0.0.1", request_timeout_s=0.2
-    ) as server:
+    async with MetricsServer(ledger, port=0, host="127.0.0.1", request_timeout_s=0.2) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(b"GET /metrics HTTP/1.1\r\nHost: scraper\r\n\r\n")
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)  # catches a hang
@@ -308,13 +340,13 @@ async def test_a_client_that_stalls_on_its_next_request_is_dropped(
 
 @pytest.mark.redis
 async def test_the_worker_endpoint_leaves_signals_and_logs_to_the_worker(
-    decoded_redis: Redis, caplog: pytest.LogCaptureFixture
+    ledger: Ledger, caplog: pytest.LogCaptureFixture
 ) -> None:
     handled = (signal.SIGINT, signal.SIGTERM)
     before = {signum: signal.getsignal(signum) for signum in handled}
     with caplog.at_level(logging.DEBUG):
         async with (
-            MetricsServer(decoded_redis, KEYS, port=0, host="127.0.0.1") as server,
+            MetricsServer(ledger, port=0, host="127.0.0.1") as server,
             httpx.AsyncClient() as client,
         ):
             answer = await client.get(f"http://127.0.0.1:{server.port}/metrics?token=s3cr3t")

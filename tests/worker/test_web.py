@@ -222,6 +222,10 @@ def _case(body: bytes, headers: dict[str, str], status: int, reason: str) -> Any
 def _hostile_cases() -> list[Any]:
     now = int(time.time())
     json_type = {"content-type": "application/json"}
+    superscript_t = f"t=\u00b2,v1={'0' * 64}"
+    eight_sets = " ".join(
+        signature_header([TEST_WEBHOOK_SECRET], now - index, GOOD) for index in range(8)
+    )
     return [
         _case(GOOD, json_type, 400, "missing-signature"),
         _case(GOOD, {**json_type, "persona-signature": ""}, 400, "empty-signature"),
@@ -229,6 +233,9 @@ def _hostile_cases() -> list[Any]:
         _case(GOOD, {**json_type, "persona-signature": f"t={now}"}, 400, "no-v1"),
         _case(GOOD, {**json_type, "persona-signature": "v1=" + "0" * 64}, 400, "no-t"),
         _case(GOOD, {**json_type, "persona-signature": f"t=abc,v1={'0' * 64}"}, 400, "t-not-int"),
+        # Sent as byte 0xB2 (headers are latin-1): "²", which `str.isdigit` takes for a digit.
+        _case(GOOD, {**json_type, "persona-signature": superscript_t}, 400, "t-superscript-two"),
+        _case(GOOD, {**json_type, "persona-signature": eight_sets}, 400, "eight-sets"),
         _case(GOOD, signed(GOOD, secret="wbhsec_wrong"), 401, "wrong-secret"),
         _case(GOOD, {**json_type, "persona-signature": f"t={now},v1={'0' * 64}"}, 401, "zeros"),
         _case(GOOD, {**json_type, "persona-signature": f"t={now},v1=xyz"}, 401, "non-hex"),
@@ -239,6 +246,7 @@ def _hostile_cases() -> list[Any]:
             GOOD, {k: v for k, v in signed(GOOD).items() if k != "content-type"}, 415, "no-ctype"
         ),
         _case(b"x" * 5000, signed(b"x" * 5000), 413, "oversized-body"),
+        _case(GOOD, {**signed(GOOD), "content-length": "\u00b2"}, 413, "length-superscript-two"),
         _case(b"not json", signed(b"not json"), 400, "signed-non-json"),
         _case(b"[]", signed(b"[]"), 400, "signed-json-array"),
         _case(b'{"data": 5}', signed(b'{"data": 5}'), 400, "data-not-object"),
@@ -274,7 +282,8 @@ async def test_bad_requests_are_refused_and_change_nothing(
     headers: dict[str, str],
     status: int,
 ) -> None:
-    response = await web.post("/webhooks/persona", content=body, headers=headers)
+    sent = httpx.Headers(headers, encoding="latin-1")
+    response = await web.post("/webhooks/persona", content=body, headers=sent)
     assert response.status_code == status, response.text
     if status != 202:
         assert "error" in response.json()
@@ -360,3 +369,10 @@ async def test_the_app_refuses_to_start_on_a_redis_that_may_evict_keys(
     with pytest.raises(ConfigError, match="maxmemory-policy is volatile-lru; set it to noeviction"):
         async with app.router.lifespan_context(app):
             pass
+
+
+def test_the_app_refuses_to_be_built_without_a_webhook_secret(make_settings: Any) -> None:
+    from worker.web import create_app
+
+    with pytest.raises(ConfigError, match="PERSONA_WEBHOOK_SECRETS: the web process needs"):
+        create_app(make_settings(persona_webhook_secrets=""))
