@@ -19,7 +19,6 @@ from redis.asyncio import Redis
 from jobs.persona.client import PersonaClient, RequestGate
 from jobs.policy.backoff import PollPolicy
 from jobs.state.attempts import AttemptLedger
-from jobs.state.due_shift import DueShift
 from jobs.state.history import History
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import Ledger
@@ -79,8 +78,6 @@ class JobContext:
     """Result payloads webhooks brought, for the fetch to publish without a read."""
     flow: WebhookFlow
     """Whether signed webhooks flow, and the polling mode all workers share."""
-    due_shift: DueShift
-    """Moves followed inquiries' checks for the webhook cadence."""
     policy: PollPolicy
     history: History
     """What happened, for the operator console (buffered; `History.close` flushes it)."""
@@ -122,7 +119,6 @@ class JobContext:
             attempts=AttemptLedger(redis, keys),
             payloads=PayloadStore(redis, keys),
             flow=WebhookFlow(redis, keys),
-            due_shift=DueShift(redis, keys),
             history=History(redis, keys),
             policy=PollPolicy(
                 min_interval_s=settings.poll_min_interval_s,

@@ -3,7 +3,7 @@
 At the start of each tick (`jobs.pipeline.poll_tick`) `tick_mode` decides the mode from the
 shared flow state (`jobs.policy.cadence`, `jobs.state.webhook_flow`); a change is stored for
 every worker, logged once and counted, and a change back to `polling` makes every followed
-inquiry due at once (`DueShift.catch_up`), so the tick that noticed the gap is the last one
+inquiry due at once (`Ledger.catch_up`), so the tick that noticed the gap is the last one
 at the safety-net cadence. In `webhooks` mode `waiting_checks` sets aside the due inquiries
 whose checks can wait for the safety net, and moves their next check there without a call.
 """
@@ -40,7 +40,7 @@ async def tick_mode(ctx: JobContext, now: float) -> Mode:
             decision.reason,
         )
         return decision.mode
-    caught_up = await ctx.due_shift.catch_up(now)
+    caught_up = await ctx.ledger.catch_up(now)
     logger.warning(
         "status checks back to the normal cadence (%s); %d followed inquiries due now",
         decision.reason,
@@ -70,5 +70,5 @@ async def waiting_checks(ctx: JobContext, records: Sequence[InquiryRecord], now:
         )
         if until is not None:
             deferred.append((record.inquiry_id, record.round, until))
-    await ctx.due_shift.defer(deferred)
+    await ctx.ledger.defer_checks(deferred)
     return {inquiry_id for inquiry_id, _, _ in deferred}

@@ -310,6 +310,24 @@ return #ARGV - 1
 """
 )
 
+# While webhooks flow, a due inquiry's check waits for the safety net (`jobs.policy.cadence`):
+# it moves only later, only while the inquiry is in the same answer round and not settled, so
+# a request that started following in between keeps its prompt check.
+# KEYS: due set, inquiry hash. ARGV: inquiry id, round, until (ms). Returns 1 when moved.
+_DEFER: Final = """
+if redis.call('HGET', KEYS[2], 'round') ~= ARGV[2] then return 0 end
+if redis.call('HGET', KEYS[2], 'done') == '1' then return 0 end
+return redis.call('ZADD', KEYS[1], 'XX', 'GT', 'CH', ARGV[3], ARGV[1])
+"""
+
+# When webhooks stop, every followed inquiry becomes due now, so the changes the gap may have
+# hidden are seen within a tick. KEYS: due set. ARGV: now (ms). Returns how many moved.
+_CATCH_UP: Final = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[1], '+inf')
+for _, id in ipairs(ids) do redis.call('ZADD', KEYS[1], 'XX', ARGV[1], id) end
+return #ids
+"""
+
 # Count the followed inquiries by status from scratch (records written before the counts
 # existed, or a record deleted by hand). KEYS: due set. ARGV: prefix.
 _RECOUNT_ALL: Final = """
@@ -546,6 +564,8 @@ class Ledger:
         self._forget = redis.register_script(_FORGET)
         self._drop_due = redis.register_script(_DROP_DUE)
         self._recount_all = redis.register_script(_RECOUNT_ALL)
+        self._defer = redis.register_script(_DEFER)
+        self._catch_up = redis.register_script(_CATCH_UP)
         self._release = redis.register_script(_RELEASE)
 
     # --- requests --------------------------------------------------------------------------
@@ -820,6 +840,24 @@ class Ledger:
         counts records written before the counts existed.
         """
         return int(await self._recount_all(keys=[self.keys.due], args=[self.keys.prefix]))
+
+    async def defer_checks(self, checks: Sequence[tuple[str, int, float]]) -> int:
+        """Move each `(inquiry id, round, until)` check later, in one round trip; how many."""
+        if not checks:
+            return 0
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for inquiry_id, round_, until in checks:
+                await self._defer(
+                    keys=[self.keys.due, self.keys.inquiry(inquiry_id)],
+                    args=[inquiry_id, round_, int(until * 1000)],
+                    client=pipe,
+                )
+            moved = await pipe.execute()
+        return sum(int(item) for item in moved)
+
+    async def catch_up(self, now: float) -> int:
+        """Make every followed inquiry due at `now`; how many were not due yet."""
+        return int(await self._catch_up(keys=[self.keys.due], args=[int(now * 1000)]))
 
     async def due_count(self) -> int:
         """How many inquiries are followed."""

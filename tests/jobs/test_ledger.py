@@ -419,3 +419,30 @@ async def test_status_counts_cost_one_command_whatever_the_number_followed(
         if name != "cmdstat_info"
     )
     assert calls == 1
+
+
+async def test_a_deferred_check_moves_only_later_and_only_in_the_same_round(
+    context: JobContext,
+) -> None:
+    ledger = context.ledger
+    await _follow(context, "inq_a", "req-a", "pending")
+    await _follow(context, "inq_b", "req-b", "pending")
+
+    moved = await ledger.defer_checks(
+        [("inq_a", 0, NOW + 600), ("inq_b", 1, NOW + 600), ("inq_a", 0, NOW - 60)]
+    )
+
+    assert moved == 1, "inq_b is in round 0, and an earlier time never moves a check"
+    assert await context.redis.zscore(context.keys.due, "inq_a") == (NOW + 600) * 1000
+    assert await context.redis.zscore(context.keys.due, "inq_b") == NOW * 1000
+
+
+async def test_catching_up_makes_every_followed_inquiry_due_now(context: JobContext) -> None:
+    ledger = context.ledger
+    await _follow(context, "inq_a", "req-a", "pending")
+    await _follow(context, "inq_b", "req-b", "pending")
+    await ledger.defer_checks([("inq_a", 0, NOW + 600), ("inq_b", 0, NOW + 900)])
+
+    assert await ledger.catch_up(NOW + 10) == 2
+
+    assert await ledger.claim_due(NOW + 10, limit=10, hold_s=1) == ["inq_a", "inq_b"]
