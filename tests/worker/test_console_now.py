@@ -9,8 +9,10 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
+from jobs.policy.cadence import Mode
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import Ledger
+from jobs.state.webhook_flow import WebhookFlow
 from settings import Settings
 from tests.worker.conftest import CONSOLE_TOKEN
 
@@ -58,3 +60,18 @@ async def test_now_with_nothing_in_flight_says_so(console: httpx.AsyncClient) ->
     assert '<span class="value" id="in-flight">0</span>' in page
     assert "nothing in flight" in page
     assert '<span class="value" id="oldest">none</span>' in page
+
+
+async def test_now_shows_how_status_checks_run(
+    console: httpx.AsyncClient, decoded_redis: Redis, console_settings: Settings
+) -> None:
+    page = (await console.get("/console/partial/now", headers=BEARER)).text
+    assert '<span class="value" id="polling-mode">normal</span>' in page
+    assert "no webhooks seen" in page
+
+    flow = WebhookFlow(decoded_redis, KeySpace(console_settings.key_prefix))
+    await flow.switch(Mode.WEBHOOKS, time.time(), "signed webhooks cover every change")
+
+    page = (await console.get("/console/partial/now", headers=BEARER)).text
+    assert '<span class="value" id="polling-mode">safety net</span>' in page
+    assert "signed webhooks cover every change" in page

@@ -31,6 +31,7 @@ from jobs.state.history_reads import (
 )
 from jobs.state.ledger import InquiryRecord, RequestRecord
 from jobs.state.results import ResultEvent, decode_entry, read_range
+from jobs.state.webhook_flow import FlowState
 from worker.console.oldest import OldestWaiting
 from worker.state_views import next_check
 
@@ -81,6 +82,8 @@ class Now:
     webhooks_hour: dict[str, int]
     results_hour: int
     """Requests answered in the last 60 minutes (whatever the event)."""
+    polling: FlowState
+    """How status checks run: the normal cadence, or the safety net while webhooks flow."""
     at: float
 
 
@@ -110,6 +113,7 @@ async def now(ctx: JobContext, oldest: OldestWaiting) -> Now:
         webhooks_recent=last[-1].kind("wh"),
         webhooks_hour=_summed(bin_.kind("wh") for bin_ in last),
         results_hour=sum(sum(bin_.kind("ev").values()) for bin_ in last),
+        polling=await ctx.flow.state(),
         at=at,
     )
 
