@@ -54,6 +54,7 @@ __all__ = [
     "PollingDeadlineError",
     "enqueue_fetch",
     "poll_tick",
+    "take_tick_lease",
 ]
 
 logger = logging.getLogger(__name__)
@@ -186,14 +187,18 @@ async def _check_chunk(
             await fail_followers(ctx, record, POLL_INQUIRY, step.error)
 
 
+async def take_tick_lease(context: JobContext, key: str) -> bool:
+    """Whether this worker runs this tick: the lease lasts 90 % of `POLL_TICK_S`, so one
+    worker per tick takes the due work, and the next tick is free again."""
+    lease_ms = max(int(context.settings.poll_tick_s * 900), 10)
+    return bool(await context.redis.set(key, secrets.token_hex(8), nx=True, px=lease_ms))
+
+
 async def poll_tick(ctx: dict[str, Any]) -> TickResult:
     """Check every due inquiry (up to `POLL_TICK_MAX_CHECKS`) in shared list calls."""
     context = JobContext.from_ctx(ctx)
     settings = context.settings
-    lease_ms = max(int(settings.poll_tick_s * 900), 10)
-    if not await context.redis.set(
-        context.keys.tick_lease, secrets.token_hex(8), nx=True, px=lease_ms
-    ):
+    if not await take_tick_lease(context, context.keys.tick_lease):
         return {"skipped": "another worker has this tick"}
     now = context.clock()
     mode = await tick_mode(context, now)

@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections import Counter
 from typing import Any, Final
 
 from jobs.context import JobContext
 from jobs.documents import Skipped
+from jobs.pipeline.poll_tick import take_tick_lease
 from jobs.pipeline.requests import job_deadline_s
 from jobs.reports.follow import advance
 
@@ -43,10 +43,7 @@ async def report_tick(ctx: dict[str, Any]) -> dict[str, int] | Skipped:
     """Check every due wait (up to `POLL_TICK_MAX_CHECKS`): create, read, answer."""
     context = JobContext.from_ctx(ctx)
     settings = context.settings
-    lease_ms = max(int(settings.poll_tick_s * 900), 10)
-    if not await context.redis.set(
-        context.keys.report_tick_lease, secrets.token_hex(8), nx=True, px=lease_ms
-    ):
+    if not await take_tick_lease(context, context.keys.report_tick_lease):
         return {"skipped": "another worker has this tick"}
     waits = context.report_waits
     started = context.clock()
