@@ -77,8 +77,12 @@ def require_webhook_secrets(settings: Settings) -> None:
         )
 
 
-def _refusal(error: WebhookError, *, close: bool = False) -> JSONResponse:
-    """The JSON answer to a refused delivery; `close` when the rest of its body may still come."""
+def _refusal(context: JobContext, error: WebhookError, *, close: bool = False) -> JSONResponse:
+    """Log and count a refused delivery (metrics, the console's history) and answer it; `close`
+    when the rest of its body may still come."""
+    logger.info("webhook refused (%d): %s", error.http_status, error.message)
+    observe_webhook("refused")
+    context.history.count("wh:refused")
     headers = {"connection": "close"} if close else None
     return JSONResponse({"error": error.message}, status_code=error.http_status, headers=headers)
 
@@ -101,9 +105,7 @@ async def receive_webhook(request: Request) -> Response:
         logger.debug("webhook sender disconnected before its body arrived")
         return Response(status_code=400)
     except BodyError as exc:
-        logger.info("webhook refused (%d): %s", exc.http_status, exc.message)
-        observe_webhook("refused")
-        return _refusal(exc, close=True)
+        return _refusal(context, exc, close=True)
     try:
         verify(
             request.headers.get("persona-signature"),
@@ -114,10 +116,7 @@ async def receive_webhook(request: Request) -> Response:
         )
         event = parse_event(body)
     except WebhookError as exc:
-        logger.info("webhook refused (%d): %s", exc.http_status, exc.message)
-        observe_webhook("refused")
-        context.history.count("wh:refused")
-        return _refusal(exc)
+        return _refusal(context, exc)
     try:
         outcome = await handle_event(context, event)
     except RedisError:
