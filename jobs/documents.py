@@ -49,6 +49,7 @@ __all__ = [
     "FetchResult",
     "FollowingResult",
     "InquiryRedacted",
+    "KeptCopies",
     "LinkRefreshed",
     "MatchedList",
     "OpenResult",
@@ -259,13 +260,21 @@ class LinkRefreshed(TypedDict):
     following: bool
 
 
-class DroppedCopies(TypedDict):
-    """How many of our copies of an inquiry's personal data were dropped (`jobs.state.forget`)."""
+class KeptCopies(TypedDict):
+    """How many of the copies the pipeline's state keeps of an inquiry's personal data were
+    dropped (`jobs.state.forget`)."""
 
     inquiry_records: int
     create_requests: int
     job_results: int
     stream_events: int
+
+
+class DroppedCopies(KeptCopies):
+    """Every copy of an inquiry's personal data dropped by `redact_inquiry`."""
+
+    screenings: int
+    """Screenings still waiting whose inquiry result dropped its field values."""
 
 
 class InquiryRedacted(TypedDict):

@@ -14,7 +14,8 @@ Outcome event `inquiry.redacted`, data: `inquiry_id`, `status` (redaction keeps 
 `redacted_at`, `already_redacted` (Persona had redacted it before this job) and `dropped`
 (counts of our copies removed: `inquiry_records`, the ledger's records of the inquiry;
 `create_requests`, requests whose reference id was blanked, none once every request was
-answered, since an answer drops it; `job_results`; `stream_events`). An unknown inquiry, or any
+answered, since an answer drops it; `job_results`; `stream_events`; `screenings`, waiting
+screenings whose result dropped its field values). An unknown inquiry, or any
 other refusal, ends with `job.failed`.
 
 A followed inquiry stays followed: the requests waiting for it are answered with its result,
@@ -25,8 +26,9 @@ from __future__ import annotations
 
 from jobs.actions.base import ActionRun, Outcome, action_job
 from jobs.contract import REDACT_INQUIRY, InquiryArgs
-from jobs.documents import InquiryRedacted, iso
+from jobs.documents import DroppedCopies, InquiryRedacted, iso
 from jobs.errors import ConflictError
+from jobs.reports.screening import forget_screening
 from jobs.state.forget import forget_inquiry
 
 __all__ = ["redact_inquiry"]
@@ -43,7 +45,13 @@ async def _perform(run: ActionRun, args: InquiryArgs) -> Outcome:
         if inquiry.attributes.redacted_at is None:
             raise
         already = True
-    dropped = await forget_inquiry(run.context, inquiry.id)
+    record = await run.context.ledger.inquiry(inquiry.id)
+    dropped = DroppedCopies(
+        **await forget_inquiry(run.context, inquiry.id),
+        screenings=await forget_screening(
+            run.context, inquiry.id, record.creator if record else None
+        ),
+    )
     return Outcome(
         "inquiry.redacted",
         InquiryRedacted(

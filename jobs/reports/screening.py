@@ -33,7 +33,13 @@ from jobs.reports.summary import failed_outcome
 from jobs.state.ledger import InquiryRecord
 from jobs.state.report_waits import ReportEntry, ReportWait
 
-__all__ = ["SCREENED_STATUSES", "NoQueryError", "hand_over"]
+__all__ = [
+    "SCREENED_STATUSES",
+    "InquiryRedactedError",
+    "NoQueryError",
+    "forget_screening",
+    "hand_over",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +49,36 @@ SCREENED_STATUSES: Final = frozenset({"approved", "completed"})
 
 class NoQueryError(WorkerError):
     """The inquiry's fields name nobody (no name part), so the report cannot be asked for."""
+
+
+class InquiryRedactedError(WorkerError):
+    """The inquiry was redacted before its report was asked for: nobody is left to screen."""
+
+
+async def forget_screening(ctx: JobContext, inquiry_id: str, creator: str | None) -> int:
+    """Redaction's part in a screening that still waits: the inquiry result it will publish
+    keeps no field values, and reports not yet asked for are not asked for (their queries are
+    the person's names); 1 when a waiting screening was changed.
+
+    A report already created is Persona's own object and runs on.
+    """
+    if creator is None:
+        return 0
+    wait = (await ctx.report_waits.load([creator])).get(creator)
+    if wait is None or wait.kind != "screening" or wait.inquiry_id != inquiry_id:
+        return 0
+    if wait.result is not None:
+        wait.result = {**wait.result, "fields": {}}
+    for entry in wait.reports:
+        if entry.query is not None:
+            entry.query = None
+            entry.status = "failed"
+            entry.outcome = failed_outcome(
+                entry.report_type,
+                entry.report_id,
+                InquiryRedactedError("the inquiry was redacted before this report was asked for"),
+            )
+    return int(await ctx.report_waits.replace(wait))
 
 
 def _entries(report_types: list[str], fields: Mapping[str, Any]) -> list[ReportEntry]:

@@ -33,7 +33,7 @@ import json
 from typing import Final
 
 from jobs.context import JobContext
-from jobs.documents import DroppedCopies
+from jobs.documents import KeptCopies
 from jobs.state.keys import ARQ_RESULT_PREFIX
 from jobs.state.redis_typing import resolved
 
@@ -91,7 +91,7 @@ async def _forget_events(ctx: JobContext, inquiry_id: str) -> int:
         start = f"({page[-1][0]}"
 
 
-async def forget_inquiry(ctx: JobContext, inquiry_id: str) -> DroppedCopies:
+async def forget_inquiry(ctx: JobContext, inquiry_id: str) -> KeptCopies:
     """Drop every copy of personal data we keep for one inquiry; counts of what was dropped."""
     record = await ctx.ledger.inquiry(inquiry_id)
     records, requests = await ctx.ledger.forget_references(inquiry_id)

@@ -165,6 +165,13 @@ class ReportWaits:
         )
         return bool(int(saved))
 
+    async def replace(self, wait: ReportWait) -> bool:
+        """Store a changed wait in place (its due time and expiry unchanged); False if gone."""
+        stored = await self.redis.set(
+            self.keys.report_wait(wait.request_id), wait.to_json(), xx=True, keepttl=True
+        )
+        return bool(stored)
+
     async def due_again(self, request_ids: Sequence[str], due: float) -> None:
         """Put taken waits that were not checked back, due at `due` (still followed only)."""
         if request_ids:

@@ -36,6 +36,7 @@ async def test_redaction_erases_at_persona_and_publishes_once(actions: Actions) 
         "create_requests": 0,
         "job_results": 0,
         "stream_events": 0,
+        "screenings": 0,
     }
     assert actions.sandbox.state.inquiry(inquiry.id).redacted_at is not None
     assert (await actions.job_result(job_id))["s"] is True
@@ -88,6 +89,7 @@ async def test_our_copies_of_personal_data_are_dropped(actions: Actions) -> None
         "create_requests": 0,
         "job_results": 1,
         "stream_events": 1,
+        "screenings": 0,
     }
     record = await actions.record(inquiry_id)
     assert record is not None

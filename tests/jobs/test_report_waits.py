@@ -13,6 +13,7 @@ import pytest
 from jobs.context import CTX_KEY, JobContext
 from jobs.contract import CREATE_INQUIRY, RUN_REPORT
 from jobs.pipeline.sweep import sweep
+from jobs.reports.screening import forget_screening
 from jobs.reports.tick import report_tick
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import FOLLOWING_AUDIT_S
@@ -125,3 +126,46 @@ async def test_a_tick_past_its_time_budget_puts_the_waits_it_took_back_due(
     due = await context.redis.zrange(context.keys.report_due, 0, -1, withscores=True)
     assert {member for member, _ in due} == {"report-5", "report-6"}
     assert all(score / 1000 > now + 999 for _, score in due), "due at the late clock"
+
+
+async def test_redaction_strips_a_waiting_screening_of_field_values_and_unasked_queries(
+    context: JobContext,
+) -> None:
+    now = time.time()
+    await context.ledger.open("create-9", CREATE_INQUIRY, now)
+    wait = ReportWait(
+        request_id="create-9",
+        kind="screening",
+        since=now,
+        deadline=now + 3_600,
+        reports=[
+            ReportEntry("watchlist", status="pending", report_id="rep_1"),
+            ReportEntry("politically-exposed-person", query={"name-first": "Alexander"}),
+        ],
+        inquiry_id="inq_9",
+        event="inquiry.approved",
+        result={"event": "inquiry.approved", "fields": {"name-first": "Alexander"}},
+    )
+    assert await context.report_waits.start(wait, due=now) == 1
+
+    assert await forget_screening(context, "inq_9", "create-9") == 1
+
+    [kept] = (await context.report_waits.load(["create-9"])).values()
+    assert kept is not None
+    assert kept.result == {"event": "inquiry.approved", "fields": {}}
+    watchlist, pep = kept.reports
+    assert (watchlist.status, watchlist.report_id) == ("pending", "rep_1"), "Persona's own report"
+    assert (pep.status, pep.query) == ("failed", None)
+    assert pep.outcome is not None
+    assert pep.outcome["error"] is not None
+    assert pep.outcome["error"]["type"] == "InquiryRedactedError"
+    assert "Alexander" not in (await context.redis.get(context.keys.report_wait("create-9")) or "")
+
+
+async def test_redaction_leaves_a_screening_of_another_inquiry_alone(context: JobContext) -> None:
+    now = time.time()
+    wait = dataclasses.replace(_wait("create-10", now), kind="screening", inquiry_id="inq_other")
+    await context.ledger.open("create-10", CREATE_INQUIRY, now)
+    assert await context.report_waits.start(wait, due=now) == 1
+
+    assert await forget_screening(context, "inq_9", "create-10") == 0
