@@ -159,7 +159,7 @@ async def run_memory(stack: Stack, options: MemoryOptions) -> ScenarioResult:
     )
     result.add("of which arq's stored create results", results_share, "B", digits=0)
     result.add(
-        "the rest: the request ledger and the due set", per_inquiry - results_share, "B", digits=0
+        "the rest: ledger, due set, console history", per_inquiry - results_share, "B", digits=0
     )
     for sample in samples:
         result.add(f"worker RSS at {sample.inflight:,}", sample.worker_rss / 2**20, "MiB", digits=1)
