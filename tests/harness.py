@@ -57,6 +57,9 @@ FAST_SETTINGS: Final[Mapping[str, Any]] = {
     "poll_max_interval_s": 0.1,
     "poll_review_interval_s": 0.1,
     "poll_tick_s": 0.02,
+    # A test's synthetic webhook can switch the tick to the webhook cadence while the
+    # sandbox sends none for the other inquiries: their safety net must stay short too.
+    "poll_safety_net_s": 1.0,
     "http_timeout_s": 2.0,
     "job_timeout_s": 10.0,
 }
