@@ -39,6 +39,7 @@ from jobs.pipeline.poll_inquiry import follow_inquiry
 from jobs.pipeline.requests import request_job, within_deadline
 from jobs.policy.backoff import RetryBudget
 from jobs.policy.status import is_terminal
+from jobs.reports.screening import needs_fields
 from jobs.state.ledger import InquiryRecord
 
 __all__ = ["FETCH_MAX_FAILURES", "FETCH_RETRY", "fetch_verification"]
@@ -101,7 +102,7 @@ async def _fetch(context: JobContext, job_id: str, job_try: int, inquiry_id: str
     record = await context.ledger.inquiry(inquiry_id)
     if record is None or not record.followers:
         return {"inquiry_id": inquiry_id, "skipped": "no request waits for it"}
-    carried = await _from_payload(context, record)
+    carried = None if await needs_fields(context, record) else await _from_payload(context, record)
     if carried is not None:
         return await _publish(context, record, carried, "payload")
     now = context.clock()

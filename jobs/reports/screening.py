@@ -39,6 +39,7 @@ __all__ = [
     "NoQueryError",
     "forget_screening",
     "hand_over",
+    "needs_fields",
 ]
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,13 @@ class NoQueryError(WorkerError):
 
 class InquiryRedactedError(WorkerError):
     """The inquiry was redacted before its report was asked for: nobody is left to screen."""
+
+
+async def needs_fields(ctx: JobContext, record: InquiryRecord) -> bool:
+    """Whether publishing the inquiry's result needs its fields beyond `PUBLISH_FIELDS`: its
+    creator asked for a screening, whose queries are the person's names. A webhook's payload
+    keeps only the allowed fields, so such a result comes from a read."""
+    return record.creator is not None and bool(await ctx.report_waits.plan(record.creator))
 
 
 async def forget_screening(ctx: JobContext, inquiry_id: str, creator: str | None) -> int:

@@ -262,3 +262,25 @@ async def test_a_kept_payload_whose_status_a_check_contradicted_is_not_used(
 
     assert pipeline.calls("retrieve-an-inquiry") == 1, "it read the inquiry instead"
     assert "failed" in outcome, "the sandbox knows no inq_1: the read names the reason"
+
+
+async def test_an_inquiry_whose_creator_asked_for_screening_is_read_not_taken_from_its_payload(
+    pipeline: Pipeline, context: JobContext
+) -> None:
+    now = context.clock()
+    await context.ledger.open("create-1", "create_inquiry", now)
+    await context.ledger.follow(
+        "inq_1",
+        "create-1",
+        reference_id=None,
+        status="pending",
+        now=now,
+        first_due=now + 600,
+        creator=True,
+    )
+    await context.report_waits.set_plan("create-1", ["watchlist"])
+    await handle_event(context, _event(_payload(carried=("ver_1", "ver_2"))))
+
+    await _fetch(context)
+
+    assert pipeline.calls("retrieve-an-inquiry") == 1, "the screening's names need a read"
