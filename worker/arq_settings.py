@@ -108,23 +108,20 @@ def build_worker_settings(
         ],
         "cron_jobs": [
             # Cron job ids carry the name, so the prefix keeps deployments apart (`KeySpace`).
-            interval_cron(
-                poll_tick,
-                name=keys.cron_name(POLL_TICK_CRON),
-                interval_s=settings.poll_tick_s,
-                run_at_startup=True,
-                timeout=timeout,
-                max_tries=1,
-                keep_result=0,
-            ),
-            interval_cron(
-                report_tick,
-                name=keys.cron_name(REPORT_TICK_CRON),
-                interval_s=settings.poll_tick_s,
-                run_at_startup=True,
-                timeout=timeout,
-                max_tries=1,
-                keep_result=0,
+            *(
+                interval_cron(
+                    tick,
+                    name=keys.cron_name(tick_name),
+                    interval_s=settings.poll_tick_s,
+                    run_at_startup=True,
+                    timeout=timeout,
+                    max_tries=1,
+                    keep_result=0,
+                )
+                for tick, tick_name in (
+                    (poll_tick, POLL_TICK_CRON),
+                    (report_tick, REPORT_TICK_CRON),
+                )
             ),
             cron(
                 sweep,
