@@ -27,6 +27,7 @@ from jobs.context import JobContext
 from jobs.documents import ResultEvent, ScreenedResultEvent
 from jobs.errors import WorkerError
 from jobs.persona.models import InquiryDocument
+from jobs.personal_data import without_personal_data
 from jobs.reports.follow import REPORT_DEADLINE_S
 from jobs.reports.queries import query_from_fields
 from jobs.reports.summary import failed_outcome
@@ -76,7 +77,7 @@ async def forget_screening(ctx: JobContext, inquiry_id: str, creator: str | None
     if wait is None or wait.kind != "screening" or wait.inquiry_id != inquiry_id:
         return 0
     if wait.result is not None:
-        wait.result = {**wait.result, "fields": {}}
+        wait.result = without_personal_data(wait.result) or wait.result
     for entry in wait.reports:
         if entry.query is not None:
             entry.query = None
@@ -143,6 +144,11 @@ async def hand_over(
     )
     if await waits.start(wait, due=now) < 0:
         return events
+    # Redaction marks the record before it looks for a waiting screening: a screening started
+    # after that look sees the mark here, and forgets its own copies the same way.
+    latest = await ctx.ledger.inquiry(inquiry.id)
+    if latest is not None and latest.redacted:
+        await forget_screening(ctx, inquiry.id, creator)
     await ctx.ledger.release_follower(inquiry.id, creator)
     logger.info("request %s: screening %s after %s", creator, ", ".join(plan), inquiry.status)
     return {request_id: event for request_id, event in events.items() if request_id != creator}

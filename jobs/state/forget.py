@@ -5,8 +5,10 @@ On redaction each is dropped:
 
 - the ledger's records (`jobs.state.ledger`): the reference ids (the caller's ids for the
   person) kept for the requests still waiting for the inquiry, and on its creator's request
-  record, are blanked (`Ledger.forget_references`); an answered request dropped its own with
-  its answer;
+  record, are blanked, and the inquiry's record is marked redacted (`Ledger.forget_references`);
+  an answered request dropped its own with its answer. The mark comes first: a fetch that read
+  the inquiry before the redaction and publishes after the stream was scanned below publishes
+  the redacted form of its events (`jobs.personal_data`), checked in the publishing script;
 - `arq:result:{job}`, arq's result of the create job that made the inquiry: it holds the
   person's reference id and one-time link (never the job's arguments, which our serializer
   leaves out of every stored result), and is deleted;
@@ -29,11 +31,11 @@ longer than one page.
 
 from __future__ import annotations
 
-import json
 from typing import Final
 
 from jobs.context import JobContext
 from jobs.documents import KeptCopies
+from jobs.personal_data import holds_personal_data
 from jobs.state.keys import ARQ_RESULT_PREFIX
 from jobs.state.redis_typing import resolved
 
@@ -41,8 +43,6 @@ __all__ = ["forget_inquiry"]
 
 #: Stream entries read per round trip while looking for an inquiry's events.
 _PAGE: Final = 500
-#: Event data that is personal: inquiry field values, and links into the person's flow.
-_PERSONAL_EVENT_DATA: Final = ("fields", "one_time_link", "one_time_link_short")
 
 
 async def _forget_results(ctx: JobContext, inquiry_id: str, creator: str | None) -> int:
@@ -60,19 +60,6 @@ async def _forget_results(ctx: JobContext, inquiry_id: str, creator: str | None)
     return int(deleted[0]) if doomed else 0
 
 
-def _holds_personal_data(raw: str | None) -> bool:
-    """Whether an event's data carries inquiry field values or a one-time link."""
-    if not raw:
-        return False
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return False
-    if not isinstance(data, dict):
-        return False
-    return any(data.get(name) for name in _PERSONAL_EVENT_DATA)
-
-
 async def _forget_events(ctx: JobContext, inquiry_id: str) -> int:
     """Delete the inquiry's stream entries that carry field values or a link."""
     stream = ctx.settings.results_stream
@@ -82,7 +69,7 @@ async def _forget_events(ctx: JobContext, inquiry_id: str) -> int:
         doomed = [
             entry_id
             for entry_id, fields in page
-            if fields.get("inquiry_id") == inquiry_id and _holds_personal_data(fields.get("data"))
+            if fields.get("inquiry_id") == inquiry_id and holds_personal_data(fields.get("data"))
         ]
         if doomed:
             deleted += int(await ctx.redis.xdel(stream, *doomed))

@@ -33,6 +33,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from jobs.idempotency import idempotency_key
+from jobs.personal_data import without_personal_data
 from jobs.state.keys import ARQ_IN_PROGRESS_PREFIX, ARQ_JOB_PREFIX, KeySpace
 from jobs.state.redis_typing import resolved
 
@@ -154,22 +155,27 @@ return {1, entry}
 )
 
 # Answer every listed follower of an inquiry that is still waiting, then settle the inquiry if
-# nobody else follows it. KEYS: inquiry hash, due set, stream, open set. ARGV: prefix, inquiry
-# id, maxlen, ttl, now, event, status, count, then request id and data for each follower.
-# Returns the number of requests answered now.
+# nobody else follows it. An inquiry redacted since its result was read (the record's
+# `redacted` mark, set by `_FORGET` before redaction scans the stream) gets each event's
+# redacted form, so no personal data reaches the stream after the scan.
+# KEYS: inquiry hash, due set, stream, open set. ARGV: prefix, inquiry id, maxlen, ttl, now,
+# event, status, count, then for each follower its request id, data and redacted data ('' when
+# the data holds nothing personal). Returns the number of requests answered now.
 _ANSWER_FOLLOWERS: Final = (
     _SETTLE
     + """
 local answered = 0
 local count = tonumber(ARGV[8])
+local redacted = redis.call('HEXISTS', KEYS[1], 'redacted') == 1
 for i = 0, count - 1 do
-  local request_id = ARGV[9 + 2 * i]
+  local request_id = ARGV[9 + 3 * i]
   local field = 'f:' .. request_id
   if redis.call('HEXISTS', KEYS[1], field) == 1 then
     local rkey = ARGV[1] .. 'request:' .. request_id
     if not redis.call('HGET', rkey, 'entry') then
-      answer_one(rkey, KEYS[4], KEYS[3], request_id, ARGV[6], ARGV[2], ARGV[10 + 2 * i],
-        ARGV[3], ARGV[4])
+      local data = ARGV[10 + 3 * i]
+      if redacted and ARGV[11 + 3 * i] ~= '' then data = ARGV[11 + 3 * i] end
+      answer_one(rkey, KEYS[4], KEYS[3], request_id, ARGV[6], ARGV[2], data, ARGV[3], ARGV[4])
       answered = answered + 1
     end
     redis.call('HDEL', KEYS[1], field)
@@ -355,10 +361,12 @@ if ARGV[3] == '1' then redis.call('HINCRBY', KEYS[1], 'failures', 1) end
 return 1
 """
 
-# Redaction: blank the reference ids the ledger keeps for an inquiry's requests.
+# Redaction: blank the reference ids the ledger keeps for an inquiry's requests, and mark the
+# record redacted, so a result read before the redaction is published in its redacted form.
 # KEYS: inquiry hash. ARGV: prefix. Returns {records touched, requests touched}.
 _FORGET: Final = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
+redis.call('HSET', KEYS[1], 'redacted', '1')
 local requests = 0
 local creator = redis.call('HGET', KEYS[1], 'creator')
 for _, name in ipairs(redis.call('HKEYS', KEYS[1])) do
@@ -377,6 +385,11 @@ return {1, requests}
 def _stamp(moment: float) -> str:
     """A time as stored in a record: unix seconds to the millisecond (memory counts per key)."""
     return f"{moment:.3f}"
+
+
+def _json(data: Mapping[str, object]) -> str:
+    """An event's data as the stream stores it."""
+    return json.dumps(data, separators=(",", ":"), default=str)
 
 
 def _pairs(flat: Sequence[Any]) -> dict[str, str]:
@@ -455,6 +468,8 @@ class InquiryRecord:
     """The create request that made the inquiry, if one of ours did."""
     followers: dict[str, str | None]
     """The requests waiting for its result, each with its reference id."""
+    redacted: bool = False
+    """Redaction reached it while it was followed: its events are published redacted."""
 
     @classmethod
     def from_hash(cls, inquiry_id: str, raw: Mapping[str, str]) -> InquiryRecord:
@@ -476,6 +491,7 @@ class InquiryRecord:
                 for name, value in raw.items()
                 if name.startswith(FOLLOWER_FIELD)
             },
+            redacted=raw.get("redacted") == "1",
         )
 
     @classmethod
@@ -613,7 +629,7 @@ class Ledger:
                 request_id,
                 event,
                 inquiry_id or "",
-                json.dumps(data, separators=(",", ":"), default=str),
+                _json(data),
                 self.maxlen,
                 self.answered_ttl_s,
                 self.keys.prefix,
@@ -663,7 +679,7 @@ class Ledger:
                 int((now + OPEN_AUDIT_S) * 1000),
                 self.maxlen,
                 self.answered_ttl_s,
-                json.dumps(lost, separators=(",", ":"), default=str),
+                _json(lost),
                 self.keys.due,
             ],
         )
@@ -733,7 +749,9 @@ class Ledger:
         """Answer each request in `data_for` that still follows the inquiry; how many now.
 
         A request that started following after `record` was read is not in `data_for`: it
-        keeps the inquiry followed, and the next check answers it.
+        keeps the inquiry followed, and the next check answers it. If redaction reached the
+        inquiry after its result was read, each event goes out without its field values and
+        links (`jobs.personal_data`): the script checks the mark redaction sets first.
         """
         args: list[Any] = [
             self.keys.prefix,
@@ -746,7 +764,8 @@ class Ledger:
             len(data_for),
         ]
         for request_id, data in data_for.items():
-            args += [request_id, json.dumps(data, separators=(",", ":"), default=str)]
+            redacted = without_personal_data(data)
+            args += [request_id, _json(data), "" if redacted is None else _json(redacted)]
         answered = await self._answer_followers(
             keys=[
                 self.keys.inquiry(record.inquiry_id),

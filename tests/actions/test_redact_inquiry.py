@@ -8,6 +8,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from jobs.context import JobContext
+from jobs.pipeline.answers import publish_result
+from jobs.producer import connect
+from jobs.state.forget import forget_inquiry
 from jobs.state.keys import ARQ_RESULT_PREFIX
 from jobs.state.redis_typing import resolved
 from tests.actions.conftest import NO_STATUS_CHECKS, Actions, refusals
@@ -137,6 +141,40 @@ async def test_a_followed_inquiry_redacted_still_answers_its_request_without_fie
     assert completed.event == "inquiry.completed"
     assert completed.data["fields"] == {"name-first": None}, "Persona erased the value"
     assert "Jane" not in str(completed.data)
+
+
+async def test_a_result_read_before_the_redaction_is_published_without_field_values(
+    actions: Actions,
+) -> None:
+    inquiry = await actions.new_inquiry(reference_id="person-5", fields={"name-first": "Jane"})
+    await actions.simulate(inquiry.id, "complete_inquiry")
+    queue = await connect(str(actions.settings.redis_url), queue_name=actions.settings.queue_name)
+    try:
+        context = JobContext.build(
+            actions.settings, persona=actions.persona, redis=actions.redis, queue=queue
+        )
+        now = context.clock()
+        await context.ledger.open("poll-1", "poll_inquiry", now)
+        await context.ledger.follow(
+            inquiry.id, "poll-1", reference_id=None, status="completed", now=now, first_due=now
+        )
+        # A fetch reads the completed inquiry; before it publishes, a redaction runs whole.
+        record = await context.ledger.inquiry(inquiry.id)
+        document = await actions.persona.retrieve_inquiry(inquiry.id, include=("verifications",))
+        await actions.persona.redact_inquiry(inquiry.id, idempotency_key=uuid.uuid4().hex)
+        dropped = await forget_inquiry(context, inquiry.id)
+        assert record is not None
+        _, answered = await publish_result(context, record, document)
+    finally:
+        await queue.aclose()
+
+    assert document.data.attributes.fields["name-first"].value == "Jane", "read before"
+    assert dropped["stream_events"] == 0, "nothing was published before the redaction"
+    assert answered == 1
+    [completed] = await actions.events_for("poll-1")
+    assert completed.event == "inquiry.completed"
+    assert completed.data["fields"] == {"name-first": None}
+    assert "Jane" not in str(await _everything_in_redis(actions.redis))
 
 
 BAD_ARGUMENTS: list[tuple[str, dict[str, Any]]] = [

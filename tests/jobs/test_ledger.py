@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -289,6 +290,30 @@ async def test_redaction_blanks_every_reference_id_the_ledger_keeps(context: Job
     assert request.reference_id is None
     raw = await resolved(context.redis.hgetall(context.keys.request("create-1")))
     assert "person-1" not in raw.values()
+
+
+@pytest.mark.parametrize(
+    ("redacted_after_the_read", "published_fields"),
+    [(True, {"name-first": None}), (False, {"name-first": "Jane"})],
+)
+async def test_a_result_read_before_a_redaction_is_published_redacted(
+    context: JobContext, redacted_after_the_read: bool, published_fields: dict[str, object]
+) -> None:
+    ledger = context.ledger
+    await _follower(ledger, "inq_1", "req-a")
+    record = await ledger.inquiry("inq_1")
+    assert record is not None
+    read = {"event": "inquiry.approved", "fields": {"name-first": "Jane"}}
+
+    if redacted_after_the_read:
+        await ledger.forget_references("inq_1")
+    answered = await ledger.answer_followers(
+        record, event="inquiry.approved", status="approved", data_for={"req-a": read}, now=NOW
+    )
+
+    assert answered == 1
+    [entry] = await _stream(context)
+    assert json.loads(entry["data"])["fields"] == published_fields
 
 
 async def test_the_same_request_id_under_two_prefixes_is_two_requests(

@@ -12,12 +12,14 @@ import pytest
 
 from jobs.context import CTX_KEY, JobContext
 from jobs.contract import CREATE_INQUIRY, RUN_REPORT
+from jobs.pipeline.result import build_result
 from jobs.pipeline.sweep import sweep
-from jobs.reports.screening import forget_screening
+from jobs.reports.screening import forget_screening, hand_over
 from jobs.reports.tick import report_tick
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import FOLLOWING_AUDIT_S
 from jobs.state.report_waits import ReportEntry, ReportWait
+from tests.jobs.test_documents import DOCUMENT
 
 pytestmark = pytest.mark.redis
 
@@ -152,7 +154,7 @@ async def test_redaction_strips_a_waiting_screening_of_field_values_and_unasked_
 
     [kept] = (await context.report_waits.load(["create-9"])).values()
     assert kept is not None
-    assert kept.result == {"event": "inquiry.approved", "fields": {}}
+    assert kept.result == {"event": "inquiry.approved", "fields": {"name-first": None}}
     watchlist, pep = kept.reports
     assert (watchlist.status, watchlist.report_id) == ("pending", "rep_1"), "Persona's own report"
     assert (pep.status, pep.query) == ("failed", None)
@@ -169,3 +171,39 @@ async def test_redaction_leaves_a_screening_of_another_inquiry_alone(context: Jo
     assert await context.report_waits.start(wait, due=now) == 1
 
     assert await forget_screening(context, "inq_9", "create-10") == 0
+
+
+async def test_a_screening_started_after_a_redaction_keeps_no_personal_data(
+    context: JobContext,
+) -> None:
+    now = time.time()
+    await context.ledger.open("create-8", CREATE_INQUIRY, now)
+    await context.report_waits.set_plan("create-8", ["watchlist"])
+    await context.ledger.follow(
+        "inq_1",
+        "create-8",
+        reference_id="p",
+        status="approved",
+        now=now,
+        first_due=now,
+        creator=True,
+    )
+    # The fetch read the record and the inquiry; then redaction marked the record and found no
+    # screening to forget; then the fetch hands the creator over to its screening.
+    record = await context.ledger.inquiry("inq_1")
+    assert record is not None
+    await context.ledger.forget_references("inq_1")
+    event = build_result(
+        DOCUMENT, request_id="create-8", reference_id="p", publish_fields=["name-first"], now=now
+    )
+
+    left = await hand_over(context, record, DOCUMENT, {"create-8": event})
+
+    assert left == {}, "the creator waits for its screening"
+    wait = (await context.report_waits.load(["create-8"]))["create-8"]
+    assert wait is not None
+    assert wait.result is not None
+    assert wait.result["fields"] == {"name-first": None}
+    [watchlist] = wait.reports
+    assert (watchlist.status, watchlist.query) == ("failed", None)
+    assert "Jane" not in wait.to_json()
