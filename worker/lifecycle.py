@@ -24,6 +24,7 @@ from jobs.context import CTX_KEY, JobContext, persona_client
 from jobs.errors import ConfigError
 from jobs.metrics import observe_api_call, record_rate_limit_wait
 from jobs.persona.ratelimit import RedisRateLimiter
+from jobs.state.deployment import claim_prefix
 from jobs.state.eviction import check_eviction_policy
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import Ledger
@@ -106,10 +107,18 @@ async def _serve_metrics(stack: AsyncExitStack, ledger: Ledger, port: int) -> No
 
 
 async def prepare_redis(context: JobContext) -> None:
-    """Start-up's own Redis commands: refuse an evicting Redis, then count the followed
-    inquiries afresh (the ledger's scripts keep the counts; counting at start takes in records
-    written by an older version, or touched by hand, while no worker ran)."""
-    await check_eviction_policy(context.redis, allow_eviction=context.settings.redis_allow_eviction)
+    """Start-up's own Redis commands: refuse an evicting Redis and a prefix another deployment
+    owns, then count the followed inquiries afresh (the ledger's scripts keep the counts;
+    counting at start takes in records written by an older version, or touched by hand, while
+    no worker ran)."""
+    settings = context.settings
+    await check_eviction_policy(context.redis, allow_eviction=settings.redis_allow_eviction)
+    await claim_prefix(
+        context.redis,
+        context.keys,
+        queue_name=settings.queue_name,
+        stream=settings.results_stream,
+    )
     await context.ledger.recount()
 
 

@@ -45,7 +45,9 @@ from jobs.errors import ConfigError, WebhookError
 from jobs.metrics import observe_webhook
 from jobs.producer import connect
 from jobs.state.connections import RedisTimeouts
+from jobs.state.deployment import claim_prefix
 from jobs.state.eviction import check_eviction_policy
+from jobs.state.keys import KeySpace
 from jobs.webhooks.events import handle_event, parse_event
 from jobs.webhooks.signature import verify
 from settings import Settings, load_settings
@@ -176,6 +178,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
             http = open_persona_http(stack, resolved)
             redis = open_redis(stack, resolved)
             await check_eviction_policy(redis, allow_eviction=resolved.redis_allow_eviction)
+            await claim_prefix(
+                redis,
+                KeySpace(resolved.key_prefix),
+                queue_name=resolved.queue_name,
+                stream=resolved.results_stream,
+            )
             queue: ArqRedis = await connect(
                 str(resolved.redis_url),
                 queue_name=resolved.queue_name,

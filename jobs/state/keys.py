@@ -96,6 +96,11 @@ class KeySpace:
         return f"{self.prefix}webhook-flow"
 
     @property
+    def deployment(self) -> str:
+        """The queue and stream that own this prefix (`jobs.state.deployment`)."""
+        return f"{self.prefix}deployment"
+
+    @property
     def sweep_lock(self) -> str:
         """Held by the worker running the sweep."""
         return f"{self.prefix}sweep-lock"

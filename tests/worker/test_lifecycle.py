@@ -139,6 +139,21 @@ async def test_a_redis_that_may_evict_keys_is_refused_and_nothing_stays_open(
     assert CTX_KEY not in ctx
 
 
+async def test_a_prefix_another_queue_owns_is_refused_and_nothing_stays_open(
+    worker_ctx: Callable[..., dict[str, Any]], closed: list[str]
+) -> None:
+    await startup(first := worker_ctx())
+    await shutdown(first)
+    closed.clear()
+    ctx = worker_ctx(queue_name="another-queue")
+
+    with pytest.raises(ConfigError, match="give each deployment its own KEY_PREFIX"):
+        await startup(ctx)
+
+    assert closed == ["redis", "http"]
+    assert CTX_KEY not in ctx
+
+
 async def test_the_override_starts_the_worker_on_a_redis_that_may_evict_keys(
     worker_ctx: Callable[..., dict[str, Any]],
     set_eviction_policy: Callable[[str], Awaitable[None]],

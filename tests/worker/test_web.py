@@ -10,6 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from jobs.errors import ConfigError
+from jobs.state.deployment import claim_prefix
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import Ledger
 from jobs.state.redis_typing import resolved
@@ -367,6 +368,20 @@ async def test_the_app_refuses_to_start_on_a_redis_that_may_evict_keys(
     app = create_app(make_settings(redis_url=redis_server.url))
 
     with pytest.raises(ConfigError, match="maxmemory-policy is volatile-lru; set it to noeviction"):
+        async with app.router.lifespan_context(app):
+            pass
+
+
+async def test_the_app_refuses_to_start_under_a_prefix_another_queue_owns(
+    make_settings: Any, redis_server: Any, redis: Any
+) -> None:
+    from worker.web import create_app
+
+    settings = make_settings(redis_url=redis_server.url)
+    await claim_prefix(redis, KeySpace(settings.key_prefix), queue_name="another-queue", stream="s")
+    app = create_app(settings)
+
+    with pytest.raises(ConfigError, match="QUEUE_NAME is 'another-queue'"):
         async with app.router.lifespan_context(app):
             pass
 
