@@ -16,14 +16,16 @@ from arq.jobs import Job
 from jobs.contract import (
     CREATE_INQUIRY,
     POLL_INQUIRY,
+    RUN_REPORT,
     CreateInquiryArgs,
     InquiryArgs,
     JobArgs,
+    RunReportArgs,
     parse_args,
 )
 from jobs.state.connections import RedisTimeouts, arq_pool
 
-__all__ = ["connect", "enqueue", "enqueue_create", "enqueue_poll"]
+__all__ = ["connect", "enqueue", "enqueue_create", "enqueue_poll", "enqueue_report"]
 
 
 async def connect(
@@ -56,7 +58,10 @@ async def enqueue(
     *,
     job_id: str | None = None,
 ) -> Job | None:
-    """Validate `arguments` against `model` and enqueue `job`; None if `job_id` is taken."""
+    """Validate `arguments` against `model` and enqueue `job`; None if `job_id` is taken.
+
+    Arguments that are None are left out of the job, as if not given.
+    """
     parsed = parse_args(model, (), dict(arguments))
     return await pool.enqueue_job(job, _job_id=job_id, **parsed.model_dump(exclude_none=True))
 
@@ -85,15 +90,30 @@ async def enqueue_create(
         "redirect_uri": redirect_uri,
         "reports": list(reports) if reports is not None else None,
     }
-    return await enqueue(
-        pool,
-        CREATE_INQUIRY,
-        CreateInquiryArgs,
-        {name: value for name, value in arguments.items() if value is not None},
-        job_id=job_id,
-    )
+    return await enqueue(pool, CREATE_INQUIRY, CreateInquiryArgs, arguments, job_id=job_id)
 
 
 async def enqueue_poll(pool: ArqRedis, inquiry_id: str, *, job_id: str | None = None) -> Job | None:
     """Ask to follow an inquiry created elsewhere until its result is published."""
     return await enqueue(pool, POLL_INQUIRY, InquiryArgs, {"inquiry_id": inquiry_id}, job_id=job_id)
+
+
+async def enqueue_report(
+    pool: ArqRedis,
+    *,
+    report_type: str,
+    query: Mapping[str, Any],
+    reference_id: str | None = None,
+    account_id: str | None = None,
+    report_template_id: str | None = None,
+    job_id: str | None = None,
+) -> Job | None:
+    """Ask for one report about a person, named by `reference_id` or `account_id`."""
+    arguments: dict[str, Any] = {
+        "report_type": report_type,
+        "query": dict(query),
+        "reference_id": reference_id,
+        "account_id": account_id,
+        "report_template_id": report_template_id,
+    }
+    return await enqueue(pool, RUN_REPORT, RunReportArgs, arguments, job_id=job_id)

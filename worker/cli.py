@@ -9,7 +9,8 @@ logs go elsewhere (progress and logs to stderr), so scripts can pipe stdout safe
                                            queue, errors
     persona-worker inquiry show INQ_ID     one inquiry's record, waiting requests and events
     persona-worker results --follow        print results as they are published (with filters)
-    persona-worker enqueue create ...      enqueue a job
+    persona-worker enqueue create ...      enqueue a job (also `enqueue poll INQ_ID`,
+                                           `enqueue report TYPE`)
     persona-worker webhooks create ...     subscribe the receiver to Persona's inquiry events
                                            (also `webhooks rotate-secret ID`, `webhooks list`)
     persona-worker demo                    the whole pipeline locally, no account needed
@@ -32,7 +33,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from jobs.errors import ConfigError, JobArgumentsError
-from jobs.producer import connect, enqueue_create, enqueue_poll
+from jobs.producer import connect, enqueue_create, enqueue_poll, enqueue_report
+from jobs.reports.queries import REPORT_TYPES
 from jobs.state.connections import RedisTimeouts, redis_client
 from jobs.state.keys import KeySpace
 from jobs.state.ledger import InquiryRecord
@@ -76,14 +78,15 @@ class _Progress:
             self._width = 0
 
 
-def _parse_fields(pairs: Sequence[str]) -> dict[str, str]:
-    fields: dict[str, str] = {}
+def _parse_pairs(option: str, pairs: Sequence[str]) -> dict[str, str]:
+    """`NAME=VALUE` options as a mapping; a malformed one names the option, never its value."""
+    parsed: dict[str, str] = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
-            raise JobArgumentsError(f"--field expects NAME=VALUE, got {pair.split('=')[0]!r}")
-        fields[name] = value
-    return fields
+            raise JobArgumentsError(f"{option} expects NAME=VALUE, got {pair.split('=')[0]!r}")
+        parsed[name] = value
+    return parsed
 
 
 def _redis(settings: Settings) -> Redis:
@@ -114,8 +117,22 @@ async def _enqueue(settings: Settings, options: argparse.Namespace) -> int:
                 pool,
                 reference_id=options.reference_id,
                 template_id=options.template_id,
-                fields=_parse_fields(options.field) or None,
+                fields=_parse_pairs("--field", options.field) or None,
+                account_id=options.account_id,
                 note=options.note,
+                tags=options.tag or None,
+                redirect_uri=options.redirect_uri,
+                reports=options.report or None,
+                job_id=options.job_id,
+            )
+        elif options.kind == "report":
+            job = await enqueue_report(
+                pool,
+                report_type=options.report_type,
+                query=_parse_pairs("--query", options.query),
+                reference_id=options.reference_id,
+                account_id=options.account_id,
+                report_template_id=options.report_template_id,
                 job_id=options.job_id,
             )
         else:
@@ -312,8 +329,32 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--reference-id", required=True, help="your id for the person")
     create.add_argument("--template-id", help="itmpl_/itmplv_/tmpl_ id (default: the setting)")
     create.add_argument("--field", action="append", default=[], metavar="NAME=VALUE")
+    create.add_argument("--account-id", help="act_ id of the person's account at Persona")
     create.add_argument("--note")
+    create.add_argument("--tag", action="append", default=[], help="a tag (repeat for more)")
+    create.add_argument("--redirect-uri", help="where Persona sends the person afterwards")
+    create.add_argument(
+        "--report",
+        action="append",
+        default=[],
+        choices=REPORT_TYPES,
+        help="screen the person once approved (repeat for more)",
+    )
     create.add_argument("--job-id", help="dedupe key: a second enqueue with it does nothing")
+    report = kinds.add_parser("report", parents=[common], help="run one report about a person")
+    report.add_argument("report_type", choices=REPORT_TYPES)
+    report.add_argument(
+        "--query",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a query key of the report type, e.g. name-last=Doe (repeat for more)",
+    )
+    person = report.add_mutually_exclusive_group(required=True)
+    person.add_argument("--reference-id", help="your id for the person (their account)")
+    person.add_argument("--account-id", help="act_ id of the person's account at Persona")
+    report.add_argument("--report-template-id", help="rptp_ id (default: Persona's)")
+    report.add_argument("--job-id", help="dedupe key: a second enqueue with it does nothing")
     poll = kinds.add_parser("poll", parents=[common], help="follow an inquiry created elsewhere")
     poll.add_argument("inquiry_id")
     poll.add_argument("--job-id")

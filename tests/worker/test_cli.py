@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import redis
@@ -42,6 +43,14 @@ def env(redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> redis.Red
     return client
 
 
+def _job(client: redis.Redis, job_id: str) -> dict[str, Any]:
+    """The wire document of one queued job."""
+    raw = client.get(f"arq:job:{job_id}")
+    assert isinstance(raw, str)
+    document: dict[str, Any] = json.loads(raw)
+    return document
+
+
 def test_enqueue_create_writes_one_json_job(
     env: redis.Redis, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -61,15 +70,79 @@ def test_enqueue_create_writes_one_json_job(
 
     assert code == 0
     assert json.loads(capsys.readouterr().out) == {"job_id": "req-1"}
-    raw = env.get("arq:job:req-1")
-    assert isinstance(raw, str)
-    job = json.loads(raw)
+    job = _job(env, "req-1")
     assert (job["f"], job["k"]["reference_id"], job["k"]["fields"]) == (
         "create_inquiry",
         "u-1",
         {"name-first": "Ada"},
     )
     assert env.zscore("persona:queue", "req-1") is not None
+
+
+def test_enqueue_create_with_screening_and_tags(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = (
+        "enqueue create --reference-id u-1 --report watchlist --report adverse-media --tag vip"
+        " --redirect-uri https://example.com/done --job-id req-2"
+    )
+
+    assert main(argv.split()) == 0
+
+    kwargs = _job(env, "req-2")["k"]
+    assert kwargs["reports"] == ["watchlist", "adverse-media"]
+    assert (kwargs["tags"], kwargs["redirect_uri"]) == (["vip"], "https://example.com/done")
+
+
+def test_enqueue_report_writes_one_run_report_job(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = (
+        "enqueue report watchlist --reference-id u-1 --query name-first=Ada"
+        " --query name-last=Lovelace --job-id rep-1 --json"
+    )
+
+    assert main(argv.split()) == 0
+
+    assert json.loads(capsys.readouterr().out) == {"job_id": "rep-1"}
+    job = _job(env, "rep-1")
+    assert (job["f"], job["k"]) == (
+        "run_report",
+        {
+            "report_type": "watchlist",
+            "query": {"name-first": "Ada", "name-last": "Lovelace"},
+            "reference_id": "u-1",
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["watchlist", "--reference-id", "u-1"], "query"),
+        (["watchlist", "--reference-id", "u-1", "--query", "Ada"], "--query expects NAME=VALUE"),
+        (["watchlist", "--reference-id", "u-1", "--query", "colour=red"], "colour"),
+    ],
+    ids=["no query", "not a pair", "unknown key"],
+)
+def test_enqueue_report_with_a_bad_query_names_it_and_writes_nothing(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str], argv: list[str], named: str
+) -> None:
+    assert main(["enqueue", "report", *argv]) == 2
+
+    assert named in capsys.readouterr().err
+    assert env.zcard("persona:queue") == 0
+
+
+def test_enqueue_report_needs_exactly_one_person(
+    env: redis.Redis, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(["enqueue", "report", "watchlist", "--query", "name-last=Doe"])
+
+    assert usage.value.code == 2
+    assert "--reference-id" in capsys.readouterr().err
+    assert env.zcard("persona:queue") == 0
 
 
 def test_enqueue_with_a_taken_job_id_says_so_and_fails(
