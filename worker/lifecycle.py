@@ -74,7 +74,7 @@ async def _open_context(
     http = open_persona_http(stack, settings)
     redis = open_redis(stack, settings)
     budget = ctx.get(BUDGET_KEY)
-    if not isinstance(budget, RateBudget):
+    if not isinstance(budget, RateBudget) or budget.fallback:
         budget = ctx[BUDGET_KEY] = await rate_budget(settings, persona_client(settings, http))
     # One budget for every worker process: Persona counts per environment, not per client.
     gate = RedisRateLimiter(

@@ -21,7 +21,7 @@ from settings import Settings
 from tests.conftest import TEST_API_KEY
 from worker.embedded_redis import RedisServer
 from worker.lifecycle import BUDGET_KEY, RESOURCES_KEY, SETTINGS_KEY, shutdown, startup
-from worker.rate_budget import RateBudget, budget_from_limits, rate_budget
+from worker.rate_budget import FALLBACK_PER_MINUTE, RateBudget, budget_from_limits, rate_budget
 
 API_URL = "http://persona.test/api/v1"
 
@@ -90,6 +90,36 @@ async def test_auto_with_an_answer_outside_the_spec_names_the_setting(make_setti
             await rate_budget(settings, persona_client(settings, http))
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        httpx.Response(503, json={"errors": [{"title": "Service Unavailable"}]}),
+        httpx.Response(429, headers={"RateLimit-Reset": "5"}, json={"errors": []}),
+        httpx.ConnectError("refused"),
+    ],
+    ids=["503", "429", "unreachable"],
+)
+async def test_auto_while_persona_cannot_answer_starts_with_the_default_budget(
+    make_settings: Any,
+    answer: httpx.Response | httpx.ConnectError,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def down(request: httpx.Request) -> httpx.Response:
+        if isinstance(answer, httpx.ConnectError):
+            raise answer
+        return answer
+
+    settings = make_settings(rate_limit_per_minute="auto")
+    async with persona_http(settings, transport=httpx.MockTransport(down)) as http:
+        budget = await rate_budget(settings, persona_client(settings, http))
+
+    assert budget == RateBudget(FALLBACK_PER_MINUTE, DEFAULT_BURST, fallback=True)
+    assert any(
+        "RATE_LIMIT_PER_MINUTE=auto" in record.getMessage() and record.levelname == "WARNING"
+        for record in caplog.records
+    )
+
+
 # --- at worker start -------------------------------------------------------------------------
 
 
@@ -141,6 +171,20 @@ async def test_a_restarted_worker_does_not_ask_again(
     await shutdown(ctx)
     await startup(ctx)
     await shutdown(ctx)
+    assert rate_limit_reads(sandbox) == 1
+
+
+@pytest.mark.redis
+async def test_a_start_on_the_default_budget_asks_again_at_the_next_start(
+    auto_ctx: Callable[..., dict[str, Any]], sandbox: SandboxHandle
+) -> None:
+    ctx = auto_ctx()
+    ctx[BUDGET_KEY] = RateBudget(FALLBACK_PER_MINUTE, fallback=True)
+
+    await startup(ctx)
+    await shutdown(ctx)
+
+    assert ctx[BUDGET_KEY] == RateBudget(480, DEFAULT_BURST)
     assert rate_limit_reads(sandbox) == 1
 
 
