@@ -13,6 +13,7 @@
 | `persona_worker_webhooks_total` | counter | `outcome` |
 | `persona_worker_polling_mode` | gauge | `mode` |
 | `persona_worker_polling_mode_changes_total` | counter | `mode` |
+| `persona_worker_web_busy_refusals_total` | counter | |
 
 `outcome` of a job is `success`, `retry`, `failed` or `cancelled`; `status_class` is `2xx` to
 `5xx`, or `none` when no response arrived; `reason` is `limiter` (our shared limiter made a
@@ -194,6 +195,12 @@ class Metrics:
             ["mode"],
             registry=registry,
         )
+        self.web_busy_refusals = Counter(
+            "persona_worker_web_busy_refusals",
+            "HTTP requests the web process answered 503 because WEB_MAX_CONCURRENCY were "
+            "in progress.",
+            registry=registry,
+        )
 
 
 _current: Metrics = Metrics(CollectorRegistry())
@@ -314,3 +321,8 @@ def observe_webhook(outcome: str) -> None:
     """Count one webhook delivery by what the receiver did (spaces become underscores)."""
     label = outcome.replace(" ", "_")
     metrics().webhooks.labels(label if label in WEBHOOK_OUTCOMES else "other").inc()
+
+
+def observe_web_busy() -> None:
+    """Count one request refused at the web process's concurrency cap."""
+    metrics().web_busy_refusals.inc()
