@@ -129,9 +129,12 @@ return redis.call('HGETALL', KEYS[1])
 """
 
 # Answer one request unless it was answered (or, with ARGV[8] = '1', while it follows an
-# inquiry whose result will answer it).
+# inquiry whose result will answer it). The event's redacted form (ARGV[10], '' when the data
+# holds nothing personal) goes out instead when the record of the inquiry it is about carries
+# redaction's mark, as in `_ANSWER_FOLLOWERS`.
 # KEYS: request hash, open set, stream.
-# ARGV: request id, event, inquiry id, data, maxlen, ttl, prefix, unless following, due set.
+# ARGV: request id, event, inquiry id, data, maxlen, ttl, prefix, unless following, due set,
+# redacted data.
 # Returns {1, entry} when answered now, {0, entry} when answered before, {-1, ''} when the
 # request follows an inquiry.
 _ANSWER: Final = (
@@ -145,7 +148,12 @@ if bound then ikey = ARGV[7] .. 'inquiry:' .. bound end
 if ARGV[8] == '1' and bound and redis.call('HEXISTS', ikey, 'f:' .. ARGV[1]) == 1 then
   return {-1, ''}
 end
-entry = answer_one(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6])
+local data = ARGV[4]
+if ARGV[10] ~= '' and ARGV[3] ~= ''
+    and redis.call('HGET', ARGV[7] .. 'inquiry:' .. ARGV[3], 'redacted') == '1' then
+  data = ARGV[10]
+end
+entry = answer_one(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], data, ARGV[5], ARGV[6])
 if bound then
   redis.call('HDEL', ikey, 'f:' .. ARGV[1])
   settle(ikey, ARGV[9], bound, ARGV[6])
@@ -622,7 +630,11 @@ class Ledger:
             inquiry_id: the inquiry the event is about (the stream entry's `inquiry_id`).
             unless_following: leave the request open while it follows an inquiry: that
                 inquiry's result will answer it (a job that failed after it started following).
+
+        An event about an inquiry that redaction reached after `data` was built goes out
+        without its field values and links (`jobs.personal_data`), as in `answer_followers`.
         """
+        redacted = without_personal_data(data)
         status, entry = await self._answer(
             keys=[self.keys.request(request_id), self.keys.open_requests, self.stream],
             args=[
@@ -635,6 +647,7 @@ class Ledger:
                 self.keys.prefix,
                 "1" if unless_following else "0",
                 self.keys.due,
+                "" if redacted is None else _json(redacted),
             ],
         )
         code = int(status)

@@ -15,6 +15,12 @@ from jobs.state.redis_typing import resolved
 pytestmark = pytest.mark.redis
 
 NOW = 1_800_000_000.0
+#: A result built with a field value, and redaction reaching its inquiry before it is published
+#: (its value nulled) or not at all (kept).
+REDACTED_OR_NOT = pytest.mark.parametrize(
+    ("redacted_after_the_read", "published_fields"),
+    [(True, {"name-first": None}), (False, {"name-first": "Jane"})],
+)
 
 
 def _data(request_id: str, n: int = 0) -> dict[str, object]:
@@ -292,10 +298,7 @@ async def test_redaction_blanks_every_reference_id_the_ledger_keeps(context: Job
     assert "person-1" not in raw.values()
 
 
-@pytest.mark.parametrize(
-    ("redacted_after_the_read", "published_fields"),
-    [(True, {"name-first": None}), (False, {"name-first": "Jane"})],
-)
+@REDACTED_OR_NOT
 async def test_a_result_read_before_a_redaction_is_published_redacted(
     context: JobContext, redacted_after_the_read: bool, published_fields: dict[str, object]
 ) -> None:
@@ -312,6 +315,27 @@ async def test_a_result_read_before_a_redaction_is_published_redacted(
     )
 
     assert answered == 1
+    [entry] = await _stream(context)
+    assert json.loads(entry["data"])["fields"] == published_fields
+
+
+@REDACTED_OR_NOT
+async def test_a_single_answer_about_a_redacted_inquiry_is_published_redacted(
+    context: JobContext, redacted_after_the_read: bool, published_fields: dict[str, object]
+) -> None:
+    ledger = context.ledger
+    await _follower(ledger, "inq_1", "req-a")
+    await ledger.open("report-1", "create_inquiry", NOW)
+    # A screening's answer carries the inquiry's result, built before the redaction.
+    built = {"event": "inquiry.approved", "fields": {"name-first": "Jane"}, "reports": []}
+
+    if redacted_after_the_read:
+        await ledger.forget_references("inq_1")
+    answer = await ledger.answer(
+        "report-1", event="inquiry.approved", data=built, inquiry_id="inq_1"
+    )
+
+    assert answer.new
     [entry] = await _stream(context)
     assert json.loads(entry["data"])["fields"] == published_fields
 
