@@ -40,7 +40,13 @@ from bench.processes import ChildProcess
 from bench.waiting import idle
 from jobs.contract import CREATE_INQUIRY
 from jobs.producer import connect, enqueue_create
-from jobs.state.keys import KeySpace
+from jobs.state.keys import (
+    ARQ_IN_PROGRESS_PREFIX,
+    ARQ_JOB_PREFIX,
+    ARQ_RESULT_PREFIX,
+    KeySpace,
+)
+from jobs.state.redis_typing import resolved
 from jobs.state.results import START, ResultEvent, read_after, read_range
 
 __all__ = ["ChaosReport", "run_chaos"]
@@ -82,6 +88,8 @@ class ChaosReport:
     unexpected_exits: list[str] = field(default_factory=list)
     stop_codes: list[int] = field(default_factory=list)
     sandbox: dict[str, Any] = field(default_factory=dict)
+    unanswered: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """What Redis held at the end for requests without an event (`_unanswered_state`)."""
 
     @property
     def ok(self) -> bool:
@@ -188,6 +196,7 @@ class ChaosReport:
             "unexpected_exits": self.unexpected_exits,
             "stop_codes": self.stop_codes,
             "sandbox": self.sandbox,
+            "unanswered": self.unanswered,
         }
 
 
@@ -376,6 +385,41 @@ async def _ledger(run: _Run) -> LedgerEvidence:
     return LedgerEvidence(answers, int(await run.redis.zcard(KEYS.open_requests)))
 
 
+#: Requests without an event whose Redis state the report keeps, at most.
+_UNANSWERED_SHOWN: Final = 50
+
+
+async def _unanswered_state(run: _Run, entries: list[ResultEvent]) -> dict[str, dict[str, Any]]:
+    """For each request without an event (the first `_UNANSWERED_SHOWN`), what Redis holds
+    about it: its ledger record, whether the stream has the entry that record names, the
+    inquiry it follows and its place in the due set, and arq's keys of its job. What a lost
+    request left behind is what explains it."""
+    answered = {entry.request for entry in entries}
+    missing = [r.job_id for r in run.requests if r.job_id not in answered][:_UNANSWERED_SHOWN]
+    state: dict[str, dict[str, Any]] = {}
+    redis = run.redis
+    for job_id in missing:
+        record = await resolved(redis.hgetall(KEYS.request(job_id)))
+        found: dict[str, Any] = {"request": record}
+        if record.get("entry"):
+            found["entry_in_stream"] = bool(
+                await redis.xrange(STREAM, record["entry"], record["entry"])
+            )
+        inquiry_id = record.get("inquiry")
+        if inquiry_id:
+            found["inquiry"] = await resolved(redis.hgetall(KEYS.inquiry(inquiry_id)))
+            found["due"] = await redis.zscore(KEYS.due, inquiry_id)
+        found["open_score"] = await redis.zscore(KEYS.open_requests, job_id)
+        found["arq"] = {
+            "job": bool(await redis.exists(ARQ_JOB_PREFIX + job_id)),
+            "in_progress": bool(await redis.exists(ARQ_IN_PROGRESS_PREFIX + job_id)),
+            "result": bool(await redis.exists(ARQ_RESULT_PREFIX + job_id)),
+            "queued_at": await redis.zscore(QUEUE, job_id),
+        }
+        state[job_id] = found
+    return state
+
+
 async def _evidence(run: _Run) -> tuple[list[ResultEvent], dict[str, Any], list[Any], str]:
     entries = await read_range(run.redis, STREAM)
     sandbox = run.stack.sandbox
@@ -420,6 +464,7 @@ async def run_chaos(plan: ChaosPlan, workdir: Path | None = None) -> ChaosReport
             await _cancel(tasks)
             entries, counters, created, created_text = await _evidence(run)
             ledger = await _ledger(run)
+            unanswered = await _unanswered_state(run, entries)
             stop_codes = await stack.stop_workers()
             wall_s = time.monotonic() - started
         finally:
@@ -455,4 +500,5 @@ async def run_chaos(plan: ChaosPlan, workdir: Path | None = None) -> ChaosReport
             key: counters.get(key)
             for key in ("requests", "rate_limited", "faults", "webhooks", "operations")
         },
+        unanswered=unanswered,
     )
