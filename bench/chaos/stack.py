@@ -93,6 +93,11 @@ class ChaosStack:
             poll_review_interval_s=2.0,
             # The polling tick scaled like the intervals (the default is 10 s for a 5 s minimum).
             poll_tick_s=0.25,
+            # The webhook cadence's safety net scaled the same way (the default is 600 s). The
+            # sandbox's people act without waiting for their link, so some decide before their
+            # create job follows the inquiry: their webhooks find nobody following, and the
+            # safety net is what checks them next.
+            poll_safety_net_s=60.0,
             log_level=plan.log_level,
         )
         if plan.webhooks:
