@@ -102,6 +102,13 @@ local function settle(ikey, due, inquiry_id, ttl)
   redis.call('EXPIRE', ikey, ttl)
   return 1
 end
+-- The data to publish about an inquiry: its redacted form ('' when it holds nothing personal)
+-- once redaction marked the inquiry's record (`_FORGET`), so nothing personal reaches the
+-- stream after redaction scanned it.
+local function publishable(ikey, data, redacted)
+  if redacted ~= '' and redis.call('HGET', ikey, 'redacted') == '1' then return redacted end
+  return data
+end
 local function answer_one(rkey, open, stream, request_id, event, inquiry_id, data, maxlen, ttl)
   local entry = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*',
     'event', event, 'inquiry_id', inquiry_id, 'data', data)
@@ -129,9 +136,8 @@ return redis.call('HGETALL', KEYS[1])
 """
 
 # Answer one request unless it was answered (or, with ARGV[8] = '1', while it follows an
-# inquiry whose result will answer it). The event's redacted form (ARGV[10], '' when the data
-# holds nothing personal) goes out instead when the record of the inquiry it is about carries
-# redaction's mark, as in `_ANSWER_FOLLOWERS`.
+# inquiry whose result will answer it). An event about a redacted inquiry goes out in its
+# redacted form (ARGV[10], `publishable`).
 # KEYS: request hash, open set, stream.
 # ARGV: request id, event, inquiry id, data, maxlen, ttl, prefix, unless following, due set,
 # redacted data.
@@ -149,10 +155,7 @@ if ARGV[8] == '1' and bound and redis.call('HEXISTS', ikey, 'f:' .. ARGV[1]) == 
   return {-1, ''}
 end
 local data = ARGV[4]
-if ARGV[10] ~= '' and ARGV[3] ~= ''
-    and redis.call('HGET', ARGV[7] .. 'inquiry:' .. ARGV[3], 'redacted') == '1' then
-  data = ARGV[10]
-end
+if ARGV[3] ~= '' then data = publishable(ARGV[7] .. 'inquiry:' .. ARGV[3], data, ARGV[10]) end
 entry = answer_one(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3], data, ARGV[5], ARGV[6])
 if bound then
   redis.call('HDEL', ikey, 'f:' .. ARGV[1])
@@ -163,9 +166,8 @@ return {1, entry}
 )
 
 # Answer every listed follower of an inquiry that is still waiting, then settle the inquiry if
-# nobody else follows it. An inquiry redacted since its result was read (the record's
-# `redacted` mark, set by `_FORGET` before redaction scans the stream) gets each event's
-# redacted form, so no personal data reaches the stream after the scan.
+# nobody else follows it. An inquiry redacted since its result was read gets each event's
+# redacted form (`publishable`).
 # KEYS: inquiry hash, due set, stream, open set. ARGV: prefix, inquiry id, maxlen, ttl, now,
 # event, status, count, then for each follower its request id, data and redacted data ('' when
 # the data holds nothing personal). Returns the number of requests answered now.
@@ -174,15 +176,13 @@ _ANSWER_FOLLOWERS: Final = (
     + """
 local answered = 0
 local count = tonumber(ARGV[8])
-local redacted = redis.call('HEXISTS', KEYS[1], 'redacted') == 1
 for i = 0, count - 1 do
   local request_id = ARGV[9 + 3 * i]
   local field = 'f:' .. request_id
   if redis.call('HEXISTS', KEYS[1], field) == 1 then
     local rkey = ARGV[1] .. 'request:' .. request_id
     if not redis.call('HGET', rkey, 'entry') then
-      local data = ARGV[10 + 3 * i]
-      if redacted and ARGV[11 + 3 * i] ~= '' then data = ARGV[11 + 3 * i] end
+      local data = publishable(KEYS[1], ARGV[10 + 3 * i], ARGV[11 + 3 * i])
       answer_one(rkey, KEYS[4], KEYS[3], request_id, ARGV[6], ARGV[2], data, ARGV[3], ARGV[4])
       answered = answered + 1
     end
@@ -398,6 +398,13 @@ def _stamp(moment: float) -> str:
 def _json(data: Mapping[str, object]) -> str:
     """An event's data as the stream stores it."""
     return json.dumps(data, separators=(",", ":"), default=str)
+
+
+def _publishable(data: Mapping[str, object]) -> tuple[str, str]:
+    """An event's data and its redacted form, as the answer scripts take them ('' for no
+    redacted form: the data holds nothing personal)."""
+    redacted = without_personal_data(data)
+    return _json(data), "" if redacted is None else _json(redacted)
 
 
 def _pairs(flat: Sequence[Any]) -> dict[str, str]:
@@ -634,20 +641,20 @@ class Ledger:
         An event about an inquiry that redaction reached after `data` was built goes out
         without its field values and links (`jobs.personal_data`), as in `answer_followers`.
         """
-        redacted = without_personal_data(data)
+        published, redacted = _publishable(data)
         status, entry = await self._answer(
             keys=[self.keys.request(request_id), self.keys.open_requests, self.stream],
             args=[
                 request_id,
                 event,
                 inquiry_id or "",
-                _json(data),
+                published,
                 self.maxlen,
                 self.answered_ttl_s,
                 self.keys.prefix,
                 "1" if unless_following else "0",
                 self.keys.due,
-                "" if redacted is None else _json(redacted),
+                redacted,
             ],
         )
         code = int(status)
@@ -777,8 +784,7 @@ class Ledger:
             len(data_for),
         ]
         for request_id, data in data_for.items():
-            redacted = without_personal_data(data)
-            args += [request_id, _json(data), "" if redacted is None else _json(redacted)]
+            args += [request_id, *_publishable(data)]
         answered = await self._answer_followers(
             keys=[
                 self.keys.inquiry(record.inquiry_id),
