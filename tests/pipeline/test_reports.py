@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from jobs.contract import RUN_REPORT
+from jobs.state.keys import ARQ_JOB_PREFIX
 from persona_sandbox import FaultSettings
 from tests.pipeline.conftest import Pipeline
 
@@ -115,10 +116,14 @@ async def test_the_same_job_run_twice_makes_one_report(pipeline: Pipeline) -> No
         job_id = await run_report(
             pipeline, "report-6", report_type="watchlist", query=QUERIES["watchlist"]
         )
-        await pipeline.wait_until(
-            lambda: pipeline.redis.zscore(pipeline.keys.report_due, job_id),
-            "the report to be followed",
-        )
+
+        async def followed_and_job_done() -> bool:
+            # A job id enqueued while its job still runs is dropped with it when it finishes:
+            # the second run must come after the first one's job is gone.
+            due = await pipeline.redis.zscore(pipeline.keys.report_due, job_id)
+            return due is not None and not await pipeline.redis.exists(ARQ_JOB_PREFIX + job_id)
+
+        await pipeline.wait_until(followed_and_job_done, "the report followed, its job done")
         await run_report(pipeline, job_id, report_type="watchlist", query=QUERIES["watchlist"])
         await pipeline.wait_for_events(1)
     await pipeline.run()
